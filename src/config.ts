@@ -1,0 +1,147 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Smallest and largest chunk size a client may ask for (Upload-Metadata `chunkSize`). */
+export const CHUNK_SIZE_BOUNDS = { minBytes: 64 * 1024, maxBytes: 1024 * 1024 * 1024 } as const;
+
+const wholeNumber = (min: number, max: number) =>
+  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
+
+const flag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), 'must be true or false')
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((v) => /^rediss?:\/\/.+/.test(v), 'must be a redis:// or rediss:// URL');
+
+/**
+ * Every setting, by the environment variable that sets it. The description is
+ * the one documentation of a variable (the README's table is generated from it).
+ */
+export const envSchema = z.object({
+  PORT: wholeNumber(0, 65535).default(1080).describe('TCP port the HTTP server listens on'),
+  HOST: z.string().trim().min(1).default('0.0.0.0').describe('Interface the HTTP server binds to'),
+  REDIS_URL: redisUrl
+    .optional()
+    .describe(
+      'Redis to keep upload state in. Unset: use 127.0.0.1:6379 if it answers, else start a local redis-server',
+    ),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[^{}\s]*$/, 'must not contain braces or spaces (they would break the {id} hash tag)')
+    .default('')
+    .describe('Prefix of every Redis key this server writes'),
+  REDIS_COMMAND_TIMEOUT_MS: wholeNumber(50, 60_000)
+    .default(2000)
+    .describe('A Redis command unanswered after this long fails the request with 503'),
+  UPLOAD_DIR: z.string().trim().min(1).default('./uploads').describe('Directory the uploaded bytes are stored in'),
+  TUS_PATH: z
+    .string()
+    .trim()
+    .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, 'must be a path like /files')
+    .default('/files')
+    .describe('URL path the tus endpoint is mounted at'),
+  UPLOAD_TTL_SECONDS: wholeNumber(1, 365 * 86400)
+    .default(86400)
+    .describe('An unfinished upload expires this long after its creation (keys and bytes are removed)'),
+  COMPLETED_RETENTION_SECONDS: wholeNumber(1, 10 * 365 * 86400)
+    .default(7 * 86400)
+    .describe('A completed upload (keys and bytes) is kept this long after it completed'),
+  CHUNK_SIZE_BYTES: wholeNumber(CHUNK_SIZE_BOUNDS.minBytes, CHUNK_SIZE_BOUNDS.maxBytes)
+    .default(5 * 1024 * 1024)
+    .describe('Size of one chunk of the progress grid (a client may ask for its own with metadata chunkSize)'),
+  MAX_SIZE_BYTES: wholeNumber(0, Number.MAX_SAFE_INTEGER)
+    .default(0)
+    .describe('Largest upload accepted, in bytes (0: no limit)'),
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .default('')
+    .transform((v) => (v === '' ? [] : v.split(',').map((o) => o.trim())))
+    .pipe(z.array(z.url({ protocol: /^https?$/ }).or(z.literal('*'))))
+    .describe('Comma-separated origins allowed by CORS (empty: any origin)'),
+  TRUST_PROXY: flag
+    .default(false)
+    .describe('Build Location from Forwarded / X-Forwarded-Host / X-Forwarded-Proto (set only behind a proxy)'),
+  RELATIVE_LOCATION: flag.default(false).describe('Answer POST with a relative Location (/files/<id>)'),
+  SWEEP_INTERVAL_SECONDS: wholeNumber(1, 86400)
+    .default(60)
+    .describe('How often expired uploads are looked for and removed'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level'),
+});
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  redisUrl: string | undefined;
+  redisKeyPrefix: string;
+  redisCommandTimeoutMs: number;
+  uploadDir: string;
+  tusPath: string;
+  uploadTtlSeconds: number;
+  completedRetentionSeconds: number;
+  chunkSizeBytes: number;
+  maxSizeBytes: number;
+  corsOrigins: readonly string[];
+  trustProxy: boolean;
+  relativeLocation: boolean;
+  sweepIntervalSeconds: number;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}>;
+
+/** CORS_ORIGINS empty or containing `*`. */
+export const allowsAnyOrigin = (config: Pick<Config, 'corsOrigins'>): boolean =>
+  config.corsOrigins.length === 0 || config.corsOrigins.includes('*');
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration from environment variables; throws one ConfigError listing every bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .filter((name) => env[name] !== undefined && env[name] !== '')
+      .map((name) => [name, env[name]]),
+  );
+  const parsed = envSchema.safeParse(known);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        return `${name}: ${issue.message} (got ${JSON.stringify(env[name])})`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    uploadDir: path.resolve(e.UPLOAD_DIR),
+    tusPath: e.TUS_PATH,
+    uploadTtlSeconds: e.UPLOAD_TTL_SECONDS,
+    completedRetentionSeconds: e.COMPLETED_RETENTION_SECONDS,
+    chunkSizeBytes: e.CHUNK_SIZE_BYTES,
+    maxSizeBytes: e.MAX_SIZE_BYTES,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    trustProxy: e.TRUST_PROXY,
+    relativeLocation: e.RELATIVE_LOCATION,
+    sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+  });
+}

@@ -1,0 +1,38 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError, stateStoreUnavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isRedisUnavailable } from '../redis/client.js';
+
+/**
+ * The one translation from any error to what a client is told. Known errors
+ * keep their status and message; anything else becomes a logged 500 whose body
+ * says nothing of the internals.
+ */
+export function toAppError(error: unknown, logger: Logger): AppError {
+  if (error instanceof AppError) return error;
+  if (isRedisUnavailable(error)) {
+    logger.warn({ err: error }, 'redis unavailable');
+    return stateStoreUnavailable();
+  }
+  const bodyParser = error as { type?: string; status?: number };
+  if (bodyParser.type === 'entity.parse.failed') {
+    return new AppError('INVALID_REQUEST', 400, 'The request body is not valid JSON');
+  }
+  if (bodyParser.type === 'entity.too.large') {
+    return new AppError('INVALID_REQUEST', 413, 'The request body is too large');
+  }
+  logger.error({ err: error }, 'unexpected error');
+  return new AppError('INTERNAL', 500, 'Internal server error');
+}
+
+export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, _req, res, _next) => {
+    const e = toAppError(error, logger);
+    if (e.status === 503) res.setHeader('Retry-After', '1');
+    res.status(e.status).json({ error: { code: e.code, message: e.message } });
+  };
+}
+
+export const notFound: RequestHandler = (req, res) => {
+  res.status(404).json({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.path}` } });
+};

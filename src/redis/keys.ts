@@ -1,0 +1,26 @@
+/**
+ * The only place Redis key names are built.
+ *
+ * The `{<id>}` braces are a Redis Cluster hash tag: an upload's hash and its set
+ * of received chunks always hash to the same slot, so one script may touch both.
+ */
+export type UploadKeys = Readonly<{ upload: string; chunksReceived: string }>;
+
+export type Keys = Readonly<{
+  prefix: string;
+  forUpload(id: string): UploadKeys;
+  /** Sorted set of upload IDs scored by the time (ms) their keys and bytes are due for removal. */
+  expiryIndex: string;
+}>;
+
+export function createKeys(prefix: string): Keys {
+  if (/[{}]/.test(prefix)) throw new Error('a key prefix must not contain { or }');
+  return Object.freeze({
+    prefix,
+    forUpload(id: string): UploadKeys {
+      const upload = `${prefix}upload:{${id}}`;
+      return { upload, chunksReceived: `${upload}:chunks_received` };
+    },
+    expiryIndex: `${prefix}uploads:expiry`,
+  });
+}

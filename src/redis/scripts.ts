@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import type { Redis, Result } from 'ioredis';
+
+/** Each script's contract (keys, arguments, replies) is in the header of its .lua file. */
+const SCRIPTS = {
+  createUpload: 'create-upload-2.lua',
+  recordProgress: 'record-progress-2.lua',
+  rewindProgress: 'rewind-progress-2.lua',
+  declareLength: 'declare-length-1.lua',
+  finishAssembly: 'finish-assembly-2.lua',
+  recordFailure: 'record-failure-1.lua',
+} as const;
+
+type Arg = string | number;
+export type ProgressReply = [offset: number, receivedChunks: number, status: string] | -1 | -2;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    createUpload(upload: string, chunks: string, expiresAt: Arg, ...fields: Arg[]): Result<0 | 1, Context>;
+    recordProgress(upload: string, chunks: string, offset: Arg, now: Arg): Result<ProgressReply, Context>;
+    rewindProgress(upload: string, chunks: string, offset: Arg, now: Arg): Result<number, Context>;
+    declareLength(upload: string, size: Arg, now: Arg): Result<number, Context>;
+    finishAssembly(
+      upload: string,
+      chunks: string,
+      status: string,
+      now: Arg,
+      expiresAt: Arg,
+      ...fields: Arg[]
+    ): Result<-1 | 0 | 1, Context>;
+    recordFailure(upload: string, requestId: string, now: Arg): Result<number, Context>;
+  }
+}
+
+/** Registers every script on a client (EVALSHA, with a fallback to EVAL when the server lacks it). */
+export function defineScripts(redis: Pick<Redis, 'defineCommand'>): void {
+  for (const [name, file] of Object.entries(SCRIPTS)) {
+    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
+    const lua = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
+    redis.defineCommand(name, { numberOfKeys, lua });
+  }
+}

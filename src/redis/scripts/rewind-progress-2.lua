@@ -1,0 +1,31 @@
+--[[
+  Move an upload's recorded offset back to the bytes really stored, when the
+  disk holds fewer than recorded (bytes lost in a crash before they reached the
+  disk). Chunks at or past the new offset leave the set and the counter together,
+  and the upload is 'uploading' again so the client can resend them.
+  KEYS[1] upload hash   KEYS[2] received-chunks set
+  ARGV[1] offset (bytes stored)   ARGV[2] now (ms since epoch)
+  Returns: chunks removed (0: nothing to rewind); -1 the upload is gone
+]]
+local f = redis.call('HMGET', KEYS[1], 'offset', 'chunkSize', 'receivedChunks')
+if not f[1] then
+  return -1
+end
+if tonumber(ARGV[1]) >= tonumber(f[1]) then
+  return 0
+end
+local keep = math.floor(tonumber(ARGV[1]) / tonumber(f[2]))
+local received = tonumber(f[3])
+local removed = 0
+local batch = {}
+for i = keep, received - 1 do
+  batch[#batch + 1] = i
+  if #batch == 1000 or i == received - 1 then
+    removed = removed + redis.call('SREM', KEYS[2], unpack(batch))
+    batch = {}
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'receivedChunks', -removed)
+redis.call('HDEL', KEYS[1], 'sha256', 'completedAt', 'error')
+redis.call('HSET', KEYS[1], 'offset', ARGV[1], 'status', 'uploading', 'updatedAt', ARGV[2])
+return removed

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { createRedisClient } from '../../src/redis/client.js';
+import { createKeys, type Keys } from '../../src/redis/keys.js';
+
+export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
+
+/**
+ * The app as main.ts builds it, on the test run's Redis, isolated by a unique
+ * key prefix and a fresh upload directory.
+ */
+export async function createTestContext(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tus-redis-uploads-'));
+  const prefix = `test-${randomUUID()}:`;
+  const config: Config = loadConfig({ UPLOAD_DIR: dir, REDIS_KEY_PREFIX: prefix, ...env });
+  const redis: Redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  redis.on('error', () => {});
+  await redis.connect();
+  const keys: Keys = createKeys(prefix);
+  const built = createApp({ config, redis, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  const servers: Server[] = [];
+
+  return {
+    ...built,
+    config,
+    redis,
+    keys,
+    dir,
+    prefix,
+    /** Serves the app on a real loopback port (for tus-js-client and raw sockets); returns its base URL. */
+    async listen(): Promise<string> {
+      const server = createServer(built.app);
+      server.requestTimeout = 0;
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    },
+    /** Every key of this test's prefix. */
+    async allKeys(): Promise<string[]> {
+      return (await redis.keys(`${prefix}*`)).sort();
+    },
+    async close(): Promise<void> {
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+      redis.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { Metadata } from '@tus/utils';
+import type { Agent, Response } from 'supertest';
+
+export const TUS = { 'Tus-Resumable': '1.0.0' } as const;
+export const OCTETS = { 'Content-Type': 'application/offset+octet-stream' } as const;
+
+export type CreateOptions = {
+  size?: number;
+  metadata?: Record<string, string | null>;
+  body?: Buffer;
+  headers?: Record<string, string>;
+};
+
+/** POST a new upload (deferred length when `size` is undefined); resolves to the response and its path. */
+export async function createUpload(
+  agent: Agent,
+  options: CreateOptions = {},
+): Promise<{ res: Response; path: string; id: string }> {
+  let req = agent.post('/files').set(TUS);
+  req =
+    options.size === undefined ? req.set('Upload-Defer-Length', '1') : req.set('Upload-Length', String(options.size));
+  if (options.metadata) req = req.set('Upload-Metadata', Metadata.stringify(options.metadata));
+  for (const [name, value] of Object.entries(options.headers ?? {})) req = req.set(name, value);
+  const res = options.body ? await req.set(OCTETS).send(options.body) : await req.send();
+  const location = res.headers.location ?? '';
+  const path = location ? new URL(location, 'http://x').pathname : '';
+  return { res, path, id: path.split('/').pop() ?? '' };
+}
+
+export function patch(agent: Agent, path: string, offset: number, body: Buffer, headers: Record<string, string> = {}) {
+  return agent.patch(path).set(TUS).set(OCTETS).set('Upload-Offset', String(offset)).set(headers).send(body);
+}
+
+export function head(agent: Agent, path: string) {
+  return agent.head(path).set(TUS);
+}
