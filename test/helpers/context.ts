@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
@@ -18,7 +17,9 @@ export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
  * key prefix and a fresh upload directory.
  */
 export async function createTestContext(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tus-redis-uploads-'));
+  // Left in place when the test ends (FileStore starts a mkdir it never awaits,
+  // which fails if the folder vanishes under it); the run's tmpRoot is removed at the end.
+  const dir = mkdtempSync(path.join(inject('tmpRoot'), 'uploads-'));
   const prefix = `test-${randomUUID()}:`;
   const config: Config = loadConfig({ UPLOAD_DIR: dir, REDIS_KEY_PREFIX: prefix, ...env });
   const redis: Redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
@@ -53,7 +54,6 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
         await new Promise((resolve) => server.close(resolve));
       }
       redis.disconnect();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -7,6 +7,8 @@ import { startRedisServer } from '../../src/redis/local-server.js';
 declare module 'vitest' {
   export interface ProvidedContext {
     redisUrl: string;
+    /** A directory for this run's files; each test makes its own folder inside. Removed at the end. */
+    tmpRoot: string;
   }
 }
 
@@ -16,11 +18,12 @@ declare module 'vitest' {
  * cannot start, the run fails: no test skips for want of Redis.
  */
 export default async function setup(project: TestProject) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tus-redis-test-'));
-  const redis = await startRedisServer({ dir, appendOnly: false });
+  const root = mkdtempSync(path.join(tmpdir(), 'tus-redis-test-'));
+  const redis = await startRedisServer({ dir: path.join(root, 'redis'), appendOnly: false });
   project.provide('redisUrl', redis.url);
+  project.provide('tmpRoot', root);
   return async () => {
     await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
   };
 }
