@@ -1,37 +1,13 @@
 import { createServer } from 'node:http';
-import path from 'node:path';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createRedisClient } from './redis/client.js';
-import { type RedisServerProcess, redisAnswers, startRedisServer } from './redis/local-server.js';
+import { findRedis } from './redis/local-server.js';
 
-/** Where `npm start` looks for Redis when REDIS_URL is unset. */
-const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
 /** A socket silent this long is closed (a stalled client's received bytes are kept). */
 const IDLE_SOCKET_TIMEOUT_MS = 60_000;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
-
-async function findRedis(config: Config, logger: Logger): Promise<{ url: string; local?: RedisServerProcess }> {
-  if (config.redisUrl) return { url: config.redisUrl };
-  if (await redisAnswers(LOCAL_REDIS_URL)) {
-    logger.info({ redis: LOCAL_REDIS_URL }, 'REDIS_URL is not set; using the Redis answering on 127.0.0.1:6379');
-    return { url: LOCAL_REDIS_URL };
-  }
-  const dir = path.join(config.uploadDir, '.redis');
-  try {
-    const local = await startRedisServer({ dir, appendOnly: true });
-    logger.info(
-      { redis: local.url, pid: local.pid, dir },
-      'REDIS_URL is not set and nothing answers on 127.0.0.1:6379: started a local redis-server (append-only file on); it stops with this server',
-    );
-    return { url: local.url, local };
-  } catch (error) {
-    throw new Error(
-      `No Redis to keep upload state in: nothing answers on 127.0.0.1:6379 and redis-server could not be started (${(error as Error).message}). Set REDIS_URL=redis://host:port, or run \`docker compose up\`.`,
-    );
-  }
-}
 
 /** tus state is not a cache: a policy that evicts keys can drop a live upload's record. */
 async function warnIfEvicting(redis: ReturnType<typeof createRedisClient>, logger: Logger): Promise<void> {

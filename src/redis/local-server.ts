@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
+import path from 'node:path';
 import { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
 
 export type RedisServerProcess = Readonly<{
   url: string;
@@ -92,7 +94,8 @@ async function launch(port: number, options: RedisServerOptions): Promise<RedisS
   child.stderr?.on('data', (d) => {
     output = (output + d).slice(-4000);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A child that could not be spawned emits 'error' and may never emit 'exit'.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()).once('error', () => resolve()));
   const spawnFailed = new Promise<never>((_, reject) =>
     child.once('error', (e) => reject(new Error(`cannot run redis-server: ${e.message}`))),
   );
@@ -136,5 +139,38 @@ async function isChildAt(url: string, pid: number | undefined): Promise<boolean>
     return false;
   } finally {
     client.disconnect();
+  }
+}
+
+/** Where `npm start` looks for Redis when REDIS_URL is unset. */
+export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * The Redis to use: REDIS_URL; else one answering on 127.0.0.1:6379; else a
+ * redis-server child started here (append-only file under the upload
+ * directory), which the caller stops on exit.
+ */
+export async function findRedis(
+  config: { redisUrl: string | undefined; uploadDir: string },
+  logger: Logger,
+  probeUrl = LOCAL_REDIS_URL,
+): Promise<{ url: string; local?: RedisServerProcess }> {
+  if (config.redisUrl) return { url: config.redisUrl };
+  if (await redisAnswers(probeUrl)) {
+    logger.info({ redis: probeUrl }, `REDIS_URL is not set; using the Redis answering at ${probeUrl}`);
+    return { url: probeUrl };
+  }
+  const dir = path.join(config.uploadDir, '.redis');
+  try {
+    const local = await startRedisServer({ dir, appendOnly: true });
+    logger.info(
+      { redis: local.url, pid: local.pid, dir },
+      `REDIS_URL is not set and nothing answers at ${probeUrl}: started a local redis-server (append-only file on); it stops with this server`,
+    );
+    return { url: local.url, local };
+  } catch (error) {
+    throw new Error(
+      `No Redis to keep upload state in: nothing answers at ${probeUrl} and redis-server could not be started (${(error as Error).message}). Set REDIS_URL=redis://host:port, or run \`docker compose up\`.`,
+    );
   }
 }
