@@ -61,14 +61,16 @@ export const envSchema = z.object({
   CORS_ORIGINS: z
     .string()
     .trim()
-    .default('')
-    .transform((v) => (v === '' ? [] : v.split(',').map((o) => o.trim())))
+    .transform((v) => v.split(',').map((o) => o.trim()))
     .pipe(z.array(z.url({ protocol: /^https?$/ }).or(z.literal('*'))))
+    .default([])
     .describe('Comma-separated origins allowed by CORS (empty: any origin)'),
   TRUST_PROXY: flag
     .default(false)
     .describe('Build Location from Forwarded / X-Forwarded-Host / X-Forwarded-Proto (set only behind a proxy)'),
-  RELATIVE_LOCATION: flag.default(false).describe('Answer POST with a relative Location (/files/<id>)'),
+  RELATIVE_LOCATION: flag
+    .default(false)
+    .describe('Answer POST with a relative Location (such as /files/ID) instead of an absolute URL'),
   SWEEP_INTERVAL_SECONDS: wholeNumber(1, 86400)
     .default(60)
     .describe('How often expired uploads are looked for and removed'),
@@ -144,4 +146,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/** The configuration reference (a Markdown table), generated from the schema so the README cannot drift from it. */
+export function renderConfigReference(): string {
+  const shown = (value: unknown) => {
+    if (value === undefined) return '(unset)';
+    if (value === '' || (Array.isArray(value) && value.length === 0)) return '(empty)';
+    return `\`${String(value)}\``;
+  };
+  const rows = Object.entries(envSchema.shape).map(([name, field]) => {
+    const def = field.def as { defaultValue?: unknown };
+    return `| \`${name}\` | ${shown(def.defaultValue)} | ${field.description} |`;
+  });
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }

@@ -39,7 +39,11 @@ describe('npm start', () => {
   it('builds and serves uploads on PORT with the given Redis', async () => {
     const port = await unusedPort();
     const dir = mkdtempSync(path.join(inject('tmpRoot'), 'start-'));
-    const server = run('npm', ['start', '--silent'], { PORT: String(port), REDIS_URL: inject('redisUrl'), UPLOAD_DIR: dir });
+    const server = run('npm', ['start', '--silent'], {
+      PORT: String(port),
+      REDIS_URL: inject('redisUrl'),
+      UPLOAD_DIR: dir,
+    });
     try {
       await server.waitForOutput(/serving tus uploads/, 60_000);
       const created = await fetch(`http://127.0.0.1:${port}/files`, {
@@ -66,7 +70,11 @@ describe('npm start', () => {
   it('stops on SIGTERM: exits 0 after closing the server and Redis', async () => {
     const port = await unusedPort();
     const dir = mkdtempSync(path.join(inject('tmpRoot'), 'stop-'));
-    const server = run('node', ['--import', 'tsx', 'src/main.ts'], { PORT: String(port), REDIS_URL: inject('redisUrl'), UPLOAD_DIR: dir });
+    const server = run('node', ['--import', 'tsx', 'src/main.ts'], {
+      PORT: String(port),
+      REDIS_URL: inject('redisUrl'),
+      UPLOAD_DIR: dir,
+    });
     await server.waitForOutput(/serving tus uploads/, 30_000);
     server.child.kill('SIGTERM');
     expect(await server.exit).toBe(0);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { chooseChunkSize, completeChunks, missingChunks, percent, toRanges, totalChunks } from '../../src/uploads/chunk-grid.js';
+import {
+  chooseChunkSize,
+  completeChunks,
+  missingChunks,
+  percent,
+  toRanges,
+  totalChunks,
+} from '../../src/uploads/chunk-grid.js';
 
 describe('chunk grid', () => {
   it('totalChunks = ceil(size / chunkSize), unknown while deferred', () => {
