@@ -1,0 +1,72 @@
+import { mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { FileStore } from '@tus/file-store';
+import { ERRORS, type KvStore, Upload } from '@tus/utils';
+import { isUploadId } from './upload-id.js';
+
+/** Where an upload's bytes live. Records (size, metadata, progress) live in Redis, not here. */
+export interface ByteStore {
+  create(id: string): Promise<void>;
+  /** Appends `stream` at `offset`; resolves to the new end once the bytes are stored. */
+  write(stream: Readable, id: string, offset: number): Promise<number>;
+  read(id: string): Readable;
+  /** false when there were no bytes to remove. */
+  remove(id: string): Promise<boolean>;
+  /** Bytes stored for the upload; undefined when it has none (not even an empty file). */
+  bytesStored(id: string): Promise<number | undefined>;
+}
+
+/**
+ * FileStore keeps a JSON record beside each file unless given a configstore.
+ * Ours keeps nothing: the upload's record is its Redis hash, and two copies
+ * of the same facts could only disagree.
+ */
+const noRecords: KvStore<Upload> = {
+  get: async () => undefined,
+  set: async () => {},
+  delete: async () => {},
+  list: async () => [],
+};
+
+/** Bytes in files named by upload ID in one directory, written by @tus/file-store. */
+export function createFileByteStore(directory: string): ByteStore {
+  // FileStore's constructor starts a mkdir it never awaits; make the directory first.
+  mkdirSync(directory, { recursive: true });
+  const files = new FileStore({ directory, configstore: noRecords });
+  const filePath = (id: string) => {
+    if (!isUploadId(id)) throw ERRORS.FILE_NOT_FOUND;
+    return path.join(directory, id);
+  };
+  return {
+    async create(id) {
+      filePath(id);
+      await files.create(new Upload({ id, offset: 0 }));
+    },
+    write: (stream, id, offset) => files.write(stream, id, offset),
+    read(id) {
+      filePath(id);
+      return files.read(id);
+    },
+    async remove(id) {
+      filePath(id);
+      try {
+        await files.remove(id);
+        return true;
+      } catch (error) {
+        if (error === ERRORS.FILE_NOT_FOUND) return false;
+        throw error;
+      }
+    },
+    async bytesStored(id) {
+      try {
+        const stats = await stat(filePath(id));
+        return stats.isFile() ? stats.size : undefined;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw error;
+      }
+    },
+  };
+}

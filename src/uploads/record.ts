@@ -1,0 +1,78 @@
+/**
+ * An upload's record: the Redis hash `upload:{<id>}`, in the cheat sheet's
+ * schema (totalChunks, receivedChunks, failedChunks, status) plus what the tus
+ * store needs. Every value is stored as a string; this module is the one
+ * translation between the hash and typed values.
+ */
+export type UploadStatus = 'uploading' | 'assembling' | 'completed' | 'failed';
+
+export type UploadRecord = Readonly<{
+  id: string;
+  status: UploadStatus;
+  /** Bytes in the upload; undefined while the length is deferred. */
+  size: number | undefined;
+  /** Bytes stored, as last recorded. */
+  offset: number;
+  chunkSize: number;
+  totalChunks: number | undefined;
+  receivedChunks: number;
+  failedChunks: number;
+  metadata: Record<string, string | null> | undefined;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number;
+  completedAt: number | undefined;
+  sha256: string | undefined;
+  error: string | undefined;
+}>;
+
+export type NewUpload = Readonly<{
+  id: string;
+  size: number | undefined;
+  chunkSize: number;
+  metadata: Record<string, string | null> | undefined;
+  createdAt: number;
+  expiresAt: number;
+}>;
+
+/** The fields of a new record, as field/value pairs for HSET. Absent values are left out. */
+export function initialFields(upload: NewUpload): string[] {
+  const fields: Record<string, string | undefined> = {
+    totalChunks: upload.size === undefined ? undefined : String(Math.ceil(upload.size / upload.chunkSize)),
+    receivedChunks: '0',
+    failedChunks: '0',
+    status: 'uploading' satisfies UploadStatus,
+    size: upload.size === undefined ? undefined : String(upload.size),
+    offset: '0',
+    chunkSize: String(upload.chunkSize),
+    metadata: upload.metadata === undefined ? undefined : JSON.stringify(upload.metadata),
+    createdAt: String(upload.createdAt),
+    updatedAt: String(upload.createdAt),
+    expiresAt: String(upload.expiresAt),
+  };
+  return Object.entries(fields).flatMap(([field, value]) => (value === undefined ? [] : [field, value]));
+}
+
+const optionalNumber = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+/** The typed record of an HGETALL reply; undefined when the hash does not exist. */
+export function parseRecord(id: string, hash: Record<string, string>): UploadRecord | undefined {
+  if (hash.status === undefined) return undefined;
+  return {
+    id,
+    status: hash.status as UploadStatus,
+    size: optionalNumber(hash.size),
+    offset: Number(hash.offset),
+    chunkSize: Number(hash.chunkSize),
+    totalChunks: optionalNumber(hash.totalChunks),
+    receivedChunks: Number(hash.receivedChunks),
+    failedChunks: Number(hash.failedChunks),
+    metadata: hash.metadata === undefined ? undefined : JSON.parse(hash.metadata),
+    createdAt: Number(hash.createdAt),
+    updatedAt: Number(hash.updatedAt),
+    expiresAt: Number(hash.expiresAt),
+    completedAt: optionalNumber(hash.completedAt),
+    sha256: hash.sha256,
+    error: hash.error,
+  };
+}

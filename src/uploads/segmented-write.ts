@@ -1,0 +1,55 @@
+import { once } from 'node:events';
+import { PassThrough, type Readable } from 'node:stream';
+
+export type SegmentWriter = (segment: Readable, offset: number) => Promise<number>;
+
+/**
+ * Feeds `source` to `writeSegment` in consecutive pieces that end on multiples
+ * of `segmentBytes` (counted from the start of the upload), so that each time a
+ * piece's write resolves, every byte before its end is stored: progress can be
+ * recorded while one long request is still streaming.
+ * When the source fails, the piece in progress is ended, not destroyed, so the
+ * bytes that did arrive are stored; then the source's error is thrown.
+ * Resolves to the offset after the last stored byte.
+ */
+export async function writeInSegments(
+  source: Readable,
+  offset: number,
+  segmentBytes: number,
+  writeSegment: SegmentWriter,
+): Promise<number> {
+  let stored = offset;
+  let piece: { stream: PassThrough; written: Promise<number>; room: number } | undefined;
+
+  const finishPiece = async () => {
+    if (!piece) return;
+    const { stream, written } = piece;
+    piece = undefined;
+    stream.end();
+    stored = await written;
+  };
+
+  try {
+    for await (const data of source as AsyncIterable<Buffer>) {
+      let rest = data;
+      while (rest.length > 0) {
+        if (!piece) {
+          const stream = new PassThrough({ highWaterMark: 256 * 1024 });
+          const written = writeSegment(stream, stored);
+          written.catch(() => {}); // awaited in finishPiece or raced below
+          piece = { stream, written, room: segmentBytes - (stored % segmentBytes) };
+        }
+        const part = rest.subarray(0, piece.room);
+        rest = rest.subarray(part.length);
+        piece.room -= part.length;
+        if (!piece.stream.write(part)) await Promise.race([once(piece.stream, 'drain'), piece.written]);
+        if (piece.room === 0) await finishPiece();
+      }
+    }
+    await finishPiece();
+  } catch (error) {
+    await finishPiece().catch(() => {});
+    throw error;
+  }
+  return stored;
+}

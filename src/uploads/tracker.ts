@@ -1,0 +1,115 @@
+import type { Redis } from 'ioredis';
+import { AppError, uploadNotFound } from '../errors.js';
+import { execAll } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import { initialFields, type NewUpload, type UploadStatus } from './record.js';
+
+export type ProgressState = Readonly<{ offset: number; receivedChunks: number; status: UploadStatus }>;
+
+export type TrackerPolicy = Readonly<{
+  /** How long a completed upload is kept after it completed. */
+  completedRetentionMs: number;
+  /** TTL of the expiry index, renewed on each write: longer than any upload it lists lives. */
+  indexTtlMs: number;
+}>;
+
+/**
+ * The write model: every change to an upload's state in Redis goes through here.
+ * Each write is one script or command whose effect is the same when repeated,
+ * because ioredis resends a command whose reply was lost.
+ */
+export class UploadTracker {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly policy: TrackerPolicy,
+  ) {}
+
+  async create(upload: NewUpload): Promise<void> {
+    // The index learns of the upload before its record exists: if creation fails
+    // halfway, the sweeper finds an entry with nothing (or only bytes) behind it
+    // and clears it; the other order could leave bytes that nothing sweeps.
+    await this.index(upload.id, upload.expiresAt);
+    const k = this.keys.forUpload(upload.id);
+    const created = await this.redis.createUpload(
+      k.upload,
+      k.chunksReceived,
+      upload.expiresAt,
+      ...initialFields(upload),
+    );
+    if (created === 0) throw new Error(`upload ${upload.id} already exists`);
+  }
+
+  /** Records that bytes [0, offset) are stored; undefined when the upload is gone. */
+  async recordProgress(id: string, offset: number, now = Date.now()): Promise<ProgressState | undefined> {
+    const k = this.keys.forUpload(id);
+    const reply = await this.redis.recordProgress(k.upload, k.chunksReceived, offset, now);
+    if (reply === -1) return undefined;
+    if (reply === -2) throw new Error(`offset ${offset} is beyond the size of upload ${id}`);
+    const [stored, receivedChunks, status] = reply;
+    return { offset: stored, receivedChunks, status: status as UploadStatus };
+  }
+
+  /** Moves the recorded offset back to what is really stored; returns the chunks uncounted. */
+  async rewindProgress(id: string, offset: number, now = Date.now()): Promise<number> {
+    const k = this.keys.forUpload(id);
+    return Math.max(0, await this.redis.rewindProgress(k.upload, k.chunksReceived, offset, now));
+  }
+
+  async declareLength(id: string, size: number, now = Date.now()): Promise<number> {
+    const reply = await this.redis.declareLength(this.keys.forUpload(id).upload, size, now);
+    if (reply === -1) throw uploadNotFound();
+    if (reply === -2) throw new AppError('INVALID_REQUEST', 400, 'Upload-Length was already declared for this upload');
+    if (reply === -3)
+      throw new AppError('INVALID_REQUEST', 400, 'Upload-Length is smaller than the bytes already received');
+    return reply;
+  }
+
+  /** assembling → completed: records the SHA-256 and keeps the upload for the retention period. */
+  async complete(id: string, sha256: string, now = Date.now()): Promise<boolean> {
+    const keepUntil = now + this.policy.completedRetentionMs;
+    const k = this.keys.forUpload(id);
+    const moved = await this.redis.finishAssembly(
+      k.upload,
+      k.chunksReceived,
+      'completed',
+      now,
+      keepUntil,
+      'sha256',
+      sha256,
+      'completedAt',
+      now,
+    );
+    if (moved === 1) await this.index(id, keepUntil);
+    return moved === 1;
+  }
+
+  /** assembling → failed, with a reason; the upload keeps its expiry. */
+  async fail(id: string, reason: string, expiresAt: number, now = Date.now()): Promise<boolean> {
+    const k = this.keys.forUpload(id);
+    return (
+      (await this.redis.finishAssembly(k.upload, k.chunksReceived, 'failed', now, expiresAt, 'error', reason)) === 1
+    );
+  }
+
+  /** Counts one request that ended without storing its whole body (once per request ID). */
+  async recordFailure(id: string, requestId: string, now = Date.now()): Promise<number | undefined> {
+    const reply = await this.redis.recordFailure(this.keys.forUpload(id).upload, requestId, now);
+    return reply === -1 ? undefined : reply;
+  }
+
+  /** Deletes both keys of an upload at once, and its index entry; false when there was no record. */
+  async remove(id: string): Promise<boolean> {
+    const k = this.keys.forUpload(id);
+    const deleted = await this.redis.del(k.upload, k.chunksReceived);
+    await this.redis.zrem(this.keys.expiryIndex, id);
+    return deleted > 0;
+  }
+
+  /** Puts an upload in the expiry index at `dueAt` (ms). */
+  async index(id: string, dueAt: number): Promise<void> {
+    await execAll(
+      this.redis.multi().zadd(this.keys.expiryIndex, dueAt, id).pexpire(this.keys.expiryIndex, this.policy.indexTtlMs),
+    );
+  }
+}
