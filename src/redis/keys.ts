@@ -11,6 +11,14 @@ export type Keys = Readonly<{
   forUpload(id: string): UploadKeys;
   /** Sorted set of upload IDs scored by the time (ms) their keys and bytes are due for removal. */
   expiryIndex: string;
+  /** An upload's lock (same slot as its keys). */
+  lock(id: string): string;
+  /** Pub/sub channel on which a request waiting for a lock asks its holder, in any process, to let go. */
+  lockReleaseChannel: string;
+  /** Held by the one sweeper running at a time, across all instances. */
+  sweeperLock: string;
+  /** Set when the orphan pass last ran, so it runs once per interval across all instances. */
+  orphanPassMarker: string;
 }>;
 
 export function createKeys(prefix: string): Keys {
@@ -22,5 +30,9 @@ export function createKeys(prefix: string): Keys {
       return { upload, chunksReceived: `${upload}:chunks_received` };
     },
     expiryIndex: `${prefix}uploads:expiry`,
+    lock: (id: string) => `${prefix}lock:{${id}}`,
+    lockReleaseChannel: `${prefix}locks:release`,
+    sweeperLock: `${prefix}sweeper:lock`,
+    orphanPassMarker: `${prefix}sweeper:orphan-pass`,
   });
 }

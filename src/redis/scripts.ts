@@ -9,6 +9,8 @@ const SCRIPTS = {
   declareLength: 'declare-length-1.lua',
   finishAssembly: 'finish-assembly-2.lua',
   recordFailure: 'record-failure-1.lua',
+  renewLock: 'renew-lock-1.lua',
+  releaseLock: 'release-lock-1.lua',
 } as const;
 
 type Arg = string | number;
@@ -16,7 +18,13 @@ export type ProgressReply = [offset: number, receivedChunks: number, status: str
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    createUpload(upload: string, chunks: string, expiresAt: Arg, ...fields: Arg[]): Result<0 | 1, Context>;
+    createUpload(
+      upload: string,
+      chunks: string,
+      expiresAt: Arg,
+      createdAt: Arg,
+      ...fields: Arg[]
+    ): Result<0 | 1, Context>;
     recordProgress(upload: string, chunks: string, offset: Arg, now: Arg): Result<ProgressReply, Context>;
     rewindProgress(upload: string, chunks: string, offset: Arg, now: Arg): Result<number, Context>;
     declareLength(upload: string, size: Arg, now: Arg): Result<number, Context>;
@@ -29,6 +37,8 @@ declare module 'ioredis' {
       ...fields: Arg[]
     ): Result<-1 | 0 | 1, Context>;
     recordFailure(upload: string, requestId: string, now: Arg): Result<number, Context>;
+    renewLock(lock: string, token: string, ttlMs: Arg): Result<0 | 1, Context>;
+    releaseLock(lock: string, token: string): Result<0 | 1, Context>;
   }
 }
 

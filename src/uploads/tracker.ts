@@ -35,6 +35,7 @@ export class UploadTracker {
       k.upload,
       k.chunksReceived,
       upload.expiresAt,
+      upload.createdAt,
       ...initialFields(upload),
     );
     if (created === 0) throw new Error(`upload ${upload.id} already exists`);

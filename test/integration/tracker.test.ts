@@ -133,7 +133,8 @@ describe('completion', () => {
     const id = await newUpload(2000);
     await tracker.recordProgress(id, 2000);
     expect(await tracker.complete(id, 'f'.repeat(64))).toBe(true);
-    expect(await tracker.complete(id, '0'.repeat(64))).toBe(false);
+    // A later, different completion does not move it again.
+    expect(await tracker.complete(id, '0'.repeat(64), Date.now() + 1000)).toBe(false);
     const record = await reader.readRecord(id);
     expect(record).toMatchObject({ status: 'completed', sha256: 'f'.repeat(64) });
     const k = keys.forUpload(id);
@@ -173,6 +174,36 @@ describe('a lost reply (ioredis resends the command after reconnecting)', () => 
     expect(reply).toMatchObject({ receivedChunks: 4 });
     expect(await reader.readRecord(id)).toMatchObject({ offset: 4000, receivedChunks: 4 });
     expect(await redis.scard(keys.forUpload(id).chunksReceived)).toBe(4);
+  });
+
+  it('creates an upload once and still answers success when the reply to the create was lost', async () => {
+    const id = randomUUID();
+    const now = Date.now();
+    proxy.dropNextReply();
+    await trackerOn(viaProxy).create({ id, size: 5000, chunkSize: CHUNK, metadata: undefined, createdAt: now, expiresAt: now + TTL_MS });
+    expect(proxy.dropped).toBe(1);
+    expect(await reader.readRecord(id)).toMatchObject({ size: 5000, createdAt: now });
+    // A different creation with the same ID is still refused.
+    await expect(
+      tracker.create({ id, size: 1, chunkSize: CHUNK, metadata: undefined, createdAt: now + 1, expiresAt: now + TTL_MS }),
+    ).rejects.toThrow(/already exists/);
+  });
+
+  it('declares a length once and still answers success when the reply was lost', async () => {
+    const id = await newUpload(undefined);
+    proxy.dropNextReply();
+    expect(await trackerOn(viaProxy).declareLength(id, 4500)).toBe(5);
+    expect(proxy.dropped).toBe(1);
+    await expect(tracker.declareLength(id, 4600)).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('completes an upload once and still answers success when the reply was lost', async () => {
+    const id = await newUpload(1000);
+    await tracker.recordProgress(id, 1000);
+    proxy.dropNextReply();
+    expect(await trackerOn(viaProxy).complete(id, 'a'.repeat(64))).toBe(true);
+    expect(proxy.dropped).toBe(1);
+    expect(await reader.readRecord(id)).toMatchObject({ status: 'completed', sha256: 'a'.repeat(64) });
   });
 
   it('does not double count a failed request', async () => {

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { createRedisClient } from '../../src/redis/client.js';
+import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { type LockerOptions, RedisLocker } from '../../src/uploads/locker.js';
+
+const clients: Redis[] = [];
+const lockers: RedisLocker[] = [];
+let keys: Keys;
+
+async function client(): Promise<Redis> {
+  const c = createRedisClient(inject('redisUrl'), { commandTimeoutMs: 2000 });
+  await c.connect();
+  clients.push(c);
+  return c;
+}
+
+/** A locker with its own connections, as another server process would have. */
+async function locker(options: Partial<LockerOptions> = {}): Promise<RedisLocker> {
+  const redis = await client();
+  const l = new RedisLocker(redis, redis.duplicate(), keys, { ttlMs: 3000, acquireTimeoutMs: 2000, safetyMarginMs: 500, ...options }, createLogger('silent'));
+  await l.start();
+  lockers.push(l);
+  return l;
+}
+
+const never = () => new AbortController().signal;
+
+beforeEach(() => {
+  keys = createKeys(`test-${randomUUID()}:`);
+});
+afterEach(async () => {
+  for (const l of lockers.splice(0)) await l.stop();
+  for (const c of clients.splice(0)) c.disconnect();
+});
+
+describe('RedisLocker', () => {
+  it('holds a token-owned key with a TTL, and deletes only its own key on release', async () => {
+    const a = await locker();
+    const id = randomUUID();
+    const lock = a.newLock(id);
+    await lock.lock(never(), () => {});
+    const key = keys.lock(id);
+    expect(await a.redis.get(key)).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await a.redis.pttl(key)).toBeGreaterThan(0);
+    // Someone else's lock under the same key (ours expired, theirs taken) survives our unlock.
+    await a.redis.set(key, 'someone-else', 'PX', 3000);
+    await lock.unlock();
+    expect(await a.redis.get(key)).toBe('someone-else');
+  });
+
+  it('asks the holder in another process to let go, and takes the lock once it does', async () => {
+    const a = await locker();
+    const b = await locker();
+    const id = randomUUID();
+    const held = a.newLock(id);
+    let asked = 0;
+    await held.lock(never(), () => {
+      asked++;
+      setTimeout(() => void held.unlock(), 50);
+    });
+    const started = Date.now();
+    await b.newLock(id).lock(never(), () => {});
+    expect(asked).toBeGreaterThanOrEqual(1);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(b.heldCount).toBe(1);
+    expect(a.heldCount).toBe(0);
+  });
+
+  it('answers 423 when the holder does not let go within the acquire timeout', async () => {
+    const a = await locker();
+    const b = await locker({ acquireTimeoutMs: 300 });
+    const id = randomUUID();
+    await a.newLock(id).lock(never(), () => {});
+    await expect(b.newLock(id).lock(never(), () => {})).rejects.toMatchObject({ status: 423, code: 'UPLOAD_LOCKED' });
+  });
+
+  it('stops waiting when the waiting request is aborted', async () => {
+    const a = await locker();
+    const b = await locker({ acquireTimeoutMs: 10_000 });
+    const id = randomUUID();
+    await a.newLock(id).lock(never(), () => {});
+    const abort = new AbortController();
+    const started = Date.now();
+    const waiting = b.newLock(id).lock(abort.signal, () => {});
+    setTimeout(() => abort.abort(), 100);
+    await expect(waiting).rejects.toMatchObject({ status: 423 });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('keeps the lock alive past its TTL while held', async () => {
+    const a = await locker({ ttlMs: 300, safetyMarginMs: 100 });
+    const id = randomUUID();
+    await a.newLock(id).lock(never(), () => {});
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await a.redis.pttl(keys.lock(id))).toBeGreaterThan(0);
+    expect(a.fence(id)?.aborted).toBe(false);
+  });
+
+  it('aborts the fence of a holder whose key was taken, and asks it to release', async () => {
+    const a = await locker({ ttlMs: 300, safetyMarginMs: 100 });
+    const id = randomUUID();
+    let asked = false;
+    await a.newLock(id).lock(never(), () => {
+      asked = true;
+    });
+    const fence = a.fence(id);
+    await a.redis.set(keys.lock(id), 'intruder');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(fence?.aborted).toBe(true);
+    expect(asked).toBe(true);
+  });
+
+  it('aborts the fence before the key can expire when Redis stops answering renewals', async () => {
+    const redis = await client();
+    const l = new RedisLocker(redis, redis.duplicate(), keys, { ttlMs: 600, acquireTimeoutMs: 1000, safetyMarginMs: 200 }, createLogger('silent'));
+    lockers.push(l);
+    const id = randomUUID();
+    await l.newLock(id).lock(never(), () => {});
+    const fence = l.fence(id) as AbortSignal;
+    const lostAt = new Promise<number>((resolve) => fence.addEventListener('abort', () => resolve(Date.now())));
+    const takenAt = Date.now();
+    redis.disconnect(); // renewals now fail
+    expect((await lostAt) - takenAt).toBeLessThanOrEqual(600 - 200 + 50);
+  });
+});
