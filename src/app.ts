@@ -1,16 +1,18 @@
-import { MemoryLocker } from '@tus/server';
-import type { Locker } from '@tus/utils';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { allowsAnyOrigin, type Config } from './config.js';
 import { dashboardRoutes } from './http/dashboard.js';
+import { Drain } from './http/drain.js';
 import { jsonErrorHandler, notFound } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
 import { tusHandler } from './http/tus.js';
 import type { Logger } from './log.js';
 import { createKeys } from './redis/keys.js';
 import { createFileByteStore } from './uploads/byte-store.js';
+import { RedisLocker } from './uploads/locker.js';
 import { UploadReader } from './uploads/progress.js';
+import { Sweeper } from './uploads/sweeper.js';
 import { TrackedStore } from './uploads/tracked-store.js';
 import { UploadTracker } from './uploads/tracker.js';
 
@@ -18,7 +20,6 @@ export type AppDeps = Readonly<{
   config: Config;
   redis: Redis;
   logger: Logger;
-  locker?: Locker;
 }>;
 
 export type App = Readonly<{
@@ -26,10 +27,16 @@ export type App = Readonly<{
   store: TrackedStore;
   tracker: UploadTracker;
   reader: UploadReader;
+  locker: RedisLocker;
+  sweeper: Sweeper;
+  drain: Drain;
+  /** Connects what listens in the background (lock release requests). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
 }>;
 
 /** Builds the whole application from its dependencies. It never listens and never reads the environment. */
-export function createApp({ config, redis, logger, locker = new MemoryLocker() }: AppDeps): App {
+export function createApp({ config, redis, logger }: AppDeps): App {
   const keys = createKeys(config.redisKeyPrefix);
   const uploadTtlMs = config.uploadTtlSeconds * 1000;
   const completedRetentionMs = config.completedRetentionSeconds * 1000;
@@ -38,25 +45,52 @@ export function createApp({ config, redis, logger, locker = new MemoryLocker() }
     indexTtlMs: 2 * Math.max(uploadTtlMs, completedRetentionMs),
   });
   const reader = new UploadReader(redis, keys);
+  const bytes = createFileByteStore(config.uploadDir);
+  const locker = new RedisLocker(
+    redis,
+    redis.duplicate(),
+    keys,
+    { ttlMs: config.lockTtlMs, acquireTimeoutMs: config.lockAcquireTimeoutMs, safetyMarginMs: config.lockTtlMs / 3 },
+    logger,
+  );
+  const sweeper = new Sweeper(
+    { redis, keys, bytes, tracker, reader, locker, logger },
+    { orphanIntervalMs: config.orphanSweepIntervalSeconds * 1000, orphanGraceMs: 60_000, budgetMs: 30_000 },
+  );
   const store = new TrackedStore({
-    bytes: createFileByteStore(config.uploadDir),
+    bytes,
     tracker,
     reader,
-    locker,
+    sweeper,
     chunkSizeBytes: config.chunkSizeBytes,
+    maxSizeBytes: config.maxSizeBytes,
     uploadTtlMs,
+    fence: (id) => locker.fence(id),
   });
+  const drain = new Drain();
 
   const app = express();
   app.disable('x-powered-by');
   if (config.trustProxy) app.set('trust proxy', true);
 
-  const tus = tusHandler({ config, store, tracker, locker, logger });
+  app.use(healthRoutes(redis, config.uploadDir, drain));
+  app.use(drain.guard);
+  const tus = tusHandler({ config, store, tracker, locker, drain, logger });
   app.all([config.tusPath, `${config.tusPath}/*rest`], tus);
 
   app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.corsOrigins] }));
   app.use(dashboardRoutes(reader));
   app.use(notFound);
   app.use(jsonErrorHandler(logger));
-  return { app, store, tracker, reader };
+  return {
+    app,
+    store,
+    tracker,
+    reader,
+    locker,
+    sweeper,
+    drain,
+    start: () => locker.start(),
+    stop: () => locker.stop(),
+  };
 }

@@ -71,9 +71,24 @@ export const envSchema = z.object({
   RELATIVE_LOCATION: flag
     .default(false)
     .describe('Answer POST with a relative Location (such as /files/ID) instead of an absolute URL'),
+  IDLE_TIMEOUT_SECONDS: wholeNumber(1, 3600)
+    .default(60)
+    .describe('A request body that sends nothing for this long is cut off (the bytes received are kept)'),
+  LOCK_TTL_MS: wholeNumber(300, 600_000)
+    .default(15_000)
+    .describe('Expiry of an upload lock in Redis; its holder renews it every third of this'),
+  LOCK_ACQUIRE_TIMEOUT_MS: wholeNumber(0, 600_000)
+    .default(10_000)
+    .describe('A request waiting longer than this for an upload held by another request gets 423 (retry later)'),
+  SHUTDOWN_TIMEOUT_SECONDS: wholeNumber(1, 3600)
+    .default(15)
+    .describe('On SIGTERM/SIGINT, in-flight requests get this long to finish and record their bytes before exit'),
   SWEEP_INTERVAL_SECONDS: wholeNumber(1, 86400)
     .default(60)
-    .describe('How often expired uploads are looked for and removed'),
+    .describe('How often expired uploads are looked for and removed (one instance at a time)'),
+  ORPHAN_SWEEP_INTERVAL_SECONDS: wholeNumber(1, 7 * 86400)
+    .default(3600)
+    .describe('How often files without a record, and records without a file, are looked for and removed'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -95,7 +110,12 @@ export type Config = Readonly<{
   corsOrigins: readonly string[];
   trustProxy: boolean;
   relativeLocation: boolean;
+  idleTimeoutSeconds: number;
+  lockTtlMs: number;
+  lockAcquireTimeoutMs: number;
+  shutdownTimeoutSeconds: number;
   sweepIntervalSeconds: number;
+  orphanSweepIntervalSeconds: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }>;
 
@@ -143,7 +163,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: e.TRUST_PROXY,
     relativeLocation: e.RELATIVE_LOCATION,
+    idleTimeoutSeconds: e.IDLE_TIMEOUT_SECONDS,
+    lockTtlMs: e.LOCK_TTL_MS,
+    lockAcquireTimeoutMs: e.LOCK_ACQUIRE_TIMEOUT_MS,
+    shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
+    orphanSweepIntervalSeconds: e.ORPHAN_SWEEP_INTERVAL_SECONDS,
     logLevel: e.LOG_LEVEL,
   });
 }

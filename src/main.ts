@@ -1,13 +1,9 @@
-import { createServer } from 'node:http';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { createRedisClient } from './redis/client.js';
 import { findRedis } from './redis/local-server.js';
-
-/** A socket silent this long is closed (a stalled client's received bytes are kept). */
-const IDLE_SOCKET_TIMEOUT_MS = 60_000;
-const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /** tus state is not a cache: a policy that evicts keys can drop a live upload's record. */
 async function warnIfEvicting(redis: ReturnType<typeof createRedisClient>, logger: Logger): Promise<void> {
@@ -16,7 +12,7 @@ async function warnIfEvicting(redis: ReturnType<typeof createRedisClient>, logge
     if (policy !== 'noeviction') {
       logger.warn(
         { policy },
-        `Redis maxmemory-policy is "${policy}": under memory pressure Redis may evict live upload state. Use "noeviction".`,
+        `Redis maxmemory-policy is "${policy}": under memory pressure Redis may EVICT LIVE UPLOAD STATE. Use "noeviction".`,
       );
     }
   } catch (error) {
@@ -27,38 +23,50 @@ async function warnIfEvicting(redis: ReturnType<typeof createRedisClient>, logge
   }
 }
 
-async function main(): Promise<void> {
-  let config: Config;
+function readConfig(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
     process.exit(2);
   }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
   const logger = createLogger(config.logLevel);
   const { url, local } = await findRedis(config, logger);
+  // Whatever way this process ends, a redis-server it started ends with it.
+  if (local) process.once('exit', () => local.process.kill('SIGTERM'));
   const redis = createRedisClient(url, { commandTimeoutMs: config.redisCommandTimeoutMs });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   await warnIfEvicting(redis, logger);
 
-  const { app, store } = createApp({ config, redis, logger });
-  const server = createServer(app);
-  // A healthy PATCH may stream for hours: no limit on a whole request, only on silence.
-  server.requestTimeout = 0;
-  server.timeout = IDLE_SOCKET_TIMEOUT_MS;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const app = createApp({ config, redis, logger });
+  await app.start();
+  const server = createHttpServer(app.app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, resolve);
+  }).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(
+      `Cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}. Set PORT to a free port.`,
+    );
+  });
   logger.info(
     { address: server.address(), tusPath: config.tusPath, uploadDir: config.uploadDir },
     'serving tus uploads',
   );
 
   const sweep = setInterval(() => {
-    store
-      .deleteExpired()
-      .then((removed) => removed > 0 && logger.info({ removed }, 'removed expired uploads'))
-      .catch((error) => logger.warn({ err: error }, 'expiry sweep failed'));
+    app.sweeper
+      .sweep()
+      .then((report) => {
+        if (report.expired + report.orphanFiles + report.orphanRecords > 0) logger.info(report, 'swept uploads');
+      })
+      .catch((error) => logger.warn({ err: error }, 'sweep failed'));
   }, config.sweepIntervalSeconds * 1000);
   sweep.unref();
 
@@ -66,15 +74,22 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const boundMs = config.shutdownTimeoutSeconds * 1000;
+    logger.info({ signal, boundMs }, 'shutting down: refusing new requests, letting in-flight ones finish');
+    const forced = setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, boundMs);
+    forced.unref();
     clearInterval(sweep);
-    setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS).unref();
-    await new Promise((resolve) => {
-      server.close(resolve);
-      server.closeIdleConnections();
-    });
+    server.close();
+    server.closeIdleConnections();
+    // Half the bound to finish; then long uploads are cut, store what they received and record it.
+    await app.drain.drain(boundMs / 2);
+    await app.stop();
     await redis.quit().catch(() => {});
     await local?.stop();
+    logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { TrackedStore } from '../uploads/tracked-store.js';
 import type { UploadTracker } from '../uploads/tracker.js';
 import { isUploadId, newUploadId } from '../uploads/upload-id.js';
+import type { Drain } from './drain.js';
 import { toAppError } from './errors.js';
 
 export type TusDeps = Readonly<{
@@ -17,6 +18,7 @@ export type TusDeps = Readonly<{
   store: TrackedStore;
   tracker: UploadTracker;
   locker: Locker;
+  drain: Drain;
   logger: Logger;
 }>;
 
@@ -30,16 +32,31 @@ export function uploadIdFromPath(pathname: string, tusPath: string): string | un
   return isUploadId(id) ? id : undefined;
 }
 
-function createTusServer({ config, store, locker, logger }: TusDeps): Server {
+type TusServerHooks = Readonly<{
+  /** Called with the ID chosen for a new upload, and the request creating it. */
+  onNewId(req: IncomingMessage, id: string): void;
+}>;
+
+/** The Node request behind @tus/server's web Request (srvx keeps it there). */
+const nodeRequestOf = (req: unknown): IncomingMessage | undefined =>
+  (req as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+
+function createTusServer({ config, store, locker, logger }: TusDeps, hooks: TusServerHooks): Server {
   return new Server({
     path: config.tusPath,
     datastore: store,
     locker,
-    maxSize: config.maxSizeBytes,
+    maxSize: (req, id) =>
+      store.maxSizeFor(req.method === 'POST' ? undefined : (id ?? undefined), req.headers.get('upload-metadata')),
     relativeLocation: config.relativeLocation,
     respectForwardedHeaders: config.trustProxy,
     allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.corsOrigins],
-    namingFunction: () => newUploadId(),
+    namingFunction: (req) => {
+      const id = newUploadId();
+      const node = nodeRequestOf(req);
+      if (node) hooks.onNewId(node, id);
+      return id;
+    },
     getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.tusPath),
     onResponseError: (req, error) => {
       const pathname = new URL(req.url).pathname;
@@ -63,13 +80,32 @@ const tusError = (e: TusError): TusError => ({ status_code: e.status_code, body:
  * parser: @tus/server reads the raw request stream.
  */
 export function tusHandler(deps: TusDeps): RequestHandler {
-  const server = createTusServer(deps);
-  return async (req, res) => {
+  const newUploads = new WeakMap<IncomingMessage, string>();
+  const server = createTusServer(deps, { onNewId: (req, id) => newUploads.set(req, id) });
+  const idleMs = deps.config.idleTimeoutSeconds * 1000;
+
+  return (req, res) => {
     const requestId = randomUUID();
-    res.once('close', () => countFailedBody(deps, req, res, requestId));
-    const response = await server.handleWeb(new NodeRequest({ req, res }));
-    if (response.status === 503) response.headers.set('Retry-After', '1');
-    await sendNodeResponse(res, response);
+    cutOffSilentBody(req, idleMs);
+    res.once('close', () => {
+      try {
+        const id = req.method === 'POST' ? newUploads.get(req) : uploadIdFromPath(req.path, deps.config.tusPath);
+        if (id && endedWithoutWholeBody(req, res)) {
+          deps.tracker
+            .recordFailure(id, requestId)
+            .catch((error) => deps.logger.warn({ err: error, uploadId: id }, 'could not count a failed request'));
+        }
+      } catch (error) {
+        deps.logger.error({ err: error }, 'could not inspect a finished request');
+      }
+    });
+    const handled = (async () => {
+      const response = await server.handleWeb(new NodeRequest({ req, res }));
+      if (response.status === 503) response.headers.set('Retry-After', '1');
+      await sendNodeResponse(res, response);
+    })();
+    deps.drain.track(req, handled);
+    return handled;
   };
 }
 
@@ -77,21 +113,23 @@ export function tusHandler(deps: TusDeps): RequestHandler {
  * failedChunks counts each PATCH (or POST with a body) that ends without
  * storing its whole body: aborted, reset, refused (409, 413, ...) or failed.
  */
-function countFailedBody(
-  { config, tracker, logger }: TusDeps,
-  req: IncomingMessage,
-  res: ServerResponse,
-  requestId: string,
-) {
-  const isPatch = req.method === 'PATCH';
-  const isPostWithBody = req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream';
-  if (!isPatch && !isPostWithBody) return;
-  const succeeded = req.complete && res.statusCode === (isPatch ? 204 : 201);
-  if (succeeded) return;
-  const url = isPatch ? (req.url ?? '') : String(res.getHeader('location') ?? '');
-  const id = uploadIdFromPath(new URL(url, 'http://local').pathname, config.tusPath);
-  if (!id) return;
-  tracker
-    .recordFailure(id, requestId)
-    .catch((error) => logger.warn({ err: error, uploadId: id }, 'could not count a failed request'));
+function endedWithoutWholeBody(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'PATCH') return !(req.complete && res.statusCode === 204);
+  const hasBody = req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream';
+  return hasBody && !(req.complete && res.statusCode === 201);
+}
+
+/**
+ * The idle-read timeout: a request whose body stops arriving for `idleMs` has
+ * its connection closed, and the bytes it did send are kept. Only silence
+ * counts: a healthy body may stream for hours (Node's whole-request timeout is
+ * off), and once the body is in, the server may take its time to answer.
+ */
+function cutOffSilentBody(req: IncomingMessage, idleMs: number): void {
+  if (req.method !== 'PATCH' && req.method !== 'POST') return;
+  const socket = req.socket;
+  socket.setTimeout(idleMs);
+  const stop = () => socket.setTimeout(0);
+  req.once('end', stop);
+  req.once('close', stop);
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -161,8 +162,19 @@ export async function findRedis(
     return { url: probeUrl };
   }
   const dir = path.join(config.uploadDir, '.redis');
+  // Another server sharing this upload directory may have started one already.
+  const portFile = path.join(dir, 'port');
+  const previous = await readFile(portFile, 'utf8').catch(() => '');
+  if (/^\d+$/.test(previous.trim())) {
+    const url = `redis://127.0.0.1:${previous.trim()}`;
+    if (await redisAnswers(url)) {
+      logger.info({ redis: url }, 'REDIS_URL is not set; using the redis-server started for this upload directory');
+      return { url };
+    }
+  }
   try {
     const local = await startRedisServer({ dir, appendOnly: true });
+    await writeFile(portFile, String(local.port));
     logger.info(
       { redis: local.url, pid: local.pid, dir },
       `REDIS_URL is not set and nothing answers at ${probeUrl}: started a local redis-server (append-only file on); it stops with this server`,

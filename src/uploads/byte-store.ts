@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { opendir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
@@ -12,10 +12,12 @@ export interface ByteStore {
   /** Appends `stream` at `offset`; resolves to the new end once the bytes are stored. */
   write(stream: Readable, id: string, offset: number): Promise<number>;
   read(id: string): Readable;
-  /** false when there were no bytes to remove. */
+  /** false when there were no bytes to remove; throws when they could not be removed. */
   remove(id: string): Promise<boolean>;
   /** Bytes stored for the upload; undefined when it has none (not even an empty file). */
   bytesStored(id: string): Promise<number | undefined>;
+  /** Every upload that has bytes here, with when they last changed (ms). */
+  list(): AsyncIterable<{ id: string; modifiedAt: number }>;
 }
 
 /**
@@ -49,14 +51,22 @@ export function createFileByteStore(directory: string): ByteStore {
       filePath(id);
       return files.read(id);
     },
+    // Not FileStore.remove: it reports every failure (EACCES, EIO, ...) as
+    // "not found", and a caller would then forget bytes that are still there.
     async remove(id) {
-      filePath(id);
       try {
-        await files.remove(id);
+        await unlink(filePath(id));
         return true;
       } catch (error) {
-        if (error === ERRORS.FILE_NOT_FOUND) return false;
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
         throw error;
+      }
+    },
+    async *list() {
+      for await (const entry of await opendir(directory)) {
+        if (!entry.isFile() || !isUploadId(entry.name)) continue;
+        const stats = await stat(path.join(directory, entry.name)).catch(() => undefined);
+        if (stats) yield { id: entry.name, modifiedAt: stats.mtimeMs };
       }
     },
     async bytesStored(id) {

@@ -6,6 +6,19 @@
 import { CHUNK_SIZE_BOUNDS } from '../config.js';
 import { AppError } from '../errors.js';
 
+/**
+ * The most chunks one upload may have. It bounds the received-chunks set in
+ * Redis (and what /missing returns) to ~100k members: with the default 5 MiB
+ * chunks that is uploads up to 500 GiB; a client picking 64 KiB chunks gets 6.25 GiB.
+ */
+export const MAX_CHUNKS_PER_UPLOAD = 100_000;
+
+/** The largest upload the grid allows for a chunk size, within the configured maximum (0: none). */
+export function maxUploadBytes(chunkSize: number, configuredMaxBytes: number): number {
+  const byGrid = chunkSize * MAX_CHUNKS_PER_UPLOAD;
+  return configuredMaxBytes > 0 ? Math.min(configuredMaxBytes, byGrid) : byGrid;
+}
+
 /** `totalChunks = ceil(size / chunkSize)`; unknown while the length is deferred. */
 export function totalChunks(size: number | undefined, chunkSize: number): number | undefined {
   return size === undefined ? undefined : Math.ceil(size / chunkSize);

@@ -42,6 +42,7 @@ export class RedisLocker implements Locker {
     readonly options: LockerOptions,
     readonly logger: Logger,
   ) {
+    subscriber.on('error', (error) => logger.debug({ err: error }, 'lock release subscriber connection error'));
     subscriber.on('message', (channel: string, id: string) => {
       if (channel === keys.lockReleaseChannel) this.held.get(id)?.askToRelease();
     });

@@ -1,44 +1,163 @@
+import { randomUUID } from 'node:crypto';
 import type { Locker } from '@tus/utils';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from './byte-store.js';
 import type { UploadReader } from './progress.js';
 import type { UploadTracker } from './tracker.js';
 
-export type SweepParts = Readonly<{ bytes: ByteStore; tracker: UploadTracker; reader: UploadReader; locker: Locker }>;
+export type SweeperParts = Readonly<{
+  redis: Redis;
+  keys: Keys;
+  bytes: ByteStore;
+  tracker: UploadTracker;
+  reader: UploadReader;
+  locker: Locker;
+  logger: Logger;
+}>;
 
-const BATCH = 100;
+export type SweeperOptions = Readonly<{
+  /** How often the orphan pass runs, across all instances. */
+  orphanIntervalMs: number;
+  /** Bytes or records younger than this are never orphans (a creation may be under way). */
+  orphanGraceMs: number;
+  /** A sweep stops after about this long; the next one goes on. */
+  budgetMs: number;
+}>;
+
+export type SweepReport = { ran: boolean; expired: number; orphanFiles: number; orphanRecords: number };
+
+const BATCH = 200;
 const LOCK_WAIT_MS = 1000;
 
 /**
- * Removes the keys and bytes of every upload whose time has come, found through
- * the expiry index (never a scan of the keyspace): unfinished uploads past
- * their expiry, completed ones past their retention. Redis expires the keys by
- * itself; this is what removes the bytes with them. Each upload is removed
- * under its lock, so a request in progress is never cut short mid-write, and an
- * upload whose record says it lives longer (it completed) is re-indexed, not
- * removed. Returns how many uploads were removed.
+ * Removes what nobody will resume, one instance at a time (a Redis lock):
+ * - uploads due in the expiry index (never a scan of the keyspace): unfinished
+ *   ones past their expiry, completed ones past their retention; Redis expires
+ *   the keys by itself, this removes the bytes with them;
+ * - now and then, files with no record and records with no file.
+ * Each upload is removed under its own lock, bytes first, so a request in
+ * progress is never cut mid-write and nothing is left that nothing refers to.
+ * An upload whose record says it lives longer (it completed) is re-indexed.
  */
-export async function sweepExpired(parts: SweepParts, now: number): Promise<number> {
-  const { bytes, tracker, reader, locker } = parts;
-  let removed = 0;
-  for (const id of await reader.dueForRemoval(now, BATCH)) {
-    const lock = locker.newLock(id);
+export class Sweeper {
+  constructor(
+    private readonly parts: SweeperParts,
+    private readonly options: SweeperOptions,
+  ) {}
+
+  async sweep(now = Date.now()): Promise<SweepReport> {
+    const { redis, keys } = this.parts;
+    const token = randomUUID();
+    const report: SweepReport = { ran: false, expired: 0, orphanFiles: 0, orphanRecords: 0 };
+    if ((await redis.set(keys.sweeperLock, token, 'PX', this.options.budgetMs * 2, 'NX')) !== 'OK') return report;
+    report.ran = true;
+    const deadline = Date.now() + this.options.budgetMs;
+    try {
+      report.expired = await this.removeDue(now, deadline);
+      if ((await redis.set(keys.orphanPassMarker, now, 'PX', this.options.orphanIntervalMs, 'NX')) === 'OK') {
+        report.orphanFiles = await this.removeFilesWithoutRecord(now, deadline);
+        report.orphanRecords = await this.removeRecordsWithoutFile(now, deadline);
+      }
+    } finally {
+      await redis.releaseLock(keys.sweeperLock, token).catch(() => {});
+    }
+    return report;
+  }
+
+  private async removeDue(now: number, deadline: number): Promise<number> {
+    let removed = 0;
+    const skipped = new Set<string>();
+    while (Date.now() < deadline) {
+      const due = (await this.parts.reader.dueForRemoval(now, BATCH + skipped.size)).filter((id) => !skipped.has(id));
+      if (due.length === 0) break;
+      for (const id of due) {
+        const outcome = await this.underLock(id, async () => {
+          const record = await this.parts.reader.readRecord(id);
+          if (record && record.expiresAt > now) {
+            await this.parts.tracker.index(id, record.expiresAt);
+            return false;
+          }
+          return this.removeUpload(id);
+        });
+        if (outcome === 'busy') skipped.add(id);
+        else if (outcome) removed++;
+      }
+    }
+    return removed;
+  }
+
+  private async removeFilesWithoutRecord(now: number, deadline: number): Promise<number> {
+    const { bytes, redis, keys } = this.parts;
+    let removed = 0;
+    let batch: string[] = [];
+    const flush = async () => {
+      const pipeline = redis.pipeline();
+      for (const id of batch) pipeline.exists(keys.forUpload(id).upload);
+      const replies = (await pipeline.exec()) ?? [];
+      const orphans = batch.filter((_, i) => replies[i]?.[1] === 0);
+      batch = [];
+      for (const id of orphans) {
+        const outcome = await this.underLock(id, async () => {
+          if ((await this.parts.reader.readRecord(id)) !== undefined) return false;
+          return bytes.remove(id);
+        });
+        if (outcome === true) removed++;
+      }
+    };
+    for await (const file of bytes.list()) {
+      if (Date.now() > deadline) break;
+      if (now - file.modifiedAt < this.options.orphanGraceMs) continue;
+      batch.push(file.id);
+      if (batch.length >= BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+    return removed;
+  }
+
+  private async removeRecordsWithoutFile(now: number, deadline: number): Promise<number> {
+    const { redis, keys, bytes, reader, tracker } = this.parts;
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, flat] = await redis.zscan(keys.expiryIndex, cursor, 'COUNT', BATCH);
+      cursor = next;
+      for (let i = 0; i < flat.length; i += 2) {
+        const id = flat[i] as string;
+        const outcome = await this.underLock(id, async () => {
+          const record = await reader.readRecord(id);
+          if (!record || now - record.createdAt < this.options.orphanGraceMs) return false;
+          if ((await bytes.bytesStored(id)) !== undefined) return false;
+          return tracker.remove(id);
+        });
+        if (outcome === true) removed++;
+      }
+    } while (cursor !== '0' && Date.now() < deadline);
+    return removed;
+  }
+
+  /** Bytes first, then keys and index entry: a failure in between leaves a record, which a later pass removes. */
+  private async removeUpload(id: string): Promise<boolean> {
+    const hadBytes = await this.parts.bytes.remove(id);
+    const hadRecord = await this.parts.tracker.remove(id);
+    return hadBytes || hadRecord;
+  }
+
+  private async underLock<T>(id: string, work: () => Promise<T>): Promise<T | 'busy'> {
+    const lock = this.parts.locker.newLock(id);
     try {
       await lock.lock(AbortSignal.timeout(LOCK_WAIT_MS), () => {});
     } catch {
-      continue; // busy: the next sweep tries again
+      return 'busy';
     }
     try {
-      const record = await reader.readRecord(id);
-      if (record && record.expiresAt > now) {
-        await tracker.index(id, record.expiresAt);
-        continue;
-      }
-      const hadRecord = await tracker.remove(id);
-      const hadBytes = await bytes.remove(id);
-      if (hadRecord || hadBytes) removed++;
+      return await work();
+    } catch (error) {
+      this.parts.logger.warn({ err: error, uploadId: id }, 'sweeper could not remove an upload');
+      return 'busy';
     } finally {
       await lock.unlock();
     }
   }
-  return removed;
 }

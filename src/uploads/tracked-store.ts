@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DataStore, ERRORS, type Locker, Upload } from '@tus/utils';
+import { DataStore, ERRORS, Metadata, Upload } from '@tus/utils';
 import { AppError } from '../errors.js';
 import { isRedisUnavailable } from '../redis/client.js';
 import type { ByteStore } from './byte-store.js';
-import { chooseChunkSize } from './chunk-grid.js';
+import { chooseChunkSize, maxUploadBytes } from './chunk-grid.js';
 import type { UploadReader } from './progress.js';
 import type { UploadRecord } from './record.js';
 import { writeInSegments } from './segmented-write.js';
-import { sweepExpired } from './sweeper.js';
+import type { Sweeper } from './sweeper.js';
 import type { ProgressState, UploadTracker } from './tracker.js';
 
 const CHUNK_SIZE_CACHE_ENTRIES = 10_000;
@@ -18,9 +18,12 @@ export type TrackedStoreOptions = Readonly<{
   bytes: ByteStore;
   tracker: UploadTracker;
   reader: UploadReader;
-  locker: Locker;
   chunkSizeBytes: number;
+  maxSizeBytes: number;
   uploadTtlMs: number;
+  /** Aborted when this process may no longer write upload `id` (its lock is lost). */
+  fence?: (id: string) => AbortSignal | undefined;
+  sweeper: Sweeper;
 }>;
 
 /**
@@ -41,6 +44,9 @@ export class TrackedStore extends DataStore {
   override async create(upload: Upload): Promise<Upload> {
     const { bytes, tracker } = this.options;
     const chunkSize = chooseChunkSize(upload.metadata?.chunkSize, this.options.chunkSizeBytes);
+    if (upload.size !== undefined && upload.size > maxUploadBytes(chunkSize, this.options.maxSizeBytes)) {
+      throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
+    }
     const createdAt = upload.creation_date ? Date.parse(upload.creation_date) : Date.now();
     await tracker.create({
       id: upload.id,
@@ -66,8 +72,14 @@ export class TrackedStore extends DataStore {
     const { bytes } = this.options;
     let progress: ProgressState | undefined;
     let end: number;
+    // A writer that may have lost its lock stops at once, keeping what it stored.
+    const fence = this.options.fence?.(id);
+    const stopWriting = () => stream.destroy(fence?.reason);
+    fence?.addEventListener('abort', stopWriting, { once: true });
+    if (fence?.aborted) stopWriting();
+    const chunkSize = (await this.chunkSizeOf(id)) ?? this.options.chunkSizeBytes;
     try {
-      end = await writeInSegments(stream, offset, await this.chunkSizeOf(id), async (segment, at) => {
+      end = await writeInSegments(stream, offset, chunkSize, async (segment, at) => {
         const stored = await bytes.write(segment, id, at);
         progress = await this.recordProgress(id, stored);
         return stored;
@@ -78,6 +90,8 @@ export class TrackedStore extends DataStore {
       const stored = await bytes.bytesStored(id).catch(() => undefined);
       if (stored !== undefined) await this.options.tracker.recordProgress(id, stored).catch(() => {});
       throw error;
+    } finally {
+      fence?.removeEventListener('abort', stopWriting);
     }
     // A request with an empty body stores nothing, but may end an upload whose length it declared.
     progress ??= await this.recordProgress(id, end);
@@ -116,11 +130,22 @@ export class TrackedStore extends DataStore {
     await this.options.tracker.declareLength(id, size);
   }
 
+  /**
+   * Termination. The bytes go first: if the process dies before the keys
+   * follow, the record without bytes is removed by the next request or the
+   * sweeper; the other order could leave bytes that nothing refers to.
+   */
   override async remove(id: string): Promise<void> {
     this.chunkSizes.delete(id);
-    const hadRecord = await this.options.tracker.remove(id);
     const hadBytes = await this.options.bytes.remove(id);
+    const hadRecord = await this.options.tracker.remove(id);
     if (!hadRecord && !hadBytes) throw ERRORS.FILE_NOT_FOUND;
+  }
+
+  /** The largest upload accepted: for an existing upload, by its chunk size; for a new one, by the chunk size it asks for. */
+  async maxSizeFor(id: string | undefined, metadataHeader: string | null): Promise<number> {
+    const chunkSize = id ? await this.chunkSizeOf(id) : requestedChunkSize(metadataHeader, this.options.chunkSizeBytes);
+    return maxUploadBytes(chunkSize ?? this.options.chunkSizeBytes, this.options.maxSizeBytes);
   }
 
   /**
@@ -140,8 +165,10 @@ export class TrackedStore extends DataStore {
     return this.options.uploadTtlMs;
   }
 
+  /** @tus/server's cleanUpExpiredUploads: one sweep; returns the uploads removed. */
   override async deleteExpired(): Promise<number> {
-    return sweepExpired(this.options, Date.now());
+    const report = await this.options.sweeper.sweep();
+    return report.expired + report.orphanFiles + report.orphanRecords;
   }
 
   /** Records the progress of a request that stored nothing, finalizing when that completes the upload. */
@@ -158,13 +185,12 @@ export class TrackedStore extends DataStore {
   }
 
   /** An upload's chunk size never changes, so it is remembered rather than read on every PATCH. */
-  private async chunkSizeOf(id: string): Promise<number> {
+  private async chunkSizeOf(id: string): Promise<number | undefined> {
     const known = this.chunkSizes.get(id);
     if (known !== undefined) return known;
     const record = await this.options.reader.readRecord(id);
-    if (!record) throw ERRORS.FILE_NO_LONGER_EXISTS;
-    this.rememberChunkSize(id, record.chunkSize);
-    return record.chunkSize;
+    if (record) this.rememberChunkSize(id, record.chunkSize);
+    return record?.chunkSize;
   }
 
   private rememberChunkSize(id: string, chunkSize: number): void {
@@ -201,6 +227,15 @@ export class TrackedStore extends DataStore {
       if (record) await tracker.fail(id, `finalization failed: ${(error as Error).message}`, record.expiresAt);
       throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The upload was stored but could not be finalized');
     }
+  }
+}
+
+/** The chunk size a creation request asks for; the server's when it asks for none or for an invalid one (refused later, with its reason). */
+function requestedChunkSize(metadataHeader: string | null, serverDefault: number): number {
+  try {
+    return chooseChunkSize(metadataHeader ? Metadata.parse(metadataHeader).chunkSize : undefined, serverDefault);
+  } catch {
+    return serverDefault;
   }
 }
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { createHttpServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
@@ -27,6 +28,7 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
   await redis.connect();
   const keys: Keys = createKeys(prefix);
   const built = createApp({ config, redis, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  await built.start();
   const servers: Server[] = [];
 
   return {
@@ -38,8 +40,7 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
     prefix,
     /** Serves the app on a real loopback port (for tus-js-client and raw sockets); returns its base URL. */
     async listen(): Promise<string> {
-      const server = createServer(built.app);
-      server.requestTimeout = 0;
+      const server = createHttpServer(built.app);
       servers.push(server);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -53,6 +54,7 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
         server.closeAllConnections();
         await new Promise((resolve) => server.close(resolve));
       }
+      await built.stop();
       redis.disconnect();
     },
   };

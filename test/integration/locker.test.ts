@@ -20,7 +20,13 @@ async function client(): Promise<Redis> {
 /** A locker with its own connections, as another server process would have. */
 async function locker(options: Partial<LockerOptions> = {}): Promise<RedisLocker> {
   const redis = await client();
-  const l = new RedisLocker(redis, redis.duplicate(), keys, { ttlMs: 3000, acquireTimeoutMs: 2000, safetyMarginMs: 500, ...options }, createLogger('silent'));
+  const l = new RedisLocker(
+    redis,
+    redis.duplicate(),
+    keys,
+    { ttlMs: 3000, acquireTimeoutMs: 2000, safetyMarginMs: 500, ...options },
+    createLogger('silent'),
+  );
   await l.start();
   lockers.push(l);
   return l;
@@ -115,7 +121,13 @@ describe('RedisLocker', () => {
 
   it('aborts the fence before the key can expire when Redis stops answering renewals', async () => {
     const redis = await client();
-    const l = new RedisLocker(redis, redis.duplicate(), keys, { ttlMs: 600, acquireTimeoutMs: 1000, safetyMarginMs: 200 }, createLogger('silent'));
+    const l = new RedisLocker(
+      redis,
+      redis.duplicate(),
+      keys,
+      { ttlMs: 600, acquireTimeoutMs: 1000, safetyMarginMs: 200 },
+      createLogger('silent'),
+    );
     lockers.push(l);
     const id = randomUUID();
     await l.newLock(id).lock(never(), () => {});

@@ -180,12 +180,26 @@ describe('a lost reply (ioredis resends the command after reconnecting)', () => 
     const id = randomUUID();
     const now = Date.now();
     proxy.dropNextReply();
-    await trackerOn(viaProxy).create({ id, size: 5000, chunkSize: CHUNK, metadata: undefined, createdAt: now, expiresAt: now + TTL_MS });
+    await trackerOn(viaProxy).create({
+      id,
+      size: 5000,
+      chunkSize: CHUNK,
+      metadata: undefined,
+      createdAt: now,
+      expiresAt: now + TTL_MS,
+    });
     expect(proxy.dropped).toBe(1);
     expect(await reader.readRecord(id)).toMatchObject({ size: 5000, createdAt: now });
     // A different creation with the same ID is still refused.
     await expect(
-      tracker.create({ id, size: 1, chunkSize: CHUNK, metadata: undefined, createdAt: now + 1, expiresAt: now + TTL_MS }),
+      tracker.create({
+        id,
+        size: 1,
+        chunkSize: CHUNK,
+        metadata: undefined,
+        createdAt: now + 1,
+        expiresAt: now + TTL_MS,
+      }),
     ).rejects.toThrow(/already exists/);
   });
 
