@@ -20,6 +20,8 @@ export type RedisServerOptions = Readonly<{
   /** Append-only file with fsync every second: a crash loses at most a second of writes. */
   appendOnly?: boolean;
   extraArgs?: readonly string[];
+  /** A fixed port (e.g. to restart a server where it was); a free one by default. */
+  port?: number;
 }>;
 
 async function freePort(): Promise<number> {
@@ -58,8 +60,8 @@ export async function redisAnswers(url: string, timeoutMs = 500): Promise<boolea
 export async function startRedisServer(options: RedisServerOptions): Promise<RedisServerProcess> {
   mkdirSync(options.dir, { recursive: true });
   let lastError: unknown;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (options.port ? 1 : 5); attempt++) {
+    const port = options.port ?? (await freePort());
     try {
       return await launch(port, options);
     } catch (error) {

@@ -1,0 +1,66 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export type ServerProcess = {
+  url: string;
+  child: ChildProcess;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Stops it however it is (SIGKILL), and waits for it to be gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+};
+
+const running = new Set<ServerProcess>();
+
+/** The real server (src/main.ts) as a child process on a free port; `env` adds to or overrides its environment. */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort();
+  const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, LOG_LEVEL: 'info', PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForOutput = async (pattern: RegExp, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(output)) {
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`server exited; no ${pattern} in:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms in:\n${output}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const server: ServerProcess = {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    exit,
+    output: () => output,
+    waitForOutput,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exit;
+      running.delete(server);
+    },
+  };
+  running.add(server);
+  await waitForOutput(/serving tus uploads/);
+  return server;
+}
+
+/** Kills every server process still running (for afterEach, so a failed test leaves nothing behind). */
+export async function killAllServerProcesses(): Promise<void> {
+  await Promise.all([...running].map((s) => s.kill()));
+}
