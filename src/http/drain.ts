@@ -16,6 +16,11 @@ export class Drain {
     return this.isDraining;
   }
 
+  /** Requests whose handlers have not ended yet. */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
   /** Refuses requests while draining; otherwise counts a request as running until its response closes. */
   readonly guard: RequestHandler = (req, res, next) => {
     if (this.isDraining) {

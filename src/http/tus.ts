@@ -102,11 +102,27 @@ export function tusHandler(deps: TusDeps): RequestHandler {
     const handled = (async () => {
       const response = await server.handleWeb(new NodeRequest({ req, res }));
       if (response.status === 503) response.headers.set('Retry-After', '1');
-      await sendNodeResponse(res, response);
+      await send(res, response);
     })();
     deps.drain.track(req, handled);
     return handled;
   };
+}
+
+/**
+ * Sends the response, unless the connection is already gone: srvx's
+ * `res.end(callback)` never calls back on a destroyed socket, which would leave
+ * the handler (and a shutdown waiting for it) hanging.
+ */
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  if (res.destroyed) {
+    await response.body?.cancel().catch(() => {});
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    res.once('close', resolve);
+    sendNodeResponse(res, response).then(resolve, resolve);
+  });
 }
 
 /**

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { opendir, stat, unlink } from 'node:fs/promises';
+import { opendir, stat, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type KvStore, Upload } from '@tus/utils';
+import { AppError } from '../errors.js';
 import { isUploadId } from './upload-id.js';
 
 /** Where an upload's bytes live. Records (size, metadata, progress) live in Redis, not here. */
@@ -32,6 +33,18 @@ const noRecords: KvStore<Upload> = {
   list: async () => [],
 };
 
+const storageFull = () =>
+  new AppError(
+    'STORAGE_FULL',
+    507,
+    "The server's upload storage is full; the bytes received so far are kept, retry later",
+  );
+
+async function isNearlyFull(directory: string): Promise<boolean> {
+  const fs = await statfs(directory).catch(() => undefined);
+  return fs !== undefined && fs.bavail * fs.bsize < 1024 * 1024;
+}
+
 /** Bytes in files named by upload ID in one directory, written by @tus/file-store. */
 export function createFileByteStore(directory: string): ByteStore {
   // FileStore's constructor starts a mkdir it never awaits; make the directory first.
@@ -46,7 +59,15 @@ export function createFileByteStore(directory: string): ByteStore {
       filePath(id);
       await files.create(new Upload({ id, offset: 0 }));
     },
-    write: (stream, id, offset) => files.write(stream, id, offset),
+    async write(stream, id, offset) {
+      try {
+        return await files.write(stream, id, offset);
+      } catch (error) {
+        // FileStore reports every write failure as FILE_WRITE_ERROR; a full disk deserves its own answer.
+        if (error === ERRORS.FILE_WRITE_ERROR && (await isNearlyFull(directory))) throw storageFull();
+        throw error;
+      }
+    },
     read(id) {
       filePath(id);
       return files.read(id);

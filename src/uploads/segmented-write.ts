@@ -30,7 +30,9 @@ export async function writeInSegments(
   };
 
   try {
-    for await (const data of source as AsyncIterable<Buffer>) {
+    // destroyOnReturn: false: when a write fails, the caller learns of that
+    // failure, not of the source being destroyed under it.
+    for await (const data of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       let rest = data;
       while (rest.length > 0) {
         if (!piece) {

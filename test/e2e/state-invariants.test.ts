@@ -142,6 +142,9 @@ describe('a PATCH that ends early', () => {
       5000,
       'the failed PATCH to be counted',
     );
+    // Its handler ended (no promise left hanging on the dead connection) and its lock is free.
+    await waitFor(async () => (ctx.drain.inFlight === 0 ? true : undefined), 3000, 'the handler to end');
+    expect(await ctx.redis.exists(ctx.keys.lock(id))).toBe(0);
     expect(onDisk).toBeGreaterThanOrEqual(2 * CHUNK);
     expect(onDisk).toBeLessThanOrEqual(2 * CHUNK + 5000);
     expect(record?.failedChunks).toBe(1);

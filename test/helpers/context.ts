@@ -26,7 +26,7 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
   const redis: Redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
   redis.on('error', () => {});
   await redis.connect();
-  const keys: Keys = createKeys(prefix);
+  const keys: Keys = createKeys(config.redisKeyPrefix);
   const built = createApp({ config, redis, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
   await built.start();
   const servers: Server[] = [];
@@ -36,8 +36,8 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
     config,
     redis,
     keys,
-    dir,
-    prefix,
+    dir: config.uploadDir,
+    prefix: config.redisKeyPrefix,
     /** Serves the app on a real loopback port (for tus-js-client and raw sockets); returns its base URL. */
     async listen(): Promise<string> {
       const server = createHttpServer(built.app);
