@@ -10,9 +10,9 @@ const HEADERS_TIMEOUT_MS = 20_000;
  * 300 s would kill it) and no socket timeout; the tus routes cut off a body
  * that goes silent instead (IDLE_TIMEOUT_SECONDS).
  */
-export function createHttpServer(app: Express): Server {
+export function createHttpServer(app: Express, headersTimeoutMs = HEADERS_TIMEOUT_MS): Server {
   const server = createServer(
-    { requestTimeout: 0, headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    { requestTimeout: 0, headersTimeout: headersTimeoutMs, connectionsCheckingInterval: 1000 },
     app,
   );
   server.timeout = 0;

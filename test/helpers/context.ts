@@ -39,8 +39,8 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
     dir: config.uploadDir,
     prefix: config.redisKeyPrefix,
     /** Serves the app on a real loopback port (for tus-js-client and raw sockets); returns its base URL. */
-    async listen(): Promise<string> {
-      const server = createHttpServer(built.app);
+    async listen(headersTimeoutMs?: number): Promise<string> {
+      const server = createHttpServer(built.app, headersTimeoutMs);
       servers.push(server);
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
