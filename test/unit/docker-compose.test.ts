@@ -25,7 +25,9 @@ describe('docker-compose.yml', () => {
     expect(app.ports).toContain('1080:1080');
     expect(app.depends_on.redis.condition).toBe('service_healthy');
     expect(app.volumes).toContain('uploads:/data/uploads');
-    expect(app.healthcheck.test.join(' ')).toMatch(/127\.0\.0\.1:1080\/files/);
+    expect(app.healthcheck.test.join(' ')).toMatch(/127\.0\.0\.1:1080\/readyz/);
+    // Longer than the server's own shutdown bound, so uploads in flight can record their bytes.
+    expect(Number.parseInt(app.stop_grace_period, 10)).toBeGreaterThan(15);
     expect(Object.keys(compose.volumes)).toEqual(['redis-data', 'uploads']);
   });
 
