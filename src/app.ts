@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import type { Redis } from 'ioredis';
 import { allowsAnyOrigin, type Config } from './config.js';
 import { dashboardRoutes } from './http/dashboard.js';
+import { downloadHandler } from './http/download.js';
 import { Drain } from './http/drain.js';
 import { jsonErrorHandler, notFound } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
@@ -10,6 +11,7 @@ import { tusHandler } from './http/tus.js';
 import type { Logger } from './log.js';
 import { createKeys } from './redis/keys.js';
 import { createFileByteStore } from './uploads/byte-store.js';
+import { Concatenation } from './uploads/concatenation.js';
 import { RedisLocker } from './uploads/locker.js';
 import { UploadReader } from './uploads/progress.js';
 import { Sweeper } from './uploads/sweeper.js';
@@ -67,6 +69,18 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     uploadTtlMs,
     fence: (id) => locker.fence(id),
   });
+  const concatenation = new Concatenation({
+    redis,
+    keys,
+    bytes,
+    tracker,
+    reader,
+    locker,
+    chunkSizeBytes: config.chunkSizeBytes,
+    maxSizeBytes: config.maxSizeBytes,
+    uploadTtlMs,
+    removePartials: config.removePartialsAfterConcat,
+  });
   const drain = new Drain();
 
   const app = express();
@@ -75,7 +89,8 @@ export function createApp({ config, redis, logger }: AppDeps): App {
 
   app.use(healthRoutes(redis, config.uploadDir, drain));
   app.use(drain.guard);
-  const tus = tusHandler({ config, store, tracker, locker, drain, logger });
+  app.get(`${config.tusPath}/:id`, downloadHandler(config, reader, bytes));
+  const tus = tusHandler({ config, store, tracker, concatenation, locker, drain, logger });
   app.all([config.tusPath, `${config.tusPath}/*rest`], tus);
 
   app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.corsOrigins] }));

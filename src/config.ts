@@ -71,6 +71,9 @@ export const envSchema = z.object({
   RELATIVE_LOCATION: flag
     .default(false)
     .describe('Answer POST with a relative Location (such as /files/ID) instead of an absolute URL'),
+  REMOVE_PARTIALS_AFTER_CONCAT: flag
+    .default(true)
+    .describe('Remove partial uploads (Upload-Concat: partial) once a final upload made of them is assembled'),
   IDLE_TIMEOUT_SECONDS: wholeNumber(1, 3600)
     .default(60)
     .describe('A request body that sends nothing for this long is cut off (the bytes received are kept)'),
@@ -110,6 +113,7 @@ export type Config = Readonly<{
   corsOrigins: readonly string[];
   trustProxy: boolean;
   relativeLocation: boolean;
+  removePartialsAfterConcat: boolean;
   idleTimeoutSeconds: number;
   lockTtlMs: number;
   lockAcquireTimeoutMs: number;
@@ -163,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: e.TRUST_PROXY,
     relativeLocation: e.RELATIVE_LOCATION,
+    removePartialsAfterConcat: e.REMOVE_PARTIALS_AFTER_CONCAT,
     idleTimeoutSeconds: e.IDLE_TIMEOUT_SECONDS,
     lockTtlMs: e.LOCK_TTL_MS,
     lockAcquireTimeoutMs: e.LOCK_ACQUIRE_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
-import { invalidUploadId, uploadNotFound } from '../errors.js';
+import { AppError, invalidUploadId, uploadNotFound } from '../errors.js';
 import type { UploadReader } from '../uploads/progress.js';
-import { parseUploadId } from '../uploads/upload-id.js';
+import { GROUP_RULE, isGroupName, parseUploadId } from '../uploads/upload-id.js';
 
 function requireUploadId(value: unknown): string {
   const id = parseUploadId(value);
@@ -31,6 +31,13 @@ export function dashboardRoutes(reader: UploadReader): Router {
   router.get('/api/uploads/:id/progress', (req, res) => sendProgress(req.params.id, res));
   router.get('/api/uploads/:id/missing', (req, res) => sendMissing(req.params.id, res));
   router.get('/api/upload/progress/:uploadId', (req, res) => sendProgress(req.params.uploadId, res));
+  router.get('/api/groups/:group/progress', async (req, res) => {
+    const group = req.params.group;
+    if (!isGroupName(group)) throw new AppError('INVALID_REQUEST', 400, `Invalid group: ${GROUP_RULE}`);
+    const progress = await reader.readGroup(group);
+    if (!progress) throw new AppError('UPLOAD_NOT_FOUND', 404, 'No upload belongs to this group');
+    res.set('Cache-Control', 'no-store').json(progress);
+  });
   router.post('/api/upload/retry', express.json({ limit: '4kb' }), (req, res) =>
     sendMissing((req.body as { uploadId?: unknown } | undefined)?.uploadId, res),
   );

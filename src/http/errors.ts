@@ -3,6 +3,11 @@ import { AppError, stateStoreUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isRedisUnavailable } from '../redis/client.js';
 
+/** An error in @tus/server's shape (its ERRORS, and errors thrown into its handlers). */
+export type TusError = { status_code: number; body: string };
+export const isTusError = (e: unknown): e is TusError =>
+  typeof (e as TusError)?.status_code === 'number' && typeof (e as TusError)?.body === 'string';
+
 /**
  * The one translation from any error to what a client is told. Known errors
  * keep their status and message; anything else becomes a logged 500 whose body

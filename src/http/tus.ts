@@ -7,41 +7,29 @@ import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { allowsAnyOrigin, type Config } from '../config.js';
 import { invalidUploadId } from '../errors.js';
 import type { Logger } from '../log.js';
+import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../uploads/checksum.js';
+import type { Concatenation } from '../uploads/concatenation.js';
+import { isFinal } from '../uploads/record.js';
+import { type RequestScope, requestScope } from '../uploads/request-scope.js';
 import type { TrackedStore } from '../uploads/tracked-store.js';
 import type { UploadTracker } from '../uploads/tracker.js';
-import { isUploadId, newUploadId } from '../uploads/upload-id.js';
+import { newUploadId } from '../uploads/upload-id.js';
 import type { Drain } from './drain.js';
-import { toAppError } from './errors.js';
+import { isTusError, type TusError, toAppError } from './errors.js';
+import { createFinalUpload } from './final-upload.js';
+import { uploadIdFromPath } from './upload-path.js';
 
 export type TusDeps = Readonly<{
   config: Config;
   store: TrackedStore;
   tracker: UploadTracker;
+  concatenation: Concatenation;
   locker: Locker;
   drain: Drain;
   logger: Logger;
 }>;
 
-/**
- * The upload ID of a tus URL, or undefined. The whole path must be
- * `<tusPath>/<uuid>`: `/files/x/<uuid>` or `/files/<uuid>/x` name no upload.
- */
-export function uploadIdFromPath(pathname: string, tusPath: string): string | undefined {
-  if (!pathname.startsWith(`${tusPath}/`)) return undefined;
-  const id = pathname.slice(tusPath.length + 1).replace(/\/$/, '');
-  return isUploadId(id) ? id : undefined;
-}
-
-type TusServerHooks = Readonly<{
-  /** Called with the ID chosen for a new upload, and the request creating it. */
-  onNewId(req: IncomingMessage, id: string): void;
-}>;
-
-/** The Node request behind @tus/server's web Request (srvx keeps it there). */
-const nodeRequestOf = (req: unknown): IncomingMessage | undefined =>
-  (req as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
-
-function createTusServer({ config, store, locker, logger }: TusDeps, hooks: TusServerHooks): Server {
+function createTusServer({ config, store, locker, logger }: TusDeps): Server {
   return new Server({
     path: config.tusPath,
     datastore: store,
@@ -51,13 +39,19 @@ function createTusServer({ config, store, locker, logger }: TusDeps, hooks: TusS
     relativeLocation: config.relativeLocation,
     respectForwardedHeaders: config.trustProxy,
     allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.corsOrigins],
-    namingFunction: (req) => {
+    allowedHeaders: ['Upload-Checksum'],
+    namingFunction: () => {
       const id = newUploadId();
-      const node = nodeRequestOf(req);
-      if (node) hooks.onNewId(node, id);
+      const scope = requestScope.getStore();
+      if (scope) scope.createdId = id;
       return id;
     },
     getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.tusPath),
+    onIncomingRequest: async (req) => {
+      const checksum = req.headers.get('upload-checksum');
+      const scope = requestScope.getStore();
+      if (req.method === 'PATCH' && checksum !== null && scope) scope.checksum = parseUploadChecksum(checksum);
+    },
     onResponseError: (req, error) => {
       const pathname = new URL(req.url).pathname;
       // A malformed ID is a client error of its own, not an unknown upload.
@@ -70,43 +64,56 @@ function createTusServer({ config, store, locker, logger }: TusDeps, hooks: TusS
   });
 }
 
-type TusError = { status_code: number; body: string };
-const isTusError = (e: unknown): e is TusError =>
-  typeof (e as TusError).status_code === 'number' && typeof (e as TusError).body === 'string';
 const tusError = (e: TusError): TusError => ({ status_code: e.status_code, body: e.body });
 
 /**
  * Express handler for the tus routes. It must be mounted before any body
- * parser: @tus/server reads the raw request stream.
+ * parser: @tus/server reads the raw request stream. Each request runs in its
+ * own RequestScope, through which the store learns what the DataStore
+ * interface does not carry (checksum, partial upload) and tells what it read.
  */
 export function tusHandler(deps: TusDeps): RequestHandler {
-  const newUploads = new WeakMap<IncomingMessage, string>();
-  const server = createTusServer(deps, { onNewId: (req, id) => newUploads.set(req, id) });
+  const server = createTusServer(deps);
   const idleMs = deps.config.idleTimeoutSeconds * 1000;
 
   return (req, res) => {
+    const concat = req.headers['upload-concat'];
+    const scope: RequestScope = { method: req.method, partial: req.method === 'POST' && concat === 'partial' };
     const requestId = randomUUID();
     cutOffSilentBody(req, idleMs);
-    res.once('close', () => {
-      try {
-        const id = req.method === 'POST' ? newUploads.get(req) : uploadIdFromPath(req.path, deps.config.tusPath);
-        if (id && endedWithoutWholeBody(req, res)) {
-          deps.tracker
-            .recordFailure(id, requestId)
-            .catch((error) => deps.logger.warn({ err: error, uploadId: id }, 'could not count a failed request'));
-        }
-      } catch (error) {
-        deps.logger.error({ err: error }, 'could not inspect a finished request');
+    const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(req.path, deps.config.tusPath);
+    res.once('close', () => countFailedBody(deps, req, res, uploadId ?? scope.createdId, requestId));
+    const handled = requestScope.run(scope, async () => {
+      if (req.method === 'POST' && typeof concat === 'string' && concat.startsWith('final;')) {
+        return createFinalUpload(req, res, deps);
       }
-    });
-    const handled = (async () => {
       const response = await server.handleWeb(new NodeRequest({ req, res }));
-      if (response.status === 503) response.headers.set('Retry-After', '1');
+      decorate(response, scope);
       await send(res, response);
-    })();
+    });
     deps.drain.track(req, handled);
     return handled;
   };
+}
+
+/** What @tus/server leaves out of its responses. */
+function decorate(response: Response, scope: RequestScope): void {
+  const headers = response.headers;
+  if (response.status === 503) headers.set('Retry-After', '1');
+  if (scope.method === 'OPTIONS') {
+    // The store claims @tus/server's misspelled 'concatentation' only to get past its gate for partial uploads.
+    const extensions = (headers.get('tus-extension') ?? '').split(',').filter((e) => e !== 'concatentation');
+    headers.set('Tus-Extension', extensions.join(','));
+    headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
+  }
+  const record = scope.record;
+  if (scope.method === 'HEAD' && response.status === 200 && record?.uploadConcat) {
+    // tus: HEAD "against partial or final upload MUST include the Upload-Concat header and its value as received
+    // in the upload creation request", and for a final upload "SHOULD NOT contain the Upload-Offset header unless
+    // the concatenation has been successfully finished".
+    headers.set('Upload-Concat', record.uploadConcat);
+    if (isFinal(record) && record.status !== 'completed') headers.delete('Upload-Offset');
+  }
 }
 
 /**
@@ -127,12 +134,26 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
 
 /**
  * failedChunks counts each PATCH (or POST with a body) that ends without
- * storing its whole body: aborted, reset, refused (409, 413, ...) or failed.
+ * storing its whole body: aborted, reset, refused (409, 413, 460, ...) or failed.
  */
-function endedWithoutWholeBody(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.method === 'PATCH') return !(req.complete && res.statusCode === 204);
-  const hasBody = req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream';
-  return hasBody && !(req.complete && res.statusCode === 201);
+function countFailedBody(
+  deps: TusDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string | undefined,
+  requestId: string,
+) {
+  try {
+    const isPatch = req.method === 'PATCH';
+    const hasBody =
+      isPatch || (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
+    if (!id || !hasBody || (req.complete && res.statusCode === (isPatch ? 204 : 201))) return;
+    deps.tracker
+      .recordFailure(id, requestId)
+      .catch((error) => deps.logger.warn({ err: error, uploadId: id }, 'could not count a failed request'));
+  } catch (error) {
+    deps.logger.error({ err: error }, 'could not inspect a finished request');
+  }
 }
 
 /**

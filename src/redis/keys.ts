@@ -11,6 +11,10 @@ export type Keys = Readonly<{
   forUpload(id: string): UploadKeys;
   /** Sorted set of upload IDs scored by the time (ms) their keys and bytes are due for removal. */
   expiryIndex: string;
+  /** Set of the upload IDs of one group (the parts of one file uploaded in parallel). */
+  group(group: string): string;
+  /** Which final upload was made of a given list of partials (so a retried final POST makes no second one). */
+  concatenation(partialsDigest: string): string;
   /** An upload's lock (same slot as its keys). */
   lock(id: string): string;
   /** Pub/sub channel on which a request waiting for a lock asks its holder, in any process, to let go. */
@@ -30,6 +34,8 @@ export function createKeys(prefix: string): Keys {
       return { upload, chunksReceived: `${upload}:chunks_received` };
     },
     expiryIndex: `${prefix}uploads:expiry`,
+    group: (group: string) => `${prefix}group:{${group}}`,
+    concatenation: (partialsDigest: string) => `${prefix}concat:{${partialsDigest}}`,
     lock: (id: string) => `${prefix}lock:{${id}}`,
     lockReleaseChannel: `${prefix}locks:release`,
     sweeperLock: `${prefix}sweeper:lock`,

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { opendir, stat, statfs, unlink } from 'node:fs/promises';
+import { opendir, stat, statfs, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
@@ -13,10 +13,14 @@ export interface ByteStore {
   /** Appends `stream` at `offset`; resolves to the new end once the bytes are stored. */
   write(stream: Readable, id: string, offset: number): Promise<number>;
   read(id: string): Readable;
+  /** Cuts the bytes back to `length` (discarding a body whose checksum did not match). */
+  truncate(id: string, length: number): Promise<void>;
   /** false when there were no bytes to remove; throws when they could not be removed. */
   remove(id: string): Promise<boolean>;
   /** Bytes stored for the upload; undefined when it has none (not even an empty file). */
   bytesStored(id: string): Promise<number | undefined>;
+  /** The file holding the upload's bytes, for stores that keep them in local files (GET serves it with Range support). */
+  localPath?(id: string): string;
   /** Every upload that has bytes here, with when they last changed (ms). */
   list(): AsyncIterable<{ id: string; modifiedAt: number }>;
 }
@@ -72,6 +76,8 @@ export function createFileByteStore(directory: string): ByteStore {
       filePath(id);
       return files.read(id);
     },
+    truncate: (id, length) => truncate(filePath(id), length),
+    localPath: filePath,
     // Not FileStore.remove: it reports every failure (EACCES, EIO, ...) as
     // "not found", and a caller would then forget bytes that are still there.
     async remove(id) {

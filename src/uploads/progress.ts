@@ -1,47 +1,8 @@
 import type { Redis } from 'ioredis';
 import { execAll } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { missingChunks, percent, toRanges } from './chunk-grid.js';
-import { parseRecord, type UploadRecord } from './record.js';
-
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
-
-/** What the dashboard shows of one upload: numbers as numbers, `receivedChunks` a count. */
-export function progressView(record: UploadRecord) {
-  return {
-    id: record.id,
-    status: record.status,
-    size: record.size ?? null,
-    offset: record.offset,
-    percent: percent(record.offset, record.size),
-    chunkSize: record.chunkSize,
-    totalChunks: record.totalChunks ?? null,
-    receivedChunks: record.receivedChunks,
-    failedChunks: record.failedChunks,
-    metadata: record.metadata ?? {},
-    createdAt: iso(record.createdAt),
-    updatedAt: iso(record.updatedAt),
-    expiresAt: iso(record.expiresAt),
-    completedAt: iso(record.completedAt),
-    sha256: record.sha256,
-    error: record.error,
-  };
-}
-
-/** The chunks still to send, as indexes and as inclusive [first, last] ranges; null while the size is unknown. */
-export function missingView(record: UploadRecord, received: Iterable<number>) {
-  const missing = record.totalChunks === undefined ? null : missingChunks(record.totalChunks, received);
-  return {
-    id: record.id,
-    status: record.status,
-    offset: record.offset,
-    chunkSize: record.chunkSize,
-    totalChunks: record.totalChunks ?? null,
-    receivedChunks: record.receivedChunks,
-    missingChunks: missing,
-    missingRanges: missing && toRanges(missing),
-  };
-}
+import { isFinal, parseRecord, type UploadRecord } from './record.js';
+import { groupView, missingView, type Part, partView, progressView } from './views.js';
 
 /** The read model: reads upload state from Redis and never writes it. */
 export class UploadReader {
@@ -54,20 +15,52 @@ export class UploadReader {
     return parseRecord(id, await this.redis.hgetall(this.keys.forUpload(id).upload));
   }
 
+  /** One upload's progress; a final upload's also lists its parts. */
   async readProgress(id: string) {
     const record = await this.readRecord(id);
-    return record && progressView(record);
+    if (!record) return undefined;
+    const view = progressView(record);
+    return record.partials ? { ...view, parts: (await this.readParts(record.partials)).map(partView) } : view;
   }
 
   async readMissing(id: string) {
-    const k = this.keys.forUpload(id);
-    const [hash, members] = await execAll(this.redis.multi().hgetall(k.upload).smembers(k.chunksReceived));
-    const record = parseRecord(id, hash as Record<string, string>);
-    return record && missingView(record, (members as string[]).map(Number));
+    const [part] = await this.readParts([id]);
+    return part?.record && missingView(part.record, part.received);
+  }
+
+  /** The parts of one file uploaded in parallel (metadata `group`), and its final upload once there is one. */
+  async readGroup(group: string) {
+    const ids = await this.redis.smembers(this.keys.group(group));
+    const members = await this.readParts(ids);
+    const finals = members.flatMap((m) => (m.record && isFinal(m.record) ? [m.record] : []));
+    const final = finals.sort((a, b) => b.createdAt - a.createdAt)[0];
+    let parts = members.filter((m) => m.record && !isFinal(m.record));
+    if (final?.partials) {
+      // The final upload knows its parts' order (and those removed after assembly).
+      const byId = new Map(parts.map((p) => [p.id, p]));
+      parts = final.partials.map((id) => byId.get(id) ?? { id, received: [] });
+    } else {
+      parts.sort((a, b) => (a.record?.createdAt ?? 0) - (b.record?.createdAt ?? 0) || a.id.localeCompare(b.id));
+    }
+    return ids.length === 0 ? undefined : groupView(group, parts, final);
   }
 
   /** Up to `limit` upload IDs whose removal time has come, oldest first. */
   async dueForRemoval(now: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.expiryIndex, '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /** Records and received chunk indexes of several uploads, in one round trip (a pipeline: their keys are in different slots). */
+  private async readParts(ids: readonly string[]): Promise<Part[]> {
+    if (ids.length === 0) return [];
+    const batch = this.redis.pipeline();
+    for (const id of ids)
+      batch.hgetall(this.keys.forUpload(id).upload).smembers(this.keys.forUpload(id).chunksReceived);
+    const replies = await execAll(batch);
+    return ids.map((id, i) => ({
+      id,
+      record: parseRecord(id, replies[2 * i] as Record<string, string>),
+      received: (replies[2 * i + 1] as string[]).map(Number),
+    }));
   }
 }

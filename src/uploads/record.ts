@@ -24,7 +24,18 @@ export type UploadRecord = Readonly<{
   completedAt: number | undefined;
   sha256: string | undefined;
   error: string | undefined;
+  /** `Upload-Concat` as received at creation: `partial`, or `final;<urls>`. */
+  uploadConcat: string | undefined;
+  /** A final upload's partial uploads, in order. */
+  partials: readonly string[] | undefined;
+  /** The group linking the parts of one file uploaded in parallel (metadata `group`). */
+  group: string | undefined;
+  /** Set while a PATCH with Upload-Checksum writes bytes not yet verified, from this offset. */
+  unverifiedFrom: number | undefined;
 }>;
+
+export const isFinal = (record: UploadRecord) => record.uploadConcat?.startsWith('final;') === true;
+export const isPartial = (record: UploadRecord) => record.uploadConcat === 'partial';
 
 export type NewUpload = Readonly<{
   id: string;
@@ -33,6 +44,11 @@ export type NewUpload = Readonly<{
   metadata: Record<string, string | null> | undefined;
   createdAt: number;
   expiresAt: number;
+  uploadConcat?: string;
+  partials?: readonly string[];
+  group?: string;
+  /** 'uploading' unless given (a final upload starts 'assembling'). */
+  status?: UploadStatus;
 }>;
 
 /** The fields of a new record, as field/value pairs for HSET. Absent values are left out. */
@@ -41,7 +57,7 @@ export function initialFields(upload: NewUpload): string[] {
     totalChunks: upload.size === undefined ? undefined : String(Math.ceil(upload.size / upload.chunkSize)),
     receivedChunks: '0',
     failedChunks: '0',
-    status: 'uploading' satisfies UploadStatus,
+    status: upload.status ?? 'uploading',
     size: upload.size === undefined ? undefined : String(upload.size),
     offset: '0',
     chunkSize: String(upload.chunkSize),
@@ -49,6 +65,9 @@ export function initialFields(upload: NewUpload): string[] {
     createdAt: String(upload.createdAt),
     updatedAt: String(upload.createdAt),
     expiresAt: String(upload.expiresAt),
+    uploadConcat: upload.uploadConcat,
+    partials: upload.partials === undefined ? undefined : JSON.stringify(upload.partials),
+    group: upload.group,
   };
   return Object.entries(fields).flatMap(([field, value]) => (value === undefined ? [] : [field, value]));
 }
@@ -74,5 +93,9 @@ export function parseRecord(id: string, hash: Record<string, string>): UploadRec
     completedAt: optionalNumber(hash.completedAt),
     sha256: hash.sha256,
     error: hash.error,
+    uploadConcat: hash.uploadConcat,
+    partials: hash.partials === undefined ? undefined : JSON.parse(hash.partials),
+    group: hash.group,
+    unverifiedFrom: optionalNumber(hash.unverifiedFrom),
   };
 }

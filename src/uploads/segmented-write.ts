@@ -17,6 +17,8 @@ export async function writeInSegments(
   offset: number,
   segmentBytes: number,
   writeSegment: SegmentWriter,
+  /** Sees every byte, in order, before it is written (e.g. to hash the body). */
+  onData?: (data: Buffer) => void,
 ): Promise<number> {
   let stored = offset;
   let piece: { stream: PassThrough; written: Promise<number>; room: number } | undefined;
@@ -33,6 +35,7 @@ export async function writeInSegments(
     // destroyOnReturn: false: when a write fails, the caller learns of that
     // failure, not of the source being destroyed under it.
     for await (const data of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      onData?.(data);
       let rest = data;
       while (rest.length > 0) {
         if (!piece) {

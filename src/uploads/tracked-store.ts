@@ -1,16 +1,15 @@
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DataStore, ERRORS, Metadata, Upload } from '@tus/utils';
 import { AppError } from '../errors.js';
-import { isRedisUnavailable } from '../redis/client.js';
 import type { ByteStore } from './byte-store.js';
 import { chooseChunkSize, maxUploadBytes } from './chunk-grid.js';
 import type { UploadReader } from './progress.js';
-import type { UploadRecord } from './record.js';
-import { writeInSegments } from './segmented-write.js';
+import { isFinal, type UploadRecord, type UploadStatus } from './record.js';
+import { requestScope } from './request-scope.js';
 import type { Sweeper } from './sweeper.js';
-import type { ProgressState, UploadTracker } from './tracker.js';
+import type { UploadTracker } from './tracker.js';
+import { GROUP_RULE, isGroupName } from './upload-id.js';
+import { UploadWriter } from './upload-writer.js';
 
 const CHUNK_SIZE_CACHE_ENTRIES = 10_000;
 
@@ -33,12 +32,25 @@ export type TrackedStoreOptions = Readonly<{
  * bytes agree.
  */
 export class TrackedStore extends DataStore {
-  private readonly finalizing = new Map<string, Promise<void>>();
+  readonly writer: UploadWriter;
   private readonly chunkSizes = new Map<string, number>();
 
   constructor(private readonly options: TrackedStoreOptions) {
     super();
-    this.extensions = ['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration'];
+    this.writer = new UploadWriter(options);
+    this.extensions = [
+      'creation',
+      'creation-with-upload',
+      'creation-defer-length',
+      'termination',
+      'expiration',
+      'checksum',
+      'concatenation',
+      // @tus/server answers 501 to any Upload-Concat unless the store claims this
+      // misspelled name; partial uploads then pass through it. It is taken out of
+      // OPTIONS again (http/tus.ts), and final uploads never reach @tus/server.
+      'concatentation',
+    ];
   }
 
   override async create(upload: Upload): Promise<Upload> {
@@ -47,7 +59,12 @@ export class TrackedStore extends DataStore {
     if (upload.size !== undefined && upload.size > maxUploadBytes(chunkSize, this.options.maxSizeBytes)) {
       throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
     }
+    const group = upload.metadata?.group ?? undefined;
+    if (group !== undefined && !isGroupName(group)) {
+      throw new AppError('INVALID_REQUEST', 400, `Invalid Upload-Metadata group: ${GROUP_RULE}`);
+    }
     const createdAt = upload.creation_date ? Date.parse(upload.creation_date) : Date.now();
+    const partial = requestScope.getStore()?.partial === true;
     await tracker.create({
       id: upload.id,
       size: upload.size,
@@ -55,6 +72,8 @@ export class TrackedStore extends DataStore {
       metadata: upload.metadata,
       createdAt,
       expiresAt: createdAt + this.options.uploadTtlMs,
+      uploadConcat: partial ? 'partial' : undefined,
+      group,
     });
     this.rememberChunkSize(upload.id, chunkSize);
     try {
@@ -63,66 +82,51 @@ export class TrackedStore extends DataStore {
       await tracker.remove(upload.id).catch(() => {});
       throw error;
     }
+    if (group !== undefined) await tracker.addToGroup(group, upload.id);
     // An empty upload is complete as soon as it exists.
-    if (upload.size === 0) await this.settle(upload.id, 0);
+    if (upload.size === 0) await this.writer.settle(upload.id, 0);
     return upload;
   }
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
-    const { bytes } = this.options;
-    let progress: ProgressState | undefined;
-    let end: number;
     // A writer that may have lost its lock stops at once, keeping what it stored.
     const fence = this.options.fence?.(id);
     const stopWriting = () => stream.destroy(fence?.reason);
     fence?.addEventListener('abort', stopWriting, { once: true });
     if (fence?.aborted) stopWriting();
-    const chunkSize = (await this.chunkSizeOf(id)) ?? this.options.chunkSizeBytes;
     try {
-      end = await writeInSegments(stream, offset, chunkSize, async (segment, at) => {
-        const stored = await bytes.write(segment, id, at);
-        progress = await this.recordProgress(id, stored);
-        return stored;
-      });
-    } catch (error) {
-      // The request failed, yet bytes may have been stored: record what the disk
-      // holds. If Redis fails here too, the next HEAD reconciles from the disk.
-      const stored = await bytes.bytesStored(id).catch(() => undefined);
-      if (stored !== undefined) await this.options.tracker.recordProgress(id, stored).catch(() => {});
-      throw error;
+      const chunkSize = (await this.chunkSizeOf(id)) ?? this.options.chunkSizeBytes;
+      const checksum = requestScope.getStore()?.checksum;
+      return checksum
+        ? await this.writer.writeVerified(stream, id, offset, chunkSize, checksum)
+        : await this.writer.write(stream, id, offset, chunkSize);
     } finally {
       fence?.removeEventListener('abort', stopWriting);
     }
-    // A request with an empty body stores nothing, but may end an upload whose length it declared.
-    progress ??= await this.recordProgress(id, end);
-    if (progress.status === 'assembling') await this.finalize(id);
-    return end;
   }
 
   override async getUpload(id: string): Promise<Upload> {
     const { bytes, tracker, reader } = this.options;
-    const [record, stored] = await Promise.all([reader.readRecord(id), bytes.bytesStored(id)]);
+    const [record, found] = await Promise.all([reader.readRecord(id), bytes.bytesStored(id)]);
     if (!record) {
-      if (stored === undefined) throw ERRORS.FILE_NOT_FOUND;
+      if (found === undefined) throw ERRORS.FILE_NOT_FOUND;
       // The record expired (or was lost) while its bytes remain: without its
       // state the upload cannot be resumed, so its bytes go too.
       await bytes.remove(id);
       throw ERRORS.FILE_NO_LONGER_EXISTS;
     }
-    if (stored === undefined) {
+    if (found === undefined) {
       await tracker.remove(id);
       throw ERRORS.FILE_NO_LONGER_EXISTS;
     }
-    // Invariant: the record says what the disk holds. A crash can leave the disk
-    // ahead (bytes written, not recorded) or behind (bytes recorded, never flushed).
-    let status = record.status;
-    if (stored > record.offset) status = (await tracker.recordProgress(id, stored))?.status ?? status;
-    if (stored < record.offset) {
-      await tracker.rewindProgress(id, stored);
-      status = 'uploading';
+    const scope = requestScope.getStore();
+    if (scope) scope.record = record;
+    // tus concatenation: "The Server MUST respond with the 403 Forbidden status to PATCH requests against a final upload URL".
+    if (scope?.method === 'PATCH' && isFinal(record)) {
+      throw new AppError('INVALID_REQUEST', 403, 'A final upload (Upload-Concat: final) cannot be modified');
     }
-    if (status === 'assembling') await this.finalize(id);
     this.rememberChunkSize(id, record.chunkSize);
+    const { stored, status } = await this.reconcile(record, found);
     return toUpload(record, stored, status);
   }
 
@@ -149,11 +153,10 @@ export class TrackedStore extends DataStore {
   }
 
   /**
-   * GET: only a completed upload is served. The bytes are handed over as a web
-   * ReadableStream: given a Node stream, @tus/server's `new Response(stream)`
-   * makes undici wrap it as an async iterable, and on Node 20 that wrapper
-   * throws an uncaught "ReadableStream is already closed" (killing the process)
-   * when the client closes its connection right after the body, as curl does.
+   * The bytes of an upload as a web stream (@tus/server's GET path, which this
+   * server does not route to: see http/download.ts). A Node stream given to
+   * `new Response()` makes undici throw an uncaught "ReadableStream is already
+   * closed" on Node 20 when the client closes right after the body.
    */
   async read(id: string): Promise<ReadableStream> {
     const record = await this.options.reader.readRecord(id);
@@ -171,17 +174,33 @@ export class TrackedStore extends DataStore {
     return report.expired + report.orphanFiles + report.orphanRecords;
   }
 
-  /** Records the progress of a request that stored nothing, finalizing when that completes the upload. */
-  private async settle(id: string, offset: number): Promise<void> {
-    const progress = await this.recordProgress(id, offset);
-    if (progress.status === 'assembling') await this.finalize(id);
-  }
-
-  private async recordProgress(id: string, offset: number): Promise<ProgressState> {
-    const progress = await this.options.tracker.recordProgress(id, offset);
-    // Deleted or expired while this request was writing.
-    if (!progress) throw ERRORS.FILE_NO_LONGER_EXISTS;
-    return progress;
+  /**
+   * Invariant: the record says what the disk holds. A crash can leave the disk
+   * ahead (bytes written, not recorded; or written unverified under a checksum,
+   * which are discarded) or behind (bytes recorded, never flushed). Called
+   * under the upload's lock. Returns the bytes stored and the status.
+   */
+  private async reconcile(record: UploadRecord, found: number): Promise<{ stored: number; status: UploadStatus }> {
+    const { bytes, tracker } = this.options;
+    let stored = found;
+    if (record.unverifiedFrom !== undefined) {
+      if (stored > record.unverifiedFrom) {
+        await bytes.truncate(record.id, record.unverifiedFrom);
+        stored = record.unverifiedFrom;
+      }
+      await tracker.clearUnverified(record.id);
+    }
+    let status = record.status;
+    if (stored > record.offset) status = (await tracker.recordProgress(record.id, stored))?.status ?? status;
+    if (stored < record.offset) {
+      await tracker.rewindProgress(record.id, stored);
+      status = 'uploading';
+    }
+    if (status === 'assembling' && stored === record.size && !isFinal(record)) {
+      await this.writer.finalize(record.id);
+      status = 'completed';
+    }
+    return { stored, status };
   }
 
   /** An upload's chunk size never changes, so it is remembered rather than read on every PATCH. */
@@ -200,34 +219,6 @@ export class TrackedStore extends DataStore {
     }
     this.chunkSizes.set(id, chunkSize);
   }
-
-  /**
-   * assembling → completed: the whole file's SHA-256 is computed and recorded.
-   * One finalization per upload at a time in this process; a second caller waits for the first.
-   */
-  private finalize(id: string): Promise<void> {
-    let running = this.finalizing.get(id);
-    if (!running) {
-      running = this.computeAndRecordDigest(id).finally(() => this.finalizing.delete(id));
-      this.finalizing.set(id, running);
-    }
-    return running;
-  }
-
-  private async computeAndRecordDigest(id: string): Promise<void> {
-    const { bytes, tracker, reader } = this.options;
-    try {
-      const hash = createHash('sha256');
-      await pipeline(bytes.read(id), hash);
-      await tracker.complete(id, hash.digest('hex'));
-    } catch (error) {
-      // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.
-      if (isRedisUnavailable(error)) throw error;
-      const record = await reader.readRecord(id);
-      if (record) await tracker.fail(id, `finalization failed: ${(error as Error).message}`, record.expiresAt);
-      throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The upload was stored but could not be finalized');
-    }
-  }
 }
 
 /** The chunk size a creation request asks for; the server's when it asks for none or for an invalid one (refused later, with its reason). */
@@ -239,7 +230,7 @@ function requestedChunkSize(metadataHeader: string | null, serverDefault: number
   }
 }
 
-function toUpload(record: UploadRecord, stored: number, status: UploadRecord['status']): Upload {
+function toUpload(record: UploadRecord, stored: number, status: UploadStatus): Upload {
   const upload = new Upload({
     id: record.id,
     size: record.size,

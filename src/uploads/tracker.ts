@@ -99,12 +99,27 @@ export class UploadTracker {
     return reply === -1 ? undefined : reply;
   }
 
+  /** Notes that bytes from `offset` on are being written unverified (a PATCH with Upload-Checksum). */
+  async markUnverified(id: string, offset: number): Promise<boolean> {
+    return (await this.redis.setFieldsIfExists(this.keys.forUpload(id).upload, 'unverifiedFrom', offset)) === 1;
+  }
+
+  async clearUnverified(id: string): Promise<void> {
+    await this.redis.hdel(this.keys.forUpload(id).upload, 'unverifiedFrom');
+  }
+
   /** Deletes both keys of an upload at once, and its index entry; false when there was no record. */
   async remove(id: string): Promise<boolean> {
     const k = this.keys.forUpload(id);
     const deleted = await this.redis.del(k.upload, k.chunksReceived);
     await this.redis.zrem(this.keys.expiryIndex, id);
     return deleted > 0;
+  }
+
+  /** Links an upload to the group of parts of one file uploaded in parallel. */
+  async addToGroup(group: string, id: string): Promise<void> {
+    const key = this.keys.group(group);
+    await execAll(this.redis.multi().sadd(key, id).pexpire(key, this.policy.indexTtlMs));
   }
 
   /** Puts an upload in the expiry index at `dueAt` (ms). */

@@ -17,8 +17,18 @@ describe('tus 1.0 conversation', () => {
     const res = await request(ctx.app).options('/files');
     expect(res.status).toBe(204);
     expect(res.headers['tus-version']).toBe('1.0.0');
+    expect(res.headers['tus-checksum-algorithm']).toBe('md5,sha1,sha256,sha512');
+    expect(res.headers['access-control-allow-headers']).toMatch(/Upload-Checksum/);
     expect(res.headers['tus-extension']?.split(',').sort()).toEqual(
-      ['creation', 'creation-defer-length', 'creation-with-upload', 'expiration', 'termination'].sort(),
+      [
+        'checksum',
+        'concatenation',
+        'creation',
+        'creation-defer-length',
+        'creation-with-upload',
+        'expiration',
+        'termination',
+      ].sort(),
     );
   });
 
@@ -56,7 +66,7 @@ describe('tus 1.0 conversation', () => {
       });
     expect(get.status).toBe(200);
     expect(Buffer.compare(get.body as Buffer, data)).toBe(0);
-    expect(get.headers['content-disposition']).toBe('attachment; filename="a.bin"');
+    expect(get.headers['content-disposition']).toBe('attachment; filename=a.bin');
   });
 
   it('answers 409 to a PATCH at the wrong offset and stores none of its bytes', async () => {

@@ -1,0 +1,86 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ERRORS, Metadata } from '@tus/utils';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Concatenation } from '../uploads/concatenation.js';
+import { isTusError, toAppError } from './errors.js';
+import { publicOrigin, tusResponseHeaders, uploadUrl } from './tus-headers.js';
+import { uploadIdFromPath } from './upload-path.js';
+
+export type FinalUploadDeps = Readonly<{ config: Config; concatenation: Concatenation; logger: Logger }>;
+
+/**
+ * `POST` with `Upload-Concat: final;<url> <url> ...`, which @tus/server
+ * cannot do. tus: "The Client MUST NOT include the Upload-Length header in the
+ * final upload creation"; the partial URLs "MAY be absolute or relative".
+ */
+export async function createFinalUpload(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: FinalUploadDeps,
+): Promise<void> {
+  const { config } = deps;
+  const headers = tusResponseHeaders(req, config);
+  try {
+    if (req.headers['tus-resumable'] !== '1.0.0') {
+      throw { status_code: 412, body: 'Tus-Resumable Required\n' };
+    }
+    if (req.headers['upload-length'] !== undefined || req.headers['upload-defer-length'] !== undefined) {
+      throw new AppError(
+        'INVALID_REQUEST',
+        400,
+        'A final upload takes no Upload-Length: its length is the sum of its partial uploads',
+      );
+    }
+    const uploadConcat = String(req.headers['upload-concat']);
+    const partials = uploadConcat
+      .slice('final;'.length)
+      .split(' ')
+      .filter((url) => url !== '')
+      .map((url) => partialId(url, req, config));
+    const metadata = parseMetadata(req.headers['upload-metadata']);
+    const { id, created } = await deps.concatenation.concatenate({ partials, uploadConcat, metadata });
+    if (!created) deps.logger.info({ uploadId: id }, 'final upload requested again: answering with the existing one');
+    req.resume();
+    res.writeHead(201, { ...headers, Location: uploadUrl(req, id, config), 'Content-Length': '0' }).end();
+  } catch (error) {
+    const e = isTusError(error) ? error : toAppError(error, deps.logger);
+    req.resume();
+    if (!res.headersSent) res.writeHead(e.status_code, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(e.body);
+  }
+}
+
+/** A partial upload URL of this server (same origin, same path), as an ID; anything else is refused, never followed. */
+function partialId(url: string, req: IncomingMessage, config: Config): string {
+  const { proto, host } = publicOrigin(req, config);
+  let parsed: URL;
+  try {
+    parsed = new URL(url, `${proto}://${host ?? 'localhost'}`);
+  } catch {
+    throw notAPartialUrl(url);
+  }
+  const ownHosts = new Set([host, req.headers.host].filter(Boolean));
+  const id = uploadIdFromPath(parsed.pathname, config.tusPath);
+  if (!id || !ownHosts.has(parsed.host) || parsed.search !== '' || !/^https?:$/.test(parsed.protocol)) {
+    throw notAPartialUrl(url);
+  }
+  return id;
+}
+
+const notAPartialUrl = (url: string) =>
+  new AppError(
+    'INVALID_REQUEST',
+    400,
+    `Upload-Concat: ${JSON.stringify(url.slice(0, 200))} is not the URL of an upload on this server`,
+  );
+
+function parseMetadata(header: string | string[] | undefined): Record<string, string | null> | undefined {
+  if (header === undefined) return undefined;
+  try {
+    return Metadata.parse(String(header));
+  } catch {
+    throw ERRORS.INVALID_METADATA;
+  }
+}

@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import type { Lock, Locker } from '@tus/utils';
+import type { Redis } from 'ioredis';
+import { AppError } from '../errors.js';
+import type { Keys } from '../redis/keys.js';
+import type { ByteStore } from './byte-store.js';
+import { maxUploadBytes } from './chunk-grid.js';
+import type { UploadReader } from './progress.js';
+import { isFinal, isPartial, type UploadRecord } from './record.js';
+import { writeInSegments } from './segmented-write.js';
+import type { UploadTracker } from './tracker.js';
+import { newUploadId } from './upload-id.js';
+
+export type ConcatenationParts = Readonly<{
+  redis: Redis;
+  keys: Keys;
+  bytes: ByteStore;
+  tracker: UploadTracker;
+  reader: UploadReader;
+  locker: Locker;
+  chunkSizeBytes: number;
+  maxSizeBytes: number;
+  uploadTtlMs: number;
+  /** Remove the partial uploads once the final one is assembled. */
+  removePartials: boolean;
+}>;
+
+export type FinalUploadRequest = Readonly<{
+  partials: readonly string[];
+  /** The Upload-Concat header as received, answered back on HEAD. */
+  uploadConcat: string;
+  metadata: Record<string, string | null> | undefined;
+}>;
+
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * tus concatenation: a final upload made of completed partial uploads, in
+ * order. "The length of the final upload MUST be the sum of the length of all
+ * partial uploads." The final passes through `assembling` while its bytes are
+ * copied (hashed on the way) and ends `completed` with its SHA-256, or
+ * `failed` with a reason. The same list of partials sent again (a retried POST)
+ * gets the same final upload, not a second copy.
+ */
+export class Concatenation {
+  constructor(private readonly parts: ConcatenationParts) {}
+
+  /** Returns the final upload's ID, and whether this call made it. */
+  async concatenate(request: FinalUploadRequest): Promise<{ id: string; created: boolean }> {
+    const { redis, keys } = this.parts;
+    const sameRequest = keys.concatenation(createHash('sha256').update(request.partials.join(' ')).digest('hex'));
+    const earlier = await this.reusableFinal(await redis.get(sameRequest));
+    if (earlier) return { id: earlier, created: false };
+
+    const partials = await this.completedPartials(request.partials);
+    const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
+    if (size > maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes)) {
+      throw new AppError('INVALID_REQUEST', 413, 'The final upload would exceed the maximum upload size');
+    }
+    const id = newUploadId();
+    // One final per list of partials: a concurrent twin of this request that got here first wins.
+    if ((await redis.set(sameRequest, id, 'PX', this.parts.uploadTtlMs, 'NX')) !== 'OK') {
+      const winner = await this.reusableFinal(await redis.get(sameRequest));
+      if (winner) return { id: winner, created: false };
+      await redis.set(sameRequest, id, 'PX', this.parts.uploadTtlMs);
+    }
+    const locks = await this.lockAll([id, ...new Set(request.partials)].sort());
+    try {
+      await this.assemble(id, size, partials, request);
+      if (this.parts.removePartials) await this.removeAll(partials);
+    } finally {
+      for (const lock of locks) await lock.unlock();
+    }
+    return { id, created: true };
+  }
+
+  /** An earlier final for the same partials, unless it failed or is gone. */
+  private async reusableFinal(id: string | null): Promise<string | undefined> {
+    if (!id) return undefined;
+    const record = await this.parts.reader.readRecord(id);
+    return record && record.status !== 'failed' ? id : undefined;
+  }
+
+  /** "Partial URLs are validated like any ID": each must exist, be partial, and be complete. */
+  private async completedPartials(ids: readonly string[]): Promise<UploadRecord[]> {
+    if (ids.length === 0)
+      throw new AppError('INVALID_REQUEST', 400, 'Upload-Concat: final needs at least one partial upload URL');
+    const records: UploadRecord[] = [];
+    for (const id of ids) {
+      const record = await this.parts.reader.readRecord(id);
+      if (!record) throw new AppError('UPLOAD_NOT_FOUND', 404, `Partial upload ${id} was not found`);
+      if (!isPartial(record) || isFinal(record)) {
+        throw new AppError('INVALID_REQUEST', 400, `Upload ${id} is not a partial upload (Upload-Concat: partial)`);
+      }
+      if (record.status !== 'completed') {
+        throw new AppError(
+          'INVALID_REQUEST',
+          400,
+          `Partial upload ${id} is not complete (${record.offset} of ${record.size ?? '?'} bytes)`,
+        );
+      }
+      records.push(record);
+    }
+    return records;
+  }
+
+  private async assemble(
+    id: string,
+    size: number,
+    partials: UploadRecord[],
+    request: FinalUploadRequest,
+  ): Promise<void> {
+    const { tracker, bytes, chunkSizeBytes, uploadTtlMs } = this.parts;
+    const groups = new Set(partials.map((p) => p.group));
+    const group = groups.size === 1 ? [...groups][0] : undefined;
+    const createdAt = Date.now();
+    await tracker.create({
+      id,
+      size,
+      chunkSize: chunkSizeBytes,
+      metadata: request.metadata,
+      createdAt,
+      expiresAt: createdAt + uploadTtlMs,
+      uploadConcat: request.uploadConcat,
+      partials: request.partials,
+      group,
+      status: 'assembling',
+    });
+    await bytes.create(id);
+    if (group !== undefined) await tracker.addToGroup(group, id);
+    const hash = createHash('sha256');
+    try {
+      let offset = 0;
+      for (const partial of partials) {
+        offset = await writeInSegments(
+          bytes.read(partial.id),
+          offset,
+          chunkSizeBytes,
+          async (segment, at) => {
+            const end = await bytes.write(segment, id, at);
+            await tracker.recordProgress(id, end);
+            return end;
+          },
+          (data) => hash.update(data),
+        );
+      }
+      if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);
+      await tracker.recordProgress(id, offset);
+      await tracker.complete(id, hash.digest('hex'));
+    } catch (error) {
+      await tracker
+        .fail(id, `concatenation failed: ${(error as Error).message}`, createdAt + uploadTtlMs)
+        .catch(() => {});
+      throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The partial uploads could not be concatenated');
+    }
+  }
+
+  private async removeAll(partials: UploadRecord[]): Promise<void> {
+    for (const partial of new Map(partials.map((p) => [p.id, p])).values()) {
+      await this.parts.bytes.remove(partial.id);
+      await this.parts.tracker.remove(partial.id);
+    }
+  }
+
+  /** Locks in a fixed (sorted) order, so two concatenations sharing partials cannot deadlock. */
+  private async lockAll(ids: string[]): Promise<Lock[]> {
+    const locks: Lock[] = [];
+    try {
+      for (const id of ids) {
+        const lock = this.parts.locker.newLock(id);
+        await lock.lock(AbortSignal.timeout(LOCK_WAIT_MS), () => {});
+        locks.push(lock);
+      }
+    } catch (error) {
+      for (const lock of locks) await lock.unlock();
+      throw error;
+    }
+    return locks;
+  }
+}

@@ -1,0 +1,22 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ChecksumExpectation } from './checksum.js';
+import type { UploadRecord } from './record.js';
+
+/**
+ * What one tus request tells the store beyond @tus/server's DataStore
+ * arguments (which carry no headers), and what the store tells back for the
+ * response. Set by the HTTP layer around each tus request.
+ */
+export type RequestScope = {
+  readonly method: string;
+  /** The ID @tus/server chose for the upload this request creates. */
+  createdId?: string;
+  /** `Upload-Concat: partial` on a creation. */
+  partial?: boolean;
+  /** `Upload-Checksum` of a PATCH, parsed. */
+  checksum?: ChecksumExpectation;
+  /** The record the store read while serving this request. */
+  record?: UploadRecord;
+};
+
+export const requestScope = new AsyncLocalStorage<RequestScope>();

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ERRORS } from '@tus/utils';
+import { AppError } from '../errors.js';
+import { isRedisUnavailable } from '../redis/client.js';
+import type { ByteStore } from './byte-store.js';
+import { type ChecksumExpectation, checksumHash, checksumMismatch } from './checksum.js';
+import type { UploadReader } from './progress.js';
+import { writeInSegments } from './segmented-write.js';
+import type { ProgressState, UploadTracker } from './tracker.js';
+
+export type WriterParts = Readonly<{ bytes: ByteStore; tracker: UploadTracker; reader: UploadReader }>;
+
+/**
+ * Writes the body of one request into an upload and records it, and finishes
+ * an upload once its last byte is stored.
+ */
+export class UploadWriter {
+  private readonly finalizing = new Map<string, Promise<void>>();
+
+  constructor(private readonly parts: WriterParts) {}
+
+  /**
+   * Appends `stream` at `offset`, recording progress at every chunk boundary
+   * so that a dashboard sees a long PATCH advance. If the request fails, what
+   * reached the disk is recorded before the error is rethrown.
+   */
+  async write(stream: Readable, id: string, offset: number, chunkSize: number): Promise<number> {
+    const { bytes } = this.parts;
+    let progress: ProgressState | undefined;
+    let end: number;
+    try {
+      end = await writeInSegments(stream, offset, chunkSize, async (segment, at) => {
+        const stored = await bytes.write(segment, id, at);
+        progress = await this.recordProgress(id, stored);
+        return stored;
+      });
+    } catch (error) {
+      // If Redis fails here too, the next HEAD reconciles from the disk.
+      const stored = await bytes.bytesStored(id).catch(() => undefined);
+      if (stored !== undefined) await this.parts.tracker.recordProgress(id, stored).catch(() => {});
+      throw error;
+    }
+    // A request with an empty body stores nothing, but may end an upload whose length it declared.
+    progress ??= await this.recordProgress(id, end);
+    if (progress.status === 'assembling') await this.finalize(id);
+    return end;
+  }
+
+  /**
+   * tus checksum extension: "Once the entire request has been received, the
+   * Server MUST verify the uploaded chunk against the provided checksum [...]
+   * the uploaded chunk MUST be discarded, and the upload and its offset MUST
+   * NOT be updated" on a mismatch. The body is hashed as it streams to disk
+   * and recorded only once verified; otherwise it is cut off again. While it
+   * is unverified the record says so, so that a crash in between discards it too.
+   */
+  async writeVerified(
+    stream: Readable,
+    id: string,
+    offset: number,
+    chunkSize: number,
+    expected: ChecksumExpectation,
+  ): Promise<number> {
+    const { bytes, tracker } = this.parts;
+    if (!(await tracker.markUnverified(id, offset))) throw ERRORS.FILE_NO_LONGER_EXISTS;
+    const hash = checksumHash(expected);
+    let end: number | undefined;
+    let failure: unknown;
+    try {
+      end = await writeInSegments(
+        stream,
+        offset,
+        chunkSize,
+        (segment, at) => bytes.write(segment, id, at),
+        (data) => hash.update(data),
+      );
+    } catch (error) {
+      failure = error;
+    }
+    if (failure === undefined && hash.digest().equals(expected.digest)) {
+      const progress = await this.recordProgress(id, end as number);
+      await tracker.clearUnverified(id);
+      if (progress.status === 'assembling') await this.finalize(id);
+      return end as number;
+    }
+    await bytes.truncate(id, offset);
+    await tracker.clearUnverified(id);
+    // A body that did not arrive whole cannot match its checksum either; its own error says more.
+    throw failure ?? checksumMismatch();
+  }
+
+  /** Records a request that stored nothing, finalizing when that completes the upload (an empty upload). */
+  async settle(id: string, offset: number): Promise<void> {
+    const progress = await this.recordProgress(id, offset);
+    if (progress.status === 'assembling') await this.finalize(id);
+  }
+
+  /**
+   * assembling → completed: the whole file's SHA-256 is computed and recorded.
+   * One finalization per upload at a time in this process; a second caller waits for the first.
+   */
+  finalize(id: string): Promise<void> {
+    let running = this.finalizing.get(id);
+    if (!running) {
+      running = this.computeAndRecordDigest(id).finally(() => this.finalizing.delete(id));
+      this.finalizing.set(id, running);
+    }
+    return running;
+  }
+
+  private async recordProgress(id: string, offset: number): Promise<ProgressState> {
+    const progress = await this.parts.tracker.recordProgress(id, offset);
+    // Deleted or expired while this request was writing.
+    if (!progress) throw ERRORS.FILE_NO_LONGER_EXISTS;
+    return progress;
+  }
+
+  private async computeAndRecordDigest(id: string): Promise<void> {
+    const { bytes, tracker, reader } = this.parts;
+    try {
+      const hash = createHash('sha256');
+      await pipeline(bytes.read(id), hash);
+      await tracker.complete(id, hash.digest('hex'));
+    } catch (error) {
+      // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.
+      if (isRedisUnavailable(error)) throw error;
+      const record = await reader.readRecord(id);
+      if (record) await tracker.fail(id, `finalization failed: ${(error as Error).message}`, record.expiresAt);
+      throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The upload was stored but could not be finalized');
+    }
+  }
+}
