@@ -42,7 +42,7 @@ export function downloadHandler(config: Config, reader: UploadReader, bytes: Byt
     if (!isUploadId(id)) throw invalidUploadId();
     const record = await reader.readRecord(id);
     const file = bytes.localPath?.(id);
-    if (!record || record.status !== 'completed' || !file) {
+    if (record?.status !== 'completed' || !file) {
       throw new AppError('UPLOAD_NOT_FOUND', 404, 'No completed upload with this ID');
     }
     const { filename, filetype } = record.metadata ?? {};

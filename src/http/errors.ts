@@ -19,12 +19,13 @@ export function toAppError(error: unknown, logger: Logger): AppError {
     logger.warn({ err: error }, 'redis unavailable');
     return stateStoreUnavailable();
   }
-  const bodyParser = error as { type?: string; status?: number };
-  if (bodyParser.type === 'entity.parse.failed') {
+  // http-errors, as thrown by Express's body parsers and sendFile: client errors with a message meant for clients.
+  const http = error as { type?: string; status?: number; expose?: boolean; message?: string };
+  if (http.type === 'entity.parse.failed') {
     return new AppError('INVALID_REQUEST', 400, 'The request body is not valid JSON');
   }
-  if (bodyParser.type === 'entity.too.large') {
-    return new AppError('INVALID_REQUEST', 413, 'The request body is too large');
+  if (http.expose === true && typeof http.status === 'number' && http.status >= 400 && http.status < 500) {
+    return new AppError('INVALID_REQUEST', http.status, http.message ?? 'Bad request');
   }
   logger.error({ err: error }, 'unexpected error');
   return new AppError('INTERNAL', 500, 'Internal server error');

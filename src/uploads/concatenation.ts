@@ -47,26 +47,41 @@ export class Concatenation {
 
   /** Returns the final upload's ID, and whether this call made it. */
   async concatenate(request: FinalUploadRequest): Promise<{ id: string; created: boolean }> {
-    const { redis, keys } = this.parts;
+    const { redis, keys, uploadTtlMs } = this.parts;
     const sameRequest = keys.concatenation(createHash('sha256').update(request.partials.join(' ')).digest('hex'));
-    const earlier = await this.reusableFinal(await redis.get(sameRequest));
-    if (earlier) return { id: earlier, created: false };
+    const earlier = async () => this.reusableFinal(await redis.get(sameRequest));
+    const before = await earlier();
+    if (before) return { id: before, created: false };
 
-    const partials = await this.completedPartials(request.partials);
+    let partials: UploadRecord[];
+    try {
+      partials = await this.completedPartials(request.partials);
+    } catch (error) {
+      // A twin request may have assembled them (and removed them) meanwhile.
+      const twin = await earlier();
+      if (twin) return { id: twin, created: false };
+      throw error;
+    }
     const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
     if (size > maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes)) {
       throw new AppError('INVALID_REQUEST', 413, 'The final upload would exceed the maximum upload size');
     }
     const id = newUploadId();
-    // One final per list of partials: a concurrent twin of this request that got here first wins.
-    if ((await redis.set(sameRequest, id, 'PX', this.parts.uploadTtlMs, 'NX')) !== 'OK') {
-      const winner = await this.reusableFinal(await redis.get(sameRequest));
-      if (winner) return { id: winner, created: false };
-      await redis.set(sameRequest, id, 'PX', this.parts.uploadTtlMs);
+    const createdAt = await this.createRecord(id, size, partials, request);
+    // One final per list of partials. The record exists before the key names it, so a key
+    // whose record is missing means a final that was deleted, never one still being made.
+    if ((await redis.set(sameRequest, id, 'PX', uploadTtlMs, 'NX')) !== 'OK') {
+      const twin = await earlier();
+      if (twin) {
+        await this.parts.tracker.remove(id);
+        await this.parts.bytes.remove(id);
+        return { id: twin, created: false };
+      }
+      await redis.set(sameRequest, id, 'PX', uploadTtlMs);
     }
     const locks = await this.lockAll([id, ...new Set(request.partials)].sort());
     try {
-      await this.assemble(id, size, partials, request);
+      await this.assemble(id, size, partials, createdAt);
       if (this.parts.removePartials) await this.removeAll(partials);
     } finally {
       for (const lock of locks) await lock.unlock();
@@ -104,12 +119,8 @@ export class Concatenation {
     return records;
   }
 
-  private async assemble(
-    id: string,
-    size: number,
-    partials: UploadRecord[],
-    request: FinalUploadRequest,
-  ): Promise<void> {
+  /** The final's record, `assembling` from the start; its group is its partials' when they share one. */
+  private async createRecord(id: string, size: number, partials: UploadRecord[], request: FinalUploadRequest) {
     const { tracker, bytes, chunkSizeBytes, uploadTtlMs } = this.parts;
     const groups = new Set(partials.map((p) => p.group));
     const group = groups.size === 1 ? [...groups][0] : undefined;
@@ -128,6 +139,12 @@ export class Concatenation {
     });
     await bytes.create(id);
     if (group !== undefined) await tracker.addToGroup(group, id);
+    return createdAt;
+  }
+
+  /** Copies the partials' bytes in order, hashing them on the way; progress advances chunk by chunk. */
+  private async assemble(id: string, size: number, partials: UploadRecord[], createdAt: number): Promise<void> {
+    const { tracker, bytes, chunkSizeBytes, uploadTtlMs } = this.parts;
     const hash = createHash('sha256');
     try {
       let offset = 0;

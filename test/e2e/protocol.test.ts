@@ -4,7 +4,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { createUpload, head, patch, TUS } from '../helpers/tus.js';
+import { createUpload, getBytes, head, patch, TUS } from '../helpers/tus.js';
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -56,14 +56,7 @@ describe('tus 1.0 conversation', () => {
     expect(second.status).toBe(204);
     expect(second.headers['upload-offset']).toBe(String(data.length));
 
-    const get = await agent
-      .get(url)
-      .buffer(true)
-      .parse((r, cb) => {
-        const parts: Buffer[] = [];
-        r.on('data', (d: Buffer) => parts.push(d));
-        r.on('end', () => cb(null, Buffer.concat(parts)));
-      });
+    const get = await getBytes(agent, url);
     expect(get.status).toBe(200);
     expect(Buffer.compare(get.body as Buffer, data)).toBe(0);
     expect(get.headers['content-disposition']).toBe('attachment; filename=a.bin');

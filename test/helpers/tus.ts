@@ -19,7 +19,9 @@ export async function createUpload(
   let req = agent.post('/files').set(TUS);
   req =
     options.size === undefined ? req.set('Upload-Defer-Length', '1') : req.set('Upload-Length', String(options.size));
-  if (options.metadata) req = req.set('Upload-Metadata', Metadata.stringify(options.metadata));
+  if (options.metadata && Object.keys(options.metadata).length > 0) {
+    req = req.set('Upload-Metadata', Metadata.stringify(options.metadata));
+  }
   for (const [name, value] of Object.entries(options.headers ?? {})) req = req.set(name, value);
   const res = options.body ? await req.set(OCTETS).send(options.body) : await req.send();
   const location = res.headers.location ?? '';
@@ -33,4 +35,17 @@ export function patch(agent: Agent, path: string, offset: number, body: Buffer, 
 
 export function head(agent: Agent, path: string) {
   return agent.head(path).set(TUS);
+}
+
+/** GET with the body as bytes, whatever its type. */
+export function getBytes(agent: Agent, path: string, headers: Record<string, string> = {}) {
+  return agent
+    .get(path)
+    .set(headers)
+    .buffer(true)
+    .parse((res, done) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => done(null, Buffer.concat(parts)));
+    });
 }
