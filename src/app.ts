@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import { createKeys } from './redis/keys.js';
 import { createFileByteStore } from './uploads/byte-store.js';
 import { Concatenation } from './uploads/concatenation.js';
-import { RedisLocker } from './uploads/locker.js';
+import { lockerOptions, RedisLocker } from './uploads/locker.js';
 import { UploadReader } from './uploads/progress.js';
 import { Sweeper } from './uploads/sweeper.js';
 import { TrackedStore } from './uploads/tracked-store.js';
@@ -52,7 +52,7 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     redis,
     redis.duplicate(),
     keys,
-    { ttlMs: config.lockTtlMs, acquireTimeoutMs: config.lockAcquireTimeoutMs, safetyMarginMs: config.lockTtlMs / 3 },
+    lockerOptions(config.lockTtlMs, config.lockAcquireTimeoutMs),
     logger,
   );
   const sweeper = new Sweeper(
@@ -67,6 +67,8 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     chunkSizeBytes: config.chunkSizeBytes,
     maxSizeBytes: config.maxSizeBytes,
     uploadTtlMs,
+    progressIntervalMs: config.progressIntervalMs,
+    onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
     fence: (id) => locker.fence(id),
   });
   const concatenation = new Concatenation({

@@ -71,6 +71,9 @@ export const envSchema = z.object({
   RELATIVE_LOCATION: flag
     .default(false)
     .describe('Answer POST with a relative Location (such as /files/ID) instead of an absolute URL'),
+  PROGRESS_INTERVAL_MS: wholeNumber(0, 60_000)
+    .default(250)
+    .describe('While a body streams, its progress is written to Redis at most this often (and always at its end)'),
   REMOVE_PARTIALS_AFTER_CONCAT: flag
     .default(true)
     .describe('Remove partial uploads (Upload-Concat: partial) once a final upload made of them is assembled'),
@@ -79,7 +82,9 @@ export const envSchema = z.object({
     .describe('A request body that sends nothing for this long is cut off (the bytes received are kept)'),
   LOCK_TTL_MS: wholeNumber(300, 600_000)
     .default(15_000)
-    .describe('Expiry of an upload lock in Redis; its holder renews it every third of this'),
+    .describe(
+      'Expiry of an upload lock in Redis; its holder renews it every fifth of this, and stops writing a fifth before it could expire',
+    ),
   LOCK_ACQUIRE_TIMEOUT_MS: wholeNumber(0, 600_000)
     .default(10_000)
     .describe('A request waiting longer than this for an upload held by another request gets 423 (retry later)'),
@@ -113,6 +118,7 @@ export type Config = Readonly<{
   corsOrigins: readonly string[];
   trustProxy: boolean;
   relativeLocation: boolean;
+  progressIntervalMs: number;
   removePartialsAfterConcat: boolean;
   idleTimeoutSeconds: number;
   lockTtlMs: number;
@@ -167,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: e.TRUST_PROXY,
     relativeLocation: e.RELATIVE_LOCATION,
+    progressIntervalMs: e.PROGRESS_INTERVAL_MS,
     removePartialsAfterConcat: e.REMOVE_PARTIALS_AFTER_CONCAT,
     idleTimeoutSeconds: e.IDLE_TIMEOUT_SECONDS,
     lockTtlMs: e.LOCK_TTL_MS,

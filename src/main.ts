@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     server.close();
     server.closeIdleConnections();
     // Half the bound to finish; then long uploads are cut, store what they received and record it.
-    await app.drain.drain(boundMs / 2);
+    await app.drain.drain(boundMs / 2, () => app.locker.stopWaiting());
     await app.stop();
     await redis.quit().catch(() => {});
     await local?.stop();

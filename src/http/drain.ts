@@ -46,10 +46,12 @@ export class Drain {
     });
   }
 
-  async drain(graceMs: number): Promise<void> {
+  /** `onCut` runs when the grace period is over and connections are cut (e.g. to stop waits for locks). */
+  async drain(graceMs: number, onCut: () => void = () => {}): Promise<void> {
     this.isDraining = true;
     await Promise.race([this.allSettled(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     for (const req of this.running.keys()) req.socket.destroy();
+    onCut();
     await this.allSettled();
   }
 

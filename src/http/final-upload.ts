@@ -61,12 +61,21 @@ function partialId(url: string, req: IncomingMessage, config: Config): string {
   } catch {
     throw notAPartialUrl(url);
   }
-  const ownHosts = new Set([host, req.headers.host].filter(Boolean));
+  const ownHosts = new Set([host, req.headers.host].flatMap((h) => (h ? [normalHost(proto, h)] : [])));
   const id = uploadIdFromPath(parsed.pathname, config.tusPath);
   if (!id || !ownHosts.has(parsed.host) || parsed.search !== '' || !/^https?:$/.test(parsed.protocol)) {
     throw notAPartialUrl(url);
   }
   return id;
+}
+
+/** `Files.Example.com:80` and `files.example.com` are one host, as URL compares them. */
+function normalHost(proto: string, host: string): string {
+  try {
+    return new URL(`${proto}://${host}`).host;
+  } catch {
+    return host;
+  }
 }
 
 const notAPartialUrl = (url: string) =>

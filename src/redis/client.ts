@@ -23,6 +23,8 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     autoResendUnfulfilledCommands: true,
+    // Commands issued in the same tick (by concurrent requests) share one write.
+    enableAutoPipelining: true,
     lazyConnect: true,
   });
   defineScripts(redis);

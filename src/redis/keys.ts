@@ -23,6 +23,8 @@ export type Keys = Readonly<{
   sweeperLock: string;
   /** Set when the orphan pass last ran, so it runs once per interval across all instances. */
   orphanPassMarker: string;
+  /** Where the orphan pass's walk of the expiry index stopped, so the next pass goes on from there. */
+  orphanScanCursor: string;
 }>;
 
 export function createKeys(prefix: string): Keys {
@@ -40,5 +42,6 @@ export function createKeys(prefix: string): Keys {
     lockReleaseChannel: `${prefix}locks:release`,
     sweeperLock: `${prefix}sweeper:lock`,
     orphanPassMarker: `${prefix}sweeper:orphan-pass`,
+    orphanScanCursor: `${prefix}sweeper:orphan-cursor`,
   });
 }

@@ -45,55 +45,55 @@ const LOCK_WAIT_MS = 10_000;
 export class Concatenation {
   constructor(private readonly parts: ConcatenationParts) {}
 
-  /** Returns the final upload's ID, and whether this call made it. */
+  /**
+   * Returns the final upload's ID, and whether this call made it. One
+   * assembly per list of partials at a time, across instances (a lock named
+   * after the list): a twin request waits for it, then gets the same final.
+   */
   async concatenate(request: FinalUploadRequest): Promise<{ id: string; created: boolean }> {
-    const { redis, keys, uploadTtlMs } = this.parts;
-    const sameRequest = keys.concatenation(createHash('sha256').update(request.partials.join(' ')).digest('hex'));
-    const earlier = async () => this.reusableFinal(await redis.get(sameRequest));
-    const before = await earlier();
-    if (before) return { id: before, created: false };
-
-    let partials: UploadRecord[];
+    const { redis, keys, uploadTtlMs, locker } = this.parts;
+    const digest = createHash('sha256').update(request.partials.join(' ')).digest('hex');
+    const sameRequest = keys.concatenation(digest);
+    const assembly = locker.newLock(`concat-${digest}`);
+    await assembly.lock(AbortSignal.timeout(LOCK_WAIT_MS), () => {});
     try {
-      partials = await this.completedPartials(request.partials);
-    } catch (error) {
-      // A twin request may have assembled them (and removed them) meanwhile.
-      const twin = await earlier();
-      if (twin) return { id: twin, created: false };
-      throw error;
-    }
-    const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
-    if (size > maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes)) {
-      throw new AppError('INVALID_REQUEST', 413, 'The final upload would exceed the maximum upload size');
-    }
-    const id = newUploadId();
-    const createdAt = await this.createRecord(id, size, partials, request);
-    // One final per list of partials. The record exists before the key names it, so a key
-    // whose record is missing means a final that was deleted, never one still being made.
-    if ((await redis.set(sameRequest, id, 'PX', uploadTtlMs, 'NX')) !== 'OK') {
-      const twin = await earlier();
-      if (twin) {
-        await this.parts.tracker.remove(id);
-        await this.parts.bytes.remove(id);
-        return { id: twin, created: false };
+      const earlier = await this.reusableFinal(await redis.get(sameRequest));
+      if (earlier) return { id: earlier, created: false };
+      // Locked before they are checked: none can be deleted or changed between the check and the copy.
+      const locks = await this.lockAll([...new Set(request.partials)].sort());
+      try {
+        const partials = await this.completedPartials(request.partials);
+        const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
+        if (size > maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes)) {
+          throw new AppError('INVALID_REQUEST', 413, 'The final upload would exceed the maximum upload size');
+        }
+        const id = newUploadId();
+        const createdAt = await this.createRecord(id, size, partials, request);
+        await redis.set(sameRequest, id, 'PX', uploadTtlMs);
+        await this.assemble(id, size, partials, createdAt);
+        if (this.parts.removePartials) await this.removeAll(partials);
+        return { id, created: true };
+      } finally {
+        for (const lock of locks) await lock.unlock();
       }
-      await redis.set(sameRequest, id, 'PX', uploadTtlMs);
-    }
-    const locks = await this.lockAll([id, ...new Set(request.partials)].sort());
-    try {
-      await this.assemble(id, size, partials, createdAt);
-      if (this.parts.removePartials) await this.removeAll(partials);
     } finally {
-      for (const lock of locks) await lock.unlock();
+      await assembly.unlock();
     }
-    return { id, created: true };
   }
 
-  /** An earlier final for the same partials, unless it failed or is gone. */
+  /**
+   * An earlier final for the same partials: reused when complete. One still
+   * `assembling` while we hold the assembly lock was left by a crash: it is
+   * marked failed, and a new one is made.
+   */
   private async reusableFinal(id: string | null): Promise<string | undefined> {
     if (!id) return undefined;
     const record = await this.parts.reader.readRecord(id);
-    return record && record.status !== 'failed' ? id : undefined;
+    if (record?.status === 'completed') return id;
+    if (record?.status === 'assembling') {
+      await this.parts.tracker.fail(id, 'concatenation was interrupted', record.expiresAt);
+    }
+    return undefined;
   }
 
   /** "Partial URLs are validated like any ID": each must exist, be partial, and be complete. */

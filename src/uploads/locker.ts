@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { Keys } from '../redis/keys.js';
 
 export type LockerOptions = Readonly<{
-  /** Expiry of a lock key; the holder renews it every third of this. */
+  /** Expiry of a lock key; the holder renews it every fifth of this. */
   ttlMs: number;
   /** How long a request waits for a lock before it is answered 423. */
   acquireTimeoutMs: number;
@@ -16,6 +16,16 @@ export type LockerOptions = Readonly<{
    */
   safetyMarginMs: number;
 }>;
+
+/**
+ * The options the server runs with: renewals every fifth of the TTL and a
+ * margin of a fifth, so three renewals in a row may fail before a holder stops.
+ */
+export const lockerOptions = (ttlMs: number, acquireTimeoutMs: number): LockerOptions => ({
+  ttlMs,
+  acquireTimeoutMs,
+  safetyMarginMs: ttlMs / 5,
+});
 
 export const uploadLocked = () =>
   new AppError('UPLOAD_LOCKED', 423, 'The upload is busy with another request; retry shortly');
@@ -34,6 +44,8 @@ export const uploadLocked = () =>
  */
 export class RedisLocker implements Locker {
   private readonly held = new Map<string, RedisLock>();
+  /** Aborted on shutdown: requests still waiting for a lock give up. */
+  readonly stopping = new AbortController();
 
   constructor(
     readonly redis: Redis,
@@ -55,11 +67,26 @@ export class RedisLocker implements Locker {
   }
 
   async stop(): Promise<void> {
+    this.stopWaiting();
     this.subscriber.disconnect();
+  }
+
+  /** Requests waiting for a lock give up at once (on shutdown: their connections are being cut). */
+  stopWaiting(): void {
+    this.stopping.abort();
   }
 
   newLock(id: string): Lock {
     return new RedisLock(this, id);
+  }
+
+  /**
+   * Takes the lock only if it is free right now, without asking its holder to
+   * let go: for background work (the sweeper) that must never cut a request short.
+   */
+  async tryLock(id: string): Promise<Lock | undefined> {
+    const lock = new RedisLock(this, id);
+    return (await lock.tryOnce()) ? lock : undefined;
   }
 
   /** Aborted when this process can no longer be sure it holds the lock of upload `id`; undefined if it does not hold it. */
@@ -73,19 +100,24 @@ export class RedisLocker implements Locker {
   }
 
   /** @internal */
-  track(id: string, lock: RedisLock | undefined): void {
-    if (lock) this.held.set(id, lock);
-    else this.held.delete(id);
+  track(id: string, lock: RedisLock): void {
+    this.held.set(id, lock);
+  }
+
+  /** @internal Forgets a lock, unless a newer one of this process holds the upload now. */
+  untrack(id: string, lock: RedisLock): void {
+    if (this.held.get(id) === lock) this.held.delete(id);
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+/** Waits `ms`, or less if a signal aborts. (Not AbortSignal.any: on a long-lived signal it has leaked, nodejs/node#48951.) */
+const sleep = (ms: number, ...signals: AbortSignal[]) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
+    for (const signal of signals) signal.addEventListener('abort', done, { once: true });
     function done() {
       clearTimeout(timer);
-      signal.removeEventListener('abort', done);
+      for (const signal of signals) signal.removeEventListener('abort', done);
       resolve();
     }
   });
@@ -110,28 +142,46 @@ class RedisLock implements Lock {
   }
 
   async lock(signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
-    const { redis, keys, options } = this.locker;
+    const { redis, keys, options, stopping } = this.locker;
     const deadline = Date.now() + options.acquireTimeoutMs;
     let nudgedAt = 0;
     for (let attempt = 0; ; attempt++) {
-      if (signal.aborted) throw uploadLocked();
-      const sentAt = Date.now();
-      if ((await redis.set(this.key, this.token, 'PX', options.ttlMs, 'NX')) === 'OK') {
-        this.hold(sentAt, requestRelease);
-        return;
-      }
+      if (signal.aborted || stopping.signal.aborted) throw uploadLocked();
+      if (await this.tryOnce(requestRelease)) return;
       if (Date.now() - nudgedAt >= 500) {
         nudgedAt = Date.now();
         await redis.publish(keys.lockReleaseChannel, this.id);
       }
       if (Date.now() >= deadline) throw uploadLocked();
-      await sleep(Math.min(20 * 2 ** attempt, 200, deadline - Date.now()), signal);
+      await sleep(Math.min(20 * 2 ** attempt, 200, deadline - Date.now()), signal, stopping.signal);
     }
+  }
+
+  /**
+   * One SET NX. A reply of nil may also mean that the SET ran but its reply was
+   * lost, and ioredis resent it: then the key holds our token and the lock is
+   * ours. A SET that timed out may still run late: a release by token queued
+   * behind it on the same connection undoes it, so no key nobody holds blocks
+   * the upload for a whole TTL.
+   */
+  async tryOnce(requestRelease: RequestRelease = () => {}): Promise<boolean> {
+    const { redis, options } = this.locker;
+    const sentAt = Date.now();
+    let reply: string | null;
+    try {
+      reply = await redis.set(this.key, this.token, 'PX', options.ttlMs, 'NX');
+    } catch (error) {
+      redis.releaseLock(this.key, this.token).catch(() => {});
+      throw error;
+    }
+    if (reply !== 'OK' && (await redis.get(this.key)) !== this.token) return false;
+    this.hold(sentAt, requestRelease);
+    return true;
   }
 
   async unlock(): Promise<void> {
     this.stopTimers();
-    this.locker.track(this.id, undefined);
+    this.locker.untrack(this.id, this);
     try {
       await this.locker.redis.releaseLock(this.key, this.token);
     } catch (error) {
@@ -151,7 +201,8 @@ class RedisLock implements Lock {
     this.locker.track(this.id, this);
     this.armFence(sentAt);
     const { ttlMs } = this.locker.options;
-    this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(ttlMs / 3)));
+    // Every fifth of the TTL: with a margin of a fifth, three renewals in a row may fail before the fence fires.
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(ttlMs / 5)));
     this.renewTimer.unref();
   }
 

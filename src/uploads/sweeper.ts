@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Locker } from '@tus/utils';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from './byte-store.js';
+import type { RedisLocker } from './locker.js';
 import type { UploadReader } from './progress.js';
 import type { UploadTracker } from './tracker.js';
 
@@ -13,7 +13,7 @@ export type SweeperParts = Readonly<{
   bytes: ByteStore;
   tracker: UploadTracker;
   reader: UploadReader;
-  locker: Locker;
+  locker: RedisLocker;
   logger: Logger;
 }>;
 
@@ -29,7 +29,6 @@ export type SweeperOptions = Readonly<{
 export type SweepReport = { ran: boolean; expired: number; orphanFiles: number; orphanRecords: number };
 
 const BATCH = 200;
-const LOCK_WAIT_MS = 1000;
 
 /**
  * Removes what nobody will resume, one instance at a time (a Redis lock):
@@ -116,24 +115,30 @@ export class Sweeper {
     return removed;
   }
 
+  /** Walks the index (resuming where the last pass stopped); only uploads that look orphaned are locked and checked again. */
   private async removeRecordsWithoutFile(now: number, deadline: number): Promise<number> {
     const { redis, keys, bytes, reader, tracker } = this.parts;
+    const isOrphan = async (id: string) => {
+      const record = await reader.readRecord(id);
+      return (
+        record !== undefined &&
+        now - record.createdAt >= this.options.orphanGraceMs &&
+        (await bytes.bytesStored(id)) === undefined
+      );
+    };
     let removed = 0;
-    let cursor = '0';
+    let cursor = (await redis.get(keys.orphanScanCursor)) ?? '0';
     do {
       const [next, flat] = await redis.zscan(keys.expiryIndex, cursor, 'COUNT', BATCH);
       cursor = next;
       for (let i = 0; i < flat.length; i += 2) {
         const id = flat[i] as string;
-        const outcome = await this.underLock(id, async () => {
-          const record = await reader.readRecord(id);
-          if (!record || now - record.createdAt < this.options.orphanGraceMs) return false;
-          if ((await bytes.bytesStored(id)) !== undefined) return false;
-          return tracker.remove(id);
-        });
+        if (!(await isOrphan(id))) continue;
+        const outcome = await this.underLock(id, async () => (await isOrphan(id)) && tracker.remove(id));
         if (outcome === true) removed++;
       }
     } while (cursor !== '0' && Date.now() < deadline);
+    await redis.set(keys.orphanScanCursor, cursor, 'PX', this.options.orphanIntervalMs * 2);
     return removed;
   }
 
@@ -144,13 +149,10 @@ export class Sweeper {
     return hadBytes || hadRecord;
   }
 
+  /** Runs `work` under the upload's lock if it is free now; never asks a request holding it to stop. */
   private async underLock<T>(id: string, work: () => Promise<T>): Promise<T | 'busy'> {
-    const lock = this.parts.locker.newLock(id);
-    try {
-      await lock.lock(AbortSignal.timeout(LOCK_WAIT_MS), () => {});
-    } catch {
-      return 'busy';
-    }
+    const lock = await this.parts.locker.tryLock(id).catch(() => undefined);
+    if (!lock) return 'busy';
     try {
       return await work();
     } catch (error) {

@@ -20,6 +20,10 @@ export type TrackedStoreOptions = Readonly<{
   chunkSizeBytes: number;
   maxSizeBytes: number;
   uploadTtlMs: number;
+  /** Progress is recorded at most this often while a body streams. */
+  progressIntervalMs: number;
+  /** Reports an error of work that outlived its request (a late progress update). */
+  onLateError: (error: unknown) => void;
   /** Aborted when this process may no longer write upload `id` (its lock is lost). */
   fence?: (id: string) => AbortSignal | undefined;
   sweeper: Sweeper;
@@ -141,6 +145,7 @@ export class TrackedStore extends DataStore {
    */
   override async remove(id: string): Promise<void> {
     this.chunkSizes.delete(id);
+    this.writer.forget(id);
     const hadBytes = await this.options.bytes.remove(id);
     const hadRecord = await this.options.tracker.remove(id);
     if (!hadRecord && !hadBytes) throw ERRORS.FILE_NOT_FOUND;

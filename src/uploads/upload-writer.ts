@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS } from '@tus/utils';
@@ -7,10 +7,22 @@ import { isRedisUnavailable } from '../redis/client.js';
 import type { ByteStore } from './byte-store.js';
 import { type ChecksumExpectation, checksumHash, checksumMismatch } from './checksum.js';
 import type { UploadReader } from './progress.js';
+import { ProgressThrottle } from './progress-throttle.js';
 import { writeInSegments } from './segmented-write.js';
 import type { ProgressState, UploadTracker } from './tracker.js';
 
-export type WriterParts = Readonly<{ bytes: ByteStore; tracker: UploadTracker; reader: UploadReader }>;
+export type WriterParts = Readonly<{
+  bytes: ByteStore;
+  tracker: UploadTracker;
+  reader: UploadReader;
+  /** Progress is recorded at most this often while a body streams. */
+  progressIntervalMs: number;
+  onLateError: (error: unknown) => void;
+}>;
+
+/** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process. */
+type RunningDigest = { hash: Hash; offset: number };
+const RUNNING_DIGESTS = 10_000;
 
 /**
  * Writes the body of one request into an upload and records it, and finishes
@@ -18,32 +30,48 @@ export type WriterParts = Readonly<{ bytes: ByteStore; tracker: UploadTracker; r
  */
 export class UploadWriter {
   private readonly finalizing = new Map<string, Promise<void>>();
+  /** Saves reading a whole file again to hash it when it completes; lost or stale ones just mean that re-read. */
+  private readonly digests = new Map<string, RunningDigest>();
 
   constructor(private readonly parts: WriterParts) {}
 
   /**
-   * Appends `stream` at `offset`, recording progress at every chunk boundary
-   * so that a dashboard sees a long PATCH advance. If the request fails, what
-   * reached the disk is recorded before the error is rethrown.
+   * Appends `stream` at `offset`. Bytes on disk are recorded as they arrive
+   * (at chunk boundaries, at most once per progress interval) so that a
+   * dashboard sees a long PATCH advance. If the request fails, what reached the
+   * disk is recorded before the error is rethrown.
    */
   async write(stream: Readable, id: string, offset: number, chunkSize: number): Promise<number> {
     const { bytes } = this.parts;
-    let progress: ProgressState | undefined;
+    const digest = this.takeDigest(id, offset);
+    const throttle = new ProgressThrottle(
+      this.parts.progressIntervalMs,
+      (at) => this.recordProgress(id, at),
+      this.parts.onLateError,
+    );
     let end: number;
     try {
-      end = await writeInSegments(stream, offset, chunkSize, async (segment, at) => {
-        const stored = await bytes.write(segment, id, at);
-        progress = await this.recordProgress(id, stored);
-        return stored;
-      });
+      end = await writeInSegments(
+        stream,
+        offset,
+        chunkSize,
+        async (segment, at) => {
+          const stored = await bytes.write(segment, id, at);
+          await throttle.stored(stored);
+          return stored;
+        },
+        digest && ((data) => digest.hash.update(data)),
+      );
     } catch (error) {
+      await throttle.flush();
       // If Redis fails here too, the next HEAD reconciles from the disk.
       const stored = await bytes.bytesStored(id).catch(() => undefined);
       if (stored !== undefined) await this.parts.tracker.recordProgress(id, stored).catch(() => {});
       throw error;
     }
-    // A request with an empty body stores nothing, but may end an upload whose length it declared.
-    progress ??= await this.recordProgress(id, end);
+    await throttle.flush();
+    const progress = await this.recordProgress(id, end);
+    if (digest) this.keepDigest(id, { hash: digest.hash, offset: end });
     if (progress.status === 'assembling') await this.finalize(id);
     return end;
   }
@@ -80,6 +108,7 @@ export class UploadWriter {
       failure = error;
     }
     if (failure === undefined && hash.digest().equals(expected.digest)) {
+      this.digests.delete(id);
       const progress = await this.recordProgress(id, end as number);
       await tracker.clearUnverified(id);
       if (progress.status === 'assembling') await this.finalize(id);
@@ -97,8 +126,30 @@ export class UploadWriter {
     if (progress.status === 'assembling') await this.finalize(id);
   }
 
+  /** The running digest of an upload if this process saw all its bytes before `offset`; a new one at 0. */
+  private takeDigest(id: string, offset: number): RunningDigest | undefined {
+    const digest = this.digests.get(id);
+    this.digests.delete(id);
+    if (offset === 0) return { hash: createHash('sha256'), offset: 0 };
+    return digest?.offset === offset ? digest : undefined;
+  }
+
+  private keepDigest(id: string, digest: RunningDigest): void {
+    if (this.digests.size >= RUNNING_DIGESTS) {
+      const oldest = this.digests.keys().next().value;
+      if (oldest !== undefined) this.digests.delete(oldest);
+    }
+    this.digests.set(id, digest);
+  }
+
+  /** Forgets what this process knew of an upload (it was removed). */
+  forget(id: string): void {
+    this.digests.delete(id);
+  }
+
   /**
-   * assembling → completed: the whole file's SHA-256 is computed and recorded.
+   * assembling → completed: the whole file's SHA-256 is recorded (from the
+   * running digest when this process saw every byte, else by reading the file).
    * One finalization per upload at a time in this process; a second caller waits for the first.
    */
   finalize(id: string): Promise<void> {
@@ -119,9 +170,15 @@ export class UploadWriter {
 
   private async computeAndRecordDigest(id: string): Promise<void> {
     const { bytes, tracker, reader } = this.parts;
+    const running = this.digests.get(id);
+    this.digests.delete(id);
     try {
-      const hash = createHash('sha256');
-      await pipeline(bytes.read(id), hash);
+      const stored = running && (await bytes.bytesStored(id));
+      let hash = running?.hash;
+      if (!hash || running?.offset !== stored) {
+        hash = createHash('sha256');
+        await pipeline(bytes.read(id), hash);
+      }
       await tracker.complete(id, hash.digest('hex'));
     } catch (error) {
       // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.

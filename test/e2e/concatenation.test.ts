@@ -212,3 +212,73 @@ describe('Upload-Concat: final', () => {
     }
   });
 });
+
+describe('concatenation, interrupted or in progress', () => {
+  it('makes a new final when a retry finds the earlier one left assembling by a crash, and marks that one failed', async () => {
+    const keep = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK), REMOVE_PARTIALS_AFTER_CONCAT: 'false' });
+    try {
+      const agent = request(keep.app);
+      const p = await createUpload(agent, { size: 5, headers: { 'Upload-Concat': 'partial' } });
+      await patch(agent, p.path, 0, Buffer.from('hello'));
+      const post = () => agent.post('/files').set(TUS).set('Upload-Concat', `final;${p.path}`);
+      const first = new URL((await post()).headers.location as string).pathname;
+      const firstId = first.split('/').pop() as string;
+      // As a kill -9 in the middle of the copy leaves it (its assembly lock expired with the process).
+      await keep.redis.hset(keep.keys.forUpload(firstId).upload, 'status', 'assembling');
+      const retry = await post();
+      expect(retry.status).toBe(201);
+      const second = new URL(retry.headers.location as string).pathname;
+      expect(second).not.toBe(first);
+      expect((await keep.reader.readRecord(firstId))?.status).toBe('failed');
+      expect((await keep.reader.readRecord(second.split('/').pop() as string))?.status).toBe('completed');
+      // And that one is what a further retry gets.
+      expect(new URL((await post()).headers.location as string).pathname).toBe(second);
+    } finally {
+      await keep.close();
+    }
+  });
+
+  it('answers HEAD on a final upload while it is being assembled: 200, its length, no Upload-Offset', async () => {
+    const base = await ctx.listen();
+    const agent = request(base);
+    const group = randomUUID();
+    const part = Buffer.alloc(48 * 1024 * 1024, 7);
+    const urls: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const p = await createUpload(agent, {
+        size: part.length,
+        metadata: { group },
+        headers: { 'Upload-Concat': 'partial' },
+      });
+      await patch(agent, p.path, 0, part);
+      urls.push(p.path);
+    }
+    const posting = agent
+      .post('/files')
+      .set(TUS)
+      .set('Upload-Concat', `final;${urls.join(' ')}`)
+      .then((r) => r);
+    let seen: { headers: Record<string, string> } | undefined;
+    for (let i = 0; i < 400 && !seen; i++) {
+      const progress = (await agent.get(`/api/groups/${group}/progress`)).body as {
+        final: { id: string; status: string } | null;
+      };
+      if (progress.final?.status === 'assembling') {
+        const h = await head(agent, `/files/${progress.final.id}`);
+        if (h.headers['upload-concat']) seen = h as unknown as { headers: Record<string, string> };
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect((await posting).status).toBe(201);
+    expect(seen, 'a HEAD while the final was assembling').toBeDefined();
+    expect(seen?.headers['upload-offset']).toBeUndefined();
+    expect(seen?.headers['upload-length']).toBe(String(4 * part.length));
+    expect(seen?.headers['upload-concat']).toBe(`final;${urls.join(' ')}`);
+  }, 60_000);
+
+  it('accepts its own partial URLs whatever the case of the host or an explicit default port', async () => {
+    const p = await partial(randomBytes(10));
+    const res = await final([`http://LocalHost:80${p.path}`], { Host: 'localhost' });
+    expect(res.status).toBe(201);
+  });
+});

@@ -95,3 +95,33 @@ describe('the sweeper', () => {
     expect(await ctx.redis.zscore(ctx.keys.expiryIndex, id)).not.toBeNull();
   });
 });
+
+describe('the sweeper and requests in progress', () => {
+  beforeEach(async () => {
+    await ctx.close();
+    ctx = await createTestContext({ UPLOAD_TTL_SECONDS: '3600' });
+  });
+
+  it('never cuts short a PATCH that is streaming while it sweeps (it does not ask for locks)', async () => {
+    const base = await ctx.listen();
+    const { openPatch } = await import('../helpers/raw-patch.js');
+    const total = 30 * 1024;
+    const { path: url, id } = await createUpload(request(base), { size: total });
+    const open = openPatch(base, url, 0, total);
+    const sending = (async () => {
+      for (let sent = 0; sent < total; sent += 1024) {
+        await open.write(randomBytes(1024));
+        await new Promise((r) => setTimeout(r, 120)); // ~3.6 s in all
+      }
+      open.end();
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await ctx.sweeper.sweep();
+    expect(report.ran).toBe(true);
+    await sending;
+    const res = await open.response;
+    expect(res.status).toBe(204);
+    expect(res.headers['upload-offset']).toBe(String(total));
+    expect((await ctx.reader.readRecord(id))?.status).toBe('completed');
+  }, 15_000);
+});

@@ -12,6 +12,8 @@ export type FaultProxy = Readonly<{
   dropNextReply(): void;
   /** Each new client connection is reset (RST) after forwarding this many bytes upstream; undefined turns it off. */
   resetClientsAfter(bytes: number | undefined): void;
+  /** Holds everything clients send for `ms` (a server that hangs), then forwards it. */
+  hold(ms: number): void;
   /** Replies dropped so far. */
   readonly dropped: number;
   close(): Promise<void>;
@@ -22,6 +24,7 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
   let dropArmed = false;
   let dropped = 0;
   let resetAfter: number | undefined;
+  let heldUntil = 0;
 
   const server: Server = createServer((client) => {
     const upstream = connect(targetPort, '127.0.0.1');
@@ -29,6 +32,15 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     const limit = resetAfter;
     let forwarded = 0;
     client.on('data', (data: Buffer) => {
+      const wait = heldUntil - Date.now();
+      if (wait > 0) {
+        client.pause();
+        setTimeout(() => {
+          upstream.write(data);
+          client.resume();
+        }, wait);
+        return;
+      }
       if (limit !== undefined && forwarded + data.length > limit) {
         upstream.write(data.subarray(0, limit - forwarded));
         forwarded = limit;
@@ -68,6 +80,9 @@ export async function startFaultProxy(targetPort: number): Promise<FaultProxy> {
     },
     resetClientsAfter: (bytes) => {
       resetAfter = bytes;
+    },
+    hold: (ms) => {
+      heldUntil = Date.now() + ms;
     },
     get dropped() {
       return dropped;

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
-import { type LockerOptions, RedisLocker } from '../../src/uploads/locker.js';
+import { type LockerOptions, lockerOptions, RedisLocker } from '../../src/uploads/locker.js';
 
 const clients: Redis[] = [];
 const lockers: RedisLocker[] = [];
@@ -136,5 +136,102 @@ describe('RedisLocker', () => {
     const takenAt = Date.now();
     redis.disconnect(); // renewals now fail
     expect((await lostAt) - takenAt).toBeLessThanOrEqual(600 - 200 + 50);
+  });
+});
+
+describe('RedisLocker, after review', () => {
+  it('an old lock released late does not take the fence away from the new holder in the same process', async () => {
+    const a = await locker({ ttlMs: 600, safetyMarginMs: 150 });
+    const id = randomUUID();
+    const old = a.newLock(id);
+    await old.lock(never(), () => {});
+    // The old holder loses its key (e.g. it expired while the process was stalled)...
+    await a.redis.del(keys.lock(id));
+    const next = a.newLock(id);
+    await next.lock(never(), () => {});
+    // ...and only then releases: the new holder must stay tracked.
+    await old.unlock();
+    expect(a.fence(id)).toBeDefined();
+    expect(a.fence(id)?.aborted).toBe(false);
+    expect(a.heldCount).toBe(1);
+  });
+
+  it('survives one renewal that fails', async () => {
+    const { startFaultProxy } = await import('../helpers/fault-proxy.js');
+    const proxy = await startFaultProxy(Number(new URL(inject('redisUrl')).port));
+    const viaProxy = createRedisClient(proxy.url('redis'), { commandTimeoutMs: 150 });
+    viaProxy.on('error', () => {});
+    await viaProxy.connect();
+    const logger = createLogger('silent');
+    const failures: unknown[] = [];
+    logger.warn = ((obj: unknown) => failures.push(obj)) as typeof logger.warn;
+    // As the server runs it: renewals every 300 ms, the fence 1200 ms after the last renewal that succeeded.
+    const l = new RedisLocker(viaProxy, viaProxy.duplicate(), keys, lockerOptions(1500, 500), logger);
+    lockers.push(l);
+    try {
+      const id = randomUUID();
+      await l.newLock(id).lock(never(), () => {});
+      const fence = l.fence(id) as AbortSignal;
+      await new Promise((r) => setTimeout(r, 250));
+      proxy.hold(500); // a renewal sent in it times out (150 ms); the next after it goes through
+      await new Promise((r) => setTimeout(r, 1800));
+      expect(failures.length).toBeGreaterThanOrEqual(1);
+      expect(fence.aborted).toBe(false);
+      expect(await l.redis.pttl(keys.lock(id))).toBeGreaterThan(0);
+    } finally {
+      viaProxy.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('takes the lock when the reply to its SET was lost and ioredis resent it', async () => {
+    const { startFaultProxy } = await import('../helpers/fault-proxy.js');
+    const proxy = await startFaultProxy(Number(new URL(inject('redisUrl')).port));
+    const viaProxy = createRedisClient(proxy.url('redis'), { commandTimeoutMs: 2000 });
+    viaProxy.on('error', () => {});
+    await viaProxy.connect();
+    const l = new RedisLocker(
+      viaProxy,
+      viaProxy.duplicate(),
+      keys,
+      { ttlMs: 3000, acquireTimeoutMs: 300, safetyMarginMs: 600 },
+      createLogger('silent'),
+    );
+    lockers.push(l);
+    try {
+      const id = randomUUID();
+      proxy.dropNextReply();
+      await l.newLock(id).lock(never(), () => {});
+      expect(proxy.dropped).toBe(1);
+      expect(l.heldCount).toBe(1);
+    } finally {
+      viaProxy.disconnect();
+      await proxy.close();
+    }
+  });
+
+  it('tryLock never asks the holder to let go', async () => {
+    const a = await locker();
+    const b = await locker();
+    const id = randomUUID();
+    let asked = 0;
+    await a.newLock(id).lock(never(), () => {
+      asked++;
+    });
+    expect(await b.tryLock(id)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(asked).toBe(0);
+  });
+
+  it('stops every wait for a lock when told to (shutdown)', async () => {
+    const a = await locker();
+    const b = await locker({ acquireTimeoutMs: 10_000 });
+    const id = randomUUID();
+    await a.newLock(id).lock(never(), () => {});
+    const waiting = b.newLock(id).lock(never(), () => {});
+    setTimeout(() => b.stopWaiting(), 100);
+    const started = Date.now();
+    await expect(waiting).rejects.toMatchObject({ status: 423 });
+    expect(Date.now() - started).toBeLessThan(1000);
   });
 });

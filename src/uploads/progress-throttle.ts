@@ -1,0 +1,54 @@
+/**
+ * Records progress at most once per `intervalMs` while bytes stream in: the
+ * first time at once, later ones no sooner than the interval allows, and the
+ * latest offset always recorded in the end (by a timer if the stream pauses,
+ * or by `flush`). So a PATCH costs Redis a constant number of calls plus at
+ * most one per interval, however many chunks it covers.
+ */
+export class ProgressThrottle {
+  private lastAt = Number.NEGATIVE_INFINITY;
+  private pending: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly record: (offset: number) => Promise<unknown>,
+    private readonly onLateError: (error: unknown) => void,
+  ) {}
+
+  /** Bytes [0, offset) are stored. */
+  async stored(offset: number): Promise<void> {
+    const wait = this.lastAt + this.intervalMs - Date.now();
+    if (wait <= 0) {
+      this.cancelTimer();
+      await this.now(offset);
+      return;
+    }
+    this.pending = offset;
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      const latest = this.pending;
+      if (latest !== undefined) this.now(latest).catch(this.onLateError);
+    }, wait);
+  }
+
+  /** Stops the timer and waits for any call in flight; the caller records the final offset itself. */
+  async flush(): Promise<void> {
+    this.cancelTimer();
+    await this.inFlight.catch(() => {});
+  }
+
+  private now(offset: number): Promise<unknown> {
+    this.pending = undefined;
+    this.lastAt = Date.now();
+    this.inFlight = this.record(offset);
+    return this.inFlight;
+  }
+
+  private cancelTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = undefined;
+  }
+}
