@@ -14,9 +14,11 @@ import { createFileByteStore } from './uploads/byte-store.js';
 import { Concatenation } from './uploads/concatenation.js';
 import { lockerOptions, RedisLocker } from './uploads/locker.js';
 import { UploadReader } from './uploads/progress.js';
+import { requestScope } from './uploads/request-scope.js';
 import { Sweeper } from './uploads/sweeper.js';
 import { TrackedStore } from './uploads/tracked-store.js';
 import { UploadTracker } from './uploads/tracker.js';
+import { isUploadId } from './uploads/upload-id.js';
 
 export type AppDeps = Readonly<{
   config: Config;
@@ -54,6 +56,14 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     keys,
     lockerOptions(config.lockTtlMs, config.lockAcquireTimeoutMs),
     logger,
+    // A tus request reads the upload's record right after taking its lock: read it in the same round trip.
+    (id) => {
+      const scope = requestScope.getStore();
+      if (!scope || !isUploadId(id)) return;
+      const hash = reader.readHash(id);
+      hash.catch(() => {}); // whoever consumes it sees the error; unconsumed, it is dropped
+      scope.prefetched = { id, hash };
+    },
   );
   const sweeper = new Sweeper(
     { redis, keys, bytes, tracker, reader, locker, logger },
@@ -108,6 +118,9 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     sweeper,
     drain,
     start: () => locker.start(),
-    stop: () => locker.stop(),
+    stop: async () => {
+      await locker.stop();
+      await store.writer.close();
+    },
   };
 }

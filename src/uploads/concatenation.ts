@@ -158,7 +158,9 @@ export class Concatenation {
             await tracker.recordProgress(id, end);
             return end;
           },
-          (data) => hash.update(data),
+          (data) => {
+            hash.update(data);
+          },
         );
       }
       if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);

@@ -53,6 +53,8 @@ export class RedisLocker implements Locker {
     readonly keys: Keys,
     readonly options: LockerOptions,
     readonly logger: Logger,
+    /** Called in the same tick as each SET that tries for a lock, so a read it issues shares that round trip. */
+    readonly alongsideAttempt: (id: string) => void = () => {},
   ) {
     subscriber.on('error', (error) => logger.debug({ err: error }, 'lock release subscriber connection error'));
     subscriber.on('message', (channel: string, id: string) => {
@@ -169,7 +171,9 @@ class RedisLock implements Lock {
     const sentAt = Date.now();
     let reply: string | null;
     try {
-      reply = await redis.set(this.key, this.token, 'PX', options.ttlMs, 'NX');
+      const setting = redis.set(this.key, this.token, 'PX', options.ttlMs, 'NX');
+      this.locker.alongsideAttempt(this.id);
+      reply = await setting;
     } catch (error) {
       redis.releaseLock(this.key, this.token).catch(() => {});
       throw error;

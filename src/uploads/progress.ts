@@ -12,7 +12,12 @@ export class UploadReader {
   ) {}
 
   async readRecord(id: string): Promise<UploadRecord | undefined> {
-    return parseRecord(id, await this.redis.hgetall(this.keys.forUpload(id).upload));
+    return parseRecord(id, await this.readHash(id));
+  }
+
+  /** The raw hash of an upload (an empty object when it does not exist). */
+  readHash(id: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.forUpload(id).upload);
   }
 
   /** One upload's progress; a final upload's also lists its parts. */

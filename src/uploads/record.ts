@@ -72,6 +72,14 @@ export function initialFields(upload: NewUpload): string[] {
   return Object.entries(fields).flatMap(([field, value]) => (value === undefined ? [] : [field, value]));
 }
 
+/** The record `initialFields` describes, as a read would return it. */
+export function newRecord(upload: NewUpload): UploadRecord {
+  const fields = initialFields(upload);
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < fields.length; i += 2) hash[fields[i] as string] = fields[i + 1] as string;
+  return parseRecord(upload.id, hash) as UploadRecord;
+}
+
 const optionalNumber = (value: string | undefined) => (value === undefined ? undefined : Number(value));
 
 /** The typed record of an HGETALL reply; undefined when the hash does not exist. */

@@ -17,6 +17,14 @@ export type RequestScope = {
   checksum?: ChecksumExpectation;
   /** The record the store read while serving this request. */
   record?: UploadRecord;
+  /**
+   * An upload's hash read in the same round trip as the SET that took its
+   * lock (queued right behind it on the connection), so it is what the lock
+   * holder sees. Consumed by the store's first read of that upload.
+   */
+  prefetched?: { id: string; hash: Promise<Record<string, string>> };
+  /** The record this request just created (a POST reads it back at once). */
+  created?: UploadRecord;
 };
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();

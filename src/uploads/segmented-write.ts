@@ -17,8 +17,8 @@ export async function writeInSegments(
   offset: number,
   segmentBytes: number,
   writeSegment: SegmentWriter,
-  /** Sees every byte, in order, before it is written (e.g. to hash the body). */
-  onData?: (data: Buffer) => void,
+  /** Sees every byte, in order, before it is written (e.g. to hash the body); a promise makes it wait. */
+  onData?: (data: Buffer) => void | Promise<void>,
 ): Promise<number> {
   let stored = offset;
   let piece: { stream: PassThrough; written: Promise<number>; room: number } | undefined;
@@ -35,7 +35,8 @@ export async function writeInSegments(
     // destroyOnReturn: false: when a write fails, the caller learns of that
     // failure, not of the source being destroyed under it.
     for await (const data of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      onData?.(data);
+      const seen = onData?.(data);
+      if (seen) await seen;
       let rest = data;
       while (rest.length > 0) {
         if (!piece) {

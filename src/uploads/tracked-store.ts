@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { ByteStore } from './byte-store.js';
 import { chooseChunkSize, maxUploadBytes } from './chunk-grid.js';
 import type { UploadReader } from './progress.js';
-import { isFinal, type UploadRecord, type UploadStatus } from './record.js';
+import { isFinal, type NewUpload, newRecord, parseRecord, type UploadRecord, type UploadStatus } from './record.js';
 import { requestScope } from './request-scope.js';
 import type { Sweeper } from './sweeper.js';
 import type { UploadTracker } from './tracker.js';
@@ -68,8 +68,11 @@ export class TrackedStore extends DataStore {
       throw new AppError('INVALID_REQUEST', 400, `Invalid Upload-Metadata group: ${GROUP_RULE}`);
     }
     const createdAt = upload.creation_date ? Date.parse(upload.creation_date) : Date.now();
-    const partial = requestScope.getStore()?.partial === true;
-    await tracker.create({
+    const scope = requestScope.getStore();
+    const partial = scope?.partial === true;
+    // Read with the lock, before the record existed.
+    if (scope) scope.prefetched = undefined;
+    const created: NewUpload = {
       id: upload.id,
       size: upload.size,
       chunkSize,
@@ -78,7 +81,8 @@ export class TrackedStore extends DataStore {
       expiresAt: createdAt + this.options.uploadTtlMs,
       uploadConcat: partial ? 'partial' : undefined,
       group,
-    });
+    };
+    await tracker.create(created);
     this.rememberChunkSize(upload.id, chunkSize);
     try {
       await bytes.create(upload.id);
@@ -89,10 +93,18 @@ export class TrackedStore extends DataStore {
     if (group !== undefined) await tracker.addToGroup(group, upload.id);
     // An empty upload is complete as soon as it exists.
     if (upload.size === 0) await this.writer.settle(upload.id, 0);
+    // @tus/server reads the upload back at once; unless a body is written to it first, this is it.
+    else if (scope) scope.created = newRecord(created);
     return upload;
   }
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    const scope = requestScope.getStore();
+    // What this request read or created of the upload is out of date once it writes.
+    if (scope) {
+      scope.created = undefined;
+      scope.prefetched = undefined;
+    }
     // A writer that may have lost its lock stops at once, keeping what it stored.
     const fence = this.options.fence?.(id);
     const stopWriting = () => stream.destroy(fence?.reason);
@@ -100,7 +112,7 @@ export class TrackedStore extends DataStore {
     if (fence?.aborted) stopWriting();
     try {
       const chunkSize = (await this.chunkSizeOf(id)) ?? this.options.chunkSizeBytes;
-      const checksum = requestScope.getStore()?.checksum;
+      const checksum = scope?.checksum;
       return checksum
         ? await this.writer.writeVerified(stream, id, offset, chunkSize, checksum)
         : await this.writer.write(stream, id, offset, chunkSize);
@@ -110,8 +122,8 @@ export class TrackedStore extends DataStore {
   }
 
   override async getUpload(id: string): Promise<Upload> {
-    const { bytes, tracker, reader } = this.options;
-    const [record, found] = await Promise.all([reader.readRecord(id), bytes.bytesStored(id)]);
+    const { bytes, tracker } = this.options;
+    const [record, found] = await Promise.all([this.readRecordOnce(id), bytes.bytesStored(id)]);
     if (!record) {
       if (found === undefined) throw ERRORS.FILE_NOT_FOUND;
       // The record expired (or was lost) while its bytes remain: without its
@@ -206,6 +218,18 @@ export class TrackedStore extends DataStore {
       status = 'completed';
     }
     return { stored, status };
+  }
+
+  /**
+   * The record, without a round trip of its own when this request already has
+   * it: read with its lock, or just created by this POST.
+   */
+  private async readRecordOnce(id: string): Promise<UploadRecord | undefined> {
+    const scope = requestScope.getStore();
+    if (scope?.created?.id === id) return scope.created;
+    const prefetched = scope?.prefetched?.id === id ? scope.prefetched.hash : undefined;
+    if (scope) scope.prefetched = undefined;
+    return prefetched ? parseRecord(id, await prefetched) : this.options.reader.readRecord(id);
   }
 
   /** An upload's chunk size never changes, so it is remembered rather than read on every PATCH. */

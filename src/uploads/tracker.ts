@@ -70,18 +70,22 @@ export class UploadTracker {
   async complete(id: string, sha256: string, now = Date.now()): Promise<boolean> {
     const keepUntil = now + this.policy.completedRetentionMs;
     const k = this.keys.forUpload(id);
-    const moved = await this.redis.finishAssembly(
-      k.upload,
-      k.chunksReceived,
-      'completed',
-      now,
-      keepUntil,
-      'sha256',
-      sha256,
-      'completedAt',
-      now,
-    );
-    if (moved === 1) await this.index(id, keepUntil);
+    // Both at once (one round trip): an index entry later than the record says is harmless,
+    // the sweeper re-reads the record before it removes anything.
+    const [moved] = await Promise.all([
+      this.redis.finishAssembly(
+        k.upload,
+        k.chunksReceived,
+        'completed',
+        now,
+        keepUntil,
+        'sha256',
+        sha256,
+        'completedAt',
+        now,
+      ),
+      this.index(id, keepUntil),
+    ]);
     return moved === 1;
   }
 

@@ -1,9 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS } from '@tus/utils';
 import { AppError } from '../errors.js';
 import { isRedisUnavailable } from '../redis/client.js';
+import { BackgroundDigests, type DigestHandle } from './background-digest.js';
 import type { ByteStore } from './byte-store.js';
 import { type ChecksumExpectation, checksumHash, checksumMismatch } from './checksum.js';
 import type { UploadReader } from './progress.js';
@@ -20,8 +21,8 @@ export type WriterParts = Readonly<{
   onLateError: (error: unknown) => void;
 }>;
 
-/** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process. */
-type RunningDigest = { hash: Hash; offset: number };
+/** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process (computed off the main thread). */
+type RunningDigest = { handle: DigestHandle; offset: number };
 const RUNNING_DIGESTS = 10_000;
 
 /**
@@ -32,8 +33,13 @@ export class UploadWriter {
   private readonly finalizing = new Map<string, Promise<void>>();
   /** Saves reading a whole file again to hash it when it completes; lost or stale ones just mean that re-read. */
   private readonly digests = new Map<string, RunningDigest>();
+  private readonly background = new BackgroundDigests();
 
   constructor(private readonly parts: WriterParts) {}
+
+  async close(): Promise<void> {
+    await this.background.close();
+  }
 
   /**
    * Appends `stream` at `offset`. Bytes on disk are recorded as they arrive
@@ -60,9 +66,10 @@ export class UploadWriter {
           await throttle.stored(stored);
           return stored;
         },
-        digest && ((data) => digest.hash.update(data)),
+        digest && ((data) => digest.handle.update(data)),
       );
     } catch (error) {
+      digest?.handle.drop();
       await throttle.flush();
       // If Redis fails here too, the next HEAD reconciles from the disk.
       const stored = await bytes.bytesStored(id).catch(() => undefined);
@@ -71,7 +78,7 @@ export class UploadWriter {
     }
     await throttle.flush();
     const progress = await this.recordProgress(id, end);
-    if (digest) this.keepDigest(id, { hash: digest.hash, offset: end });
+    if (digest) this.keepDigest(id, { handle: digest.handle, offset: end });
     if (progress.status === 'assembling') await this.finalize(id);
     return end;
   }
@@ -102,13 +109,15 @@ export class UploadWriter {
         offset,
         chunkSize,
         (segment, at) => bytes.write(segment, id, at),
-        (data) => hash.update(data),
+        (data) => {
+          hash.update(data);
+        },
       );
     } catch (error) {
       failure = error;
     }
     if (failure === undefined && hash.digest().equals(expected.digest)) {
-      this.digests.delete(id);
+      this.forget(id);
       const progress = await this.recordProgress(id, end as number);
       await tracker.clearUnverified(id);
       if (progress.status === 'assembling') await this.finalize(id);
@@ -130,20 +139,22 @@ export class UploadWriter {
   private takeDigest(id: string, offset: number): RunningDigest | undefined {
     const digest = this.digests.get(id);
     this.digests.delete(id);
-    if (offset === 0) return { hash: createHash('sha256'), offset: 0 };
-    return digest?.offset === offset ? digest : undefined;
+    if (digest?.offset === offset) return digest;
+    digest?.handle.drop();
+    return offset === 0 ? { handle: this.background.start(), offset: 0 } : undefined;
   }
 
   private keepDigest(id: string, digest: RunningDigest): void {
     if (this.digests.size >= RUNNING_DIGESTS) {
       const oldest = this.digests.keys().next().value;
-      if (oldest !== undefined) this.digests.delete(oldest);
+      if (oldest !== undefined) this.forget(oldest);
     }
     this.digests.set(id, digest);
   }
 
-  /** Forgets what this process knew of an upload (it was removed). */
+  /** Forgets what this process knew of an upload (it was removed, or its bytes changed elsewhere). */
   forget(id: string): void {
+    this.digests.get(id)?.handle.drop();
     this.digests.delete(id);
   }
 
@@ -174,12 +185,16 @@ export class UploadWriter {
     this.digests.delete(id);
     try {
       const stored = running && (await bytes.bytesStored(id));
-      let hash = running?.hash;
-      if (!hash || running?.offset !== stored) {
-        hash = createHash('sha256');
+      let sha256: string;
+      if (running && running.offset === stored) {
+        sha256 = await running.handle.digest();
+      } else {
+        running?.handle.drop();
+        const hash = createHash('sha256');
         await pipeline(bytes.read(id), hash);
+        sha256 = hash.digest('hex');
       }
-      await tracker.complete(id, hash.digest('hex'));
+      await tracker.complete(id, sha256);
     } catch (error) {
       // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.
       if (isRedisUnavailable(error)) throw error;

@@ -14,7 +14,9 @@ async function totalCalls(redis: Redis): Promise<number> {
 
 async function measure(redisUrl: string, prefix: string, work: () => Promise<void>) {
   const redis = new Redis(redisUrl);
+  redis.on('error', () => {});
   const monitor = await redis.duplicate().monitor();
+  monitor.on('error', () => {});
   let topLevel = 0;
   let inMulti = false;
   monitor.on('monitor', (_time: string, args: string[], source: string) => {

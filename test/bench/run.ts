@@ -14,6 +14,7 @@ type Kind = 'ours' | 'peer' | 'limit';
 const KINDS: Kind[] = ['ours', 'peer', 'limit'];
 const MiB = 1024 * 1024;
 const quick = process.argv.includes('--quick');
+const repsArg = process.argv.indexOf('--reps');
 const sizes = quick
   ? {
       largeCount: 8,
@@ -35,10 +36,12 @@ const sizes = quick
       longMiB: 512,
       reps: 3,
     };
+if (repsArg > 0) sizes.reps = Number(process.argv[repsArg + 1]);
 
 const root = mkdtempSync(path.join(tmpdir(), 'tus-bench-'));
 const redisServer = await startRedisServer({ dir: path.join(root, 'redis'), appendOnly: true });
 const redis = new Redis(redisServer.url);
+redis.on('error', () => {});
 let serial = 0;
 
 type Running = {

@@ -133,14 +133,14 @@ describe('completion', () => {
     const id = await newUpload(2000);
     await tracker.recordProgress(id, 2000);
     expect(await tracker.complete(id, 'f'.repeat(64))).toBe(true);
+    const record = await reader.readRecord(id);
+    expect(await redis.zscore(keys.expiryIndex, id)).toBe(String(record?.expiresAt));
     // A later, different completion does not move it again.
     expect(await tracker.complete(id, '0'.repeat(64), Date.now() + 1000)).toBe(false);
-    const record = await reader.readRecord(id);
     expect(record).toMatchObject({ status: 'completed', sha256: 'f'.repeat(64) });
     const k = keys.forUpload(id);
     expect(await redis.pexpiretime(k.upload)).toBe(record?.expiresAt);
     expect(await redis.pexpiretime(k.chunksReceived)).toBe(record?.expiresAt);
-    expect(await redis.zscore(keys.expiryIndex, id)).toBe(String(record?.expiresAt));
   });
 });
 
