@@ -78,6 +78,7 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     maxSizeBytes: config.maxSizeBytes,
     uploadTtlMs,
     progressIntervalMs: config.progressIntervalMs,
+    digest: config.uploadDigest === 'sha256',
     onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
     fence: (id) => locker.fence(id),
   });
@@ -92,6 +93,7 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     maxSizeBytes: config.maxSizeBytes,
     uploadTtlMs,
     removePartials: config.removePartialsAfterConcat,
+    digest: config.uploadDigest === 'sha256',
   });
   const drain = new Drain();
 

@@ -71,6 +71,10 @@ export const envSchema = z.object({
   RELATIVE_LOCATION: flag
     .default(false)
     .describe('Answer POST with a relative Location (such as /files/ID) instead of an absolute URL'),
+  UPLOAD_DIGEST: z
+    .enum(['sha256', 'none'])
+    .default('sha256')
+    .describe('Digest recorded when an upload completes (sha256: computed as the bytes arrive; none: skip it)'),
   PROGRESS_INTERVAL_MS: wholeNumber(0, 60_000)
     .default(250)
     .describe('While a body streams, its progress is written to Redis at most this often (and always at its end)'),
@@ -118,6 +122,7 @@ export type Config = Readonly<{
   corsOrigins: readonly string[];
   trustProxy: boolean;
   relativeLocation: boolean;
+  uploadDigest: 'sha256' | 'none';
   progressIntervalMs: number;
   removePartialsAfterConcat: boolean;
   idleTimeoutSeconds: number;
@@ -173,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: e.TRUST_PROXY,
     relativeLocation: e.RELATIVE_LOCATION,
+    uploadDigest: e.UPLOAD_DIGEST,
     progressIntervalMs: e.PROGRESS_INTERVAL_MS,
     removePartialsAfterConcat: e.REMOVE_PARTIALS_AFTER_CONCAT,
     idleTimeoutSeconds: e.IDLE_TIMEOUT_SECONDS,

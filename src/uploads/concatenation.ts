@@ -23,6 +23,8 @@ export type ConcatenationParts = Readonly<{
   uploadTtlMs: number;
   /** Remove the partial uploads once the final one is assembled. */
   removePartials: boolean;
+  /** Whether the final upload gets its SHA-256 recorded. */
+  digest: boolean;
 }>;
 
 export type FinalUploadRequest = Readonly<{
@@ -158,14 +160,16 @@ export class Concatenation {
             await tracker.recordProgress(id, end);
             return end;
           },
-          (data) => {
-            hash.update(data);
-          },
+          this.parts.digest
+            ? (data) => {
+                hash.update(data);
+              }
+            : undefined,
         );
       }
       if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);
       await tracker.recordProgress(id, offset);
-      await tracker.complete(id, hash.digest('hex'));
+      await tracker.complete(id, this.parts.digest ? hash.digest('hex') : undefined);
     } catch (error) {
       await tracker
         .fail(id, `concatenation failed: ${(error as Error).message}`, createdAt + uploadTtlMs)

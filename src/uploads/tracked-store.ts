@@ -22,6 +22,8 @@ export type TrackedStoreOptions = Readonly<{
   uploadTtlMs: number;
   /** Progress is recorded at most this often while a body streams. */
   progressIntervalMs: number;
+  /** Whether a completed upload gets its SHA-256 recorded. */
+  digest: boolean;
   /** Reports an error of work that outlived its request (a late progress update). */
   onLateError: (error: unknown) => void;
   /** Aborted when this process may no longer write upload `id` (its lock is lost). */

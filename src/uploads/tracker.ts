@@ -67,7 +67,8 @@ export class UploadTracker {
   }
 
   /** assembling → completed: records the SHA-256 and keeps the upload for the retention period. */
-  async complete(id: string, sha256: string, now = Date.now()): Promise<boolean> {
+  /** `sha256` is left out when the server records no digest (UPLOAD_DIGEST=none). */
+  async complete(id: string, sha256: string | undefined, now = Date.now()): Promise<boolean> {
     const keepUntil = now + this.policy.completedRetentionMs;
     const k = this.keys.forUpload(id);
     // Both at once (one round trip): an index entry later than the record says is harmless,
@@ -79,10 +80,9 @@ export class UploadTracker {
         'completed',
         now,
         keepUntil,
-        'sha256',
-        sha256,
         'completedAt',
         now,
+        ...(sha256 === undefined ? [] : ['sha256', sha256]),
       ),
       this.index(id, keepUntil),
     ]);

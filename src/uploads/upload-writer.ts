@@ -18,6 +18,8 @@ export type WriterParts = Readonly<{
   reader: UploadReader;
   /** Progress is recorded at most this often while a body streams. */
   progressIntervalMs: number;
+  /** Whether a completed upload gets its SHA-256 recorded. */
+  digest: boolean;
   onLateError: (error: unknown) => void;
 }>;
 
@@ -137,6 +139,7 @@ export class UploadWriter {
 
   /** The running digest of an upload if this process saw all its bytes before `offset`; a new one at 0. */
   private takeDigest(id: string, offset: number): RunningDigest | undefined {
+    if (!this.parts.digest) return undefined;
     const digest = this.digests.get(id);
     this.digests.delete(id);
     if (digest?.offset === offset) return digest;
@@ -185,8 +188,10 @@ export class UploadWriter {
     this.digests.delete(id);
     try {
       const stored = running && (await bytes.bytesStored(id));
-      let sha256: string;
-      if (running && running.offset === stored) {
+      let sha256: string | undefined;
+      if (!this.parts.digest) {
+        sha256 = undefined;
+      } else if (running && running.offset === stored) {
         sha256 = await running.handle.digest();
       } else {
         running?.handle.drop();

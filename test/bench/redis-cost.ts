@@ -1,6 +1,8 @@
 // What one upload and one PATCH cost in Redis, from INFO commandstats deltas
-// (every command, including those a script runs) and MONITOR (top-level
-// commands only, which are what a request waits on: round trips).
+// (every command, including those a script runs) and MONITOR (the top-level
+// commands the server sends; a MULTI block counts once). Commands sent in the
+// same tick share one round trip (ioredis auto-pipelining), which MONITOR
+// cannot see: the README counts the round trips a request waits on.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { TusLoad } from './tus-load.js';
@@ -36,7 +38,7 @@ async function measure(redisUrl: string, prefix: string, work: () => Promise<voi
   monitor.disconnect();
   redis.disconnect();
   // The two INFO calls themselves.
-  return { commands: after - before - 1, roundTrips: topLevel };
+  return { commands: after - before - 1, topLevelCommands: topLevel };
 }
 
 export async function measureRedisCost(base: string, redisUrl: string, prefix: string) {
@@ -61,9 +63,9 @@ export async function measureRedisCost(base: string, redisUrl: string, prefix: s
     );
   });
   load.close();
-  const per = (m: { commands: number; roundTrips: number }, count: number) => ({
+  const per = (m: { commands: number; topLevelCommands: number }, count: number) => ({
     commands: m.commands / count,
-    roundTrips: m.roundTrips / count,
+    topLevelCommands: m.topLevelCommands / count,
   });
   return {
     perSmallUpload: per(smallUploads, n),

@@ -10,8 +10,9 @@ import { freePort } from '../helpers/server-process.js';
 import { measureRedisCost } from './redis-cost.js';
 import { median, percentile, pool, TusLoad } from './tus-load.js';
 
-type Kind = 'ours' | 'peer' | 'limit';
-const KINDS: Kind[] = ['ours', 'peer', 'limit'];
+type Kind = 'ours' | 'ours-nodigest' | 'peer' | 'limit';
+/** ours-nodigest: ours with UPLOAD_DIGEST=none, to tell the cost of the Redis tracking from that of the SHA-256. */
+const KINDS: Kind[] = ['ours', 'ours-nodigest', 'peer', 'limit'];
 const MiB = 1024 * 1024;
 const quick = process.argv.includes('--quick');
 const repsArg = process.argv.indexOf('--reps');
@@ -58,10 +59,12 @@ async function start(kind: Kind): Promise<Running> {
   const dir = path.join(root, `${kind}-${++serial}`);
   const prefix = `bench-${serial}:`;
   const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', UPLOAD_DIR: dir, LOG_LEVEL: 'warn' };
-  const child =
-    kind === 'ours'
-      ? spawn('node', ['dist/main.js'], { env: { ...env, REDIS_URL: redisServer.url, REDIS_KEY_PREFIX: prefix } })
-      : spawn('node', ['--import', 'tsx', `test/bench/${kind}-server.ts`], { env });
+  const digest = kind === 'ours-nodigest' ? 'none' : 'sha256';
+  const child = kind.startsWith('ours')
+    ? spawn('node', ['dist/main.js'], {
+        env: { ...env, REDIS_URL: redisServer.url, REDIS_KEY_PREFIX: prefix, UPLOAD_DIGEST: digest },
+      })
+    : spawn('node', ['--import', 'tsx', `test/bench/${kind}-server.ts`], { env });
   let output = '';
   child.stdout?.on('data', (d) => (output += d));
   child.stderr?.on('data', (d) => (output += d));
@@ -106,10 +109,9 @@ async function large(server: Running, reads: boolean) {
             await new Promise((r) => setTimeout(r, 5));
             continue;
           }
-          const res =
-            server.kind === 'ours'
-              ? await load.send('GET', `/api/uploads/${target.split('/').pop()}/progress`, {})
-              : await load.send('HEAD', target, {});
+          const res = server.kind.startsWith('ours')
+            ? await load.send('GET', `/api/uploads/${target.split('/').pop()}/progress`, {})
+            : await load.send('HEAD', target, {});
           readLatencies.push(res.ms);
         }
       })
@@ -157,7 +159,7 @@ async function long(server: Running) {
   const url = await load.create(size);
   const id = url.split('/').pop() as string;
   const seen = new Set<string>();
-  let polling = server.kind === 'ours';
+  let polling = server.kind.startsWith('ours');
   const poller = (async () => {
     while (polling) {
       const offset = await redis.hget(`${server.prefix}upload:{${id}}`, 'offset');
@@ -175,11 +177,11 @@ async function long(server: Running) {
   polling = false;
   await poller;
   load.close();
-  return { mbPerSecond: size / 1e6 / seconds, progressUpdatesSeen: server.kind === 'ours' ? seen.size : null };
+  return { mbPerSecond: size / 1e6 / seconds, progressUpdatesSeen: server.kind.startsWith('ours') ? seen.size : null };
 }
 
 type Row = Record<string, number | null>;
-const results: Record<Kind, Row[]> = { ours: [], peer: [], limit: [] };
+const results: Record<Kind, Row[]> = { ours: [], 'ours-nodigest': [], peer: [], limit: [] };
 
 for (let rep = 0; rep < sizes.reps; rep++) {
   for (const kind of KINDS) {
@@ -242,11 +244,11 @@ const fmt = (v: number | null | undefined, digits = 1) => (v === null || v === u
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a === null || a === undefined || b === null || b === undefined || b === 0 ? null : a / b;
 const lines = [
-  `| Metric | ours | peer | limit | ours÷peer | ours÷limit |`,
-  `| --- | ---: | ---: | ---: | ---: | ---: |`,
+  `| Metric | ours | ours, no digest | peer | limit | ours÷peer | no digest÷peer | ours÷limit |`,
+  `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ...metrics.map(([key, label]) => {
-    const [o, p, l] = KINDS.map((k) => medians[k][key]);
-    return `| ${label} | ${fmt(o)} | ${fmt(p)} | ${fmt(l)} | ${fmt(ratio(o, p), 2)} | ${fmt(ratio(o, l), 2)} |`;
+    const [o, n, p, l] = KINDS.map((k) => medians[k][key]);
+    return `| ${label} | ${fmt(o)} | ${fmt(n)} | ${fmt(p)} | ${fmt(l)} | ${fmt(ratio(o, p), 2)} | ${fmt(ratio(n, p), 2)} | ${fmt(ratio(o, l), 2)} |`;
   }),
 ];
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`;

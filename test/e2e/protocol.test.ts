@@ -189,3 +189,19 @@ describe('tus 1.0 conversation', () => {
     expect((await agent.get(`/api/uploads/${id}/progress`)).body).toMatchObject({ chunkSize: 131072, totalChunks: 8 });
   });
 });
+
+describe('UPLOAD_DIGEST=none', () => {
+  it('completes uploads without recording a SHA-256', async () => {
+    const plain = await createTestContext({ UPLOAD_DIGEST: 'none' });
+    try {
+      const agent = request(plain.app);
+      const { path: url, id } = await createUpload(agent, { size: 10 });
+      await patch(agent, url, 0, randomBytes(10));
+      const record = await plain.reader.readRecord(id);
+      expect(record).toMatchObject({ status: 'completed', sha256: undefined });
+      expect(record?.completedAt).toBeGreaterThan(0);
+    } finally {
+      await plain.close();
+    }
+  });
+});
