@@ -108,9 +108,12 @@ export class BackgroundDigests {
 
 /**
  * The digest of one sequence of bytes. Until a first batch is full, nothing
- * goes to the worker: a small upload is hashed on the spot, from its batch.
+ * goes to the worker: the bytes are kept (copied) here, and a small upload is
+ * hashed on the spot from them, without a 1 MiB buffer of its own. After
+ * that, bytes are copied straight into batch buffers.
  */
 export class DigestHandle {
+  private held: Buffer[] = [];
   private batch: Buffer | undefined;
   private used = 0;
   private opened = false;
@@ -125,20 +128,26 @@ export class DigestHandle {
     let waiting: Promise<void> | undefined;
     let rest = data;
     while (rest.length > 0) {
-      this.batch ??= this.digests.batchBuffer();
-      const n = rest.copy(this.batch, this.used);
-      this.used += n;
-      rest = rest.subarray(n);
+      const piece = rest.subarray(0, BATCH_BYTES - this.used);
+      if (this.opened) {
+        this.batch ??= this.digests.batchBuffer();
+        piece.copy(this.batch, this.used);
+      } else {
+        this.held.push(Buffer.from(piece));
+      }
+      this.used += piece.length;
+      rest = rest.subarray(piece.length);
       if (this.used === BATCH_BYTES) waiting = this.flush() ?? waiting;
     }
     return waiting;
   }
 
   async digest(): Promise<string> {
-    if (!this.opened)
-      return createHash('sha256')
-        .update(this.batch?.subarray(0, this.used) ?? Buffer.alloc(0))
-        .digest('hex');
+    if (!this.opened) {
+      const hash = createHash('sha256');
+      for (const piece of this.held) hash.update(piece);
+      return hash.digest('hex');
+    }
     this.flush();
     const hex = await this.digests.digest(this.key);
     if (hex === null) throw new Error('digest lost');
@@ -147,15 +156,20 @@ export class DigestHandle {
 
   drop(): void {
     if (this.opened) this.digests.drop(this.key);
+    this.held = [];
   }
 
   private flush(): Promise<void> | undefined {
-    if (this.used === 0 || !this.batch) return undefined;
+    if (this.used === 0) return undefined;
     if (!this.opened) {
       this.opened = true;
       this.digests.open(this.key);
+      this.batch = this.digests.batchBuffer();
+      let at = 0;
+      for (const piece of this.held) at += piece.copy(this.batch, at);
+      this.held = [];
     }
-    const waiting = this.digests.send(this.key, this.batch, this.used);
+    const waiting = this.digests.send(this.key, this.batch as Buffer, this.used);
     this.batch = undefined;
     this.used = 0;
     return waiting;
