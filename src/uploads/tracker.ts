@@ -26,18 +26,14 @@ export class UploadTracker {
   ) {}
 
   async create(upload: NewUpload): Promise<void> {
-    // The index learns of the upload before its record exists: if creation fails
-    // halfway, the sweeper finds an entry with nothing (or only bytes) behind it
-    // and clears it; the other order could leave bytes that nothing sweeps.
-    await this.index(upload.id, upload.expiresAt);
     const k = this.keys.forUpload(upload.id);
-    const created = await this.redis.createUpload(
-      k.upload,
-      k.chunksReceived,
-      upload.expiresAt,
-      upload.createdAt,
-      ...initialFields(upload),
-    );
+    // Both in one round trip, the index entry first on the wire: if the record is
+    // created, the sweeper knows of it. (An entry whose creation then failed finds
+    // nothing, or only bytes, behind it, and is cleared.)
+    const [, created] = await Promise.all([
+      this.index(upload.id, upload.expiresAt),
+      this.redis.createUpload(k.upload, k.chunksReceived, upload.expiresAt, upload.createdAt, ...initialFields(upload)),
+    ]);
     if (created === 0) throw new Error(`upload ${upload.id} already exists`);
   }
 

@@ -22,9 +22,9 @@ const sizes = quick
       largeMiB: 16,
       patchMiB: 8,
       largeParallel: 4,
-      smallCount: 400,
+      smallCount: 300,
       smallParallel: 32,
-      longMiB: 128,
+      longMiB: 64,
       reps: 1,
     }
   : {
@@ -274,3 +274,4 @@ console.log(`JSON: ${out}`);
 redis.disconnect();
 await redisServer.stop();
 rmSync(root, { recursive: true, force: true });
+process.exit(0);
