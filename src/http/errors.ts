@@ -32,10 +32,10 @@ export function toAppError(error: unknown, logger: Logger): AppError {
 }
 
 export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (error, _req, res, _next) => {
-    const e = toAppError(error, logger);
+  return (error, req, res, _next) => {
+    const e = toAppError(error, req.log ?? logger);
     if (e.status === 503) res.setHeader('Retry-After', '1');
-    res.status(e.status).json({ error: { code: e.code, message: e.message } });
+    res.status(e.status).json({ error: { code: e.code, message: e.message, requestId: req.id } });
   };
 }
 

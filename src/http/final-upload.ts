@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { ERRORS, Metadata } from '@tus/utils';
+import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,11 +16,7 @@ export type FinalUploadDeps = Readonly<{ config: Config; concatenation: Concaten
  * cannot do. tus: "The Client MUST NOT include the Upload-Length header in the
  * final upload creation"; the partial URLs "MAY be absolute or relative".
  */
-export async function createFinalUpload(
-  req: IncomingMessage,
-  res: ServerResponse,
-  deps: FinalUploadDeps,
-): Promise<void> {
+export async function createFinalUpload(req: Request, res: Response, deps: FinalUploadDeps): Promise<void> {
   const { config } = deps;
   const headers = tusResponseHeaders(req, config);
   try {
@@ -41,11 +38,13 @@ export async function createFinalUpload(
       .map((url) => partialId(url, req, config));
     const metadata = parseMetadata(req.headers['upload-metadata']);
     const { id, created } = await deps.concatenation.concatenate({ partials, uploadConcat, metadata });
-    if (!created) deps.logger.info({ uploadId: id }, 'final upload requested again: answering with the existing one');
+    if (!created)
+      (req.log ?? deps.logger).info({ uploadId: id }, 'final upload requested again: answering with the existing one');
+    res.locals.uploadId = id;
     req.resume();
     res.writeHead(201, { ...headers, Location: uploadUrl(req, id, config), 'Content-Length': '0' }).end();
   } catch (error) {
-    const e = isTusError(error) ? error : toAppError(error, deps.logger);
+    const e = isTusError(error) ? error : toAppError(error, req.log ?? deps.logger);
     req.resume();
     if (!res.headersSent) res.writeHead(e.status_code, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
     res.end(e.body);

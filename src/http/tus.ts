@@ -7,6 +7,7 @@ import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { allowsAnyOrigin, type Config } from '../config.js';
 import { invalidUploadId } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../uploads/checksum.js';
 import type { Concatenation } from '../uploads/concatenation.js';
 import { isFinal } from '../uploads/record.js';
@@ -27,6 +28,7 @@ export type TusDeps = Readonly<{
   locker: Locker;
   drain: Drain;
   logger: Logger;
+  metrics: Metrics;
 }>;
 
 function createTusServer({ config, store, locker, logger }: TusDeps): Server {
@@ -59,7 +61,7 @@ function createTusServer({ config, store, locker, logger }: TusDeps): Server {
         if (!uploadIdFromPath(pathname, config.tusPath)) return tusError(invalidUploadId());
       }
       if (isTusError(error)) return error;
-      return tusError(toAppError(error, logger));
+      return tusError(toAppError(error, requestScope.getStore()?.logger ?? logger));
     },
   });
 }
@@ -78,16 +80,31 @@ export function tusHandler(deps: TusDeps): RequestHandler {
 
   return (req, res) => {
     const concat = req.headers['upload-concat'];
-    const scope: RequestScope = { method: req.method, partial: req.method === 'POST' && concat === 'partial' };
-    const requestId = randomUUID();
+    const scope: RequestScope = {
+      method: req.method,
+      partial: req.method === 'POST' && concat === 'partial',
+      logger: req.log,
+    };
+    const requestId = String(req.id ?? randomUUID());
     cutOffSilentBody(req, idleMs);
     const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(req.path, deps.config.tusPath);
-    res.once('close', () => countFailedBody(deps, req, res, uploadId ?? scope.createdId, requestId));
+    const writing =
+      req.method === 'PATCH' ||
+      (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
+    const stopTimer = req.method === 'PATCH' ? deps.metrics.patchDuration.startTimer() : undefined;
+    if (writing) deps.metrics.activeUploads.inc();
+    res.once('close', () => {
+      if (writing) deps.metrics.activeUploads.dec();
+      stopTimer?.();
+      countFailedBody(deps, req, res, uploadId ?? scope.createdId, requestId);
+    });
     const handled = requestScope.run(scope, async () => {
       if (req.method === 'POST' && typeof concat === 'string' && concat.startsWith('final;')) {
         return createFinalUpload(req, res, deps);
       }
       const response = await server.handleWeb(new NodeRequest({ req, res }));
+      res.locals.uploadId = uploadId ?? scope.createdId;
+      res.locals.bytesStored = scope.stored;
       decorate(response, scope);
       await send(res, response);
     });

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from './byte-store.js';
 import { maxUploadBytes } from './chunk-grid.js';
+import type { UploadEvents } from './events.js';
 import type { UploadReader } from './progress.js';
 import { isFinal, isPartial, type UploadRecord } from './record.js';
 import { writeInSegments } from './segmented-write.js';
@@ -25,6 +26,7 @@ export type ConcatenationParts = Readonly<{
   removePartials: boolean;
   /** Whether the final upload gets its SHA-256 recorded. */
   digest: boolean;
+  events: UploadEvents;
 }>;
 
 export type FinalUploadRequest = Readonly<{
@@ -141,6 +143,7 @@ export class Concatenation {
     });
     await bytes.create(id);
     if (group !== undefined) await tracker.addToGroup(group, id);
+    this.parts.events.emit({ type: 'created', id });
     return createdAt;
   }
 
@@ -169,7 +172,9 @@ export class Concatenation {
       }
       if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);
       await tracker.recordProgress(id, offset);
-      await tracker.complete(id, this.parts.digest ? hash.digest('hex') : undefined);
+      if (await tracker.complete(id, this.parts.digest ? hash.digest('hex') : undefined)) {
+        this.parts.events.emit({ type: 'completed', id });
+      }
     } catch (error) {
       await tracker
         .fail(id, `concatenation failed: ${(error as Error).message}`, createdAt + uploadTtlMs)

@@ -27,6 +27,13 @@ export const lockerOptions = (ttlMs: number, acquireTimeoutMs: number): LockerOp
   safetyMarginMs: ttlMs / 5,
 });
 
+export type LockerHooks = Readonly<{
+  /** Called in the same tick as each SET that tries for a lock, so a read it issues shares that round trip. */
+  alongsideAttempt?: (id: string) => void;
+  /** A lock was taken after `waitedMs`; `contended` if it was held by another request first. */
+  acquired?: (waitedMs: number, contended: boolean) => void;
+}>;
+
 export const uploadLocked = () =>
   new AppError('UPLOAD_LOCKED', 423, 'The upload is busy with another request; retry shortly');
 
@@ -53,8 +60,7 @@ export class RedisLocker implements Locker {
     readonly keys: Keys,
     readonly options: LockerOptions,
     readonly logger: Logger,
-    /** Called in the same tick as each SET that tries for a lock, so a read it issues shares that round trip. */
-    readonly alongsideAttempt: (id: string) => void = () => {},
+    readonly hooks: LockerHooks = {},
   ) {
     subscriber.on('error', (error) => logger.debug({ err: error }, 'lock release subscriber connection error'));
     subscriber.on('message', (channel: string, id: string) => {
@@ -146,10 +152,14 @@ class RedisLock implements Lock {
   async lock(signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
     const { redis, keys, options, stopping } = this.locker;
     const deadline = Date.now() + options.acquireTimeoutMs;
+    const started = Date.now();
     let nudgedAt = 0;
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted || stopping.signal.aborted) throw uploadLocked();
-      if (await this.tryOnce(requestRelease)) return;
+      if (await this.tryOnce(requestRelease)) {
+        this.locker.hooks.acquired?.(Date.now() - started, attempt > 0);
+        return;
+      }
       if (Date.now() - nudgedAt >= 500) {
         nudgedAt = Date.now();
         await redis.publish(keys.lockReleaseChannel, this.id);
@@ -172,7 +182,7 @@ class RedisLock implements Lock {
     let reply: string | null;
     try {
       const setting = redis.set(this.key, this.token, 'PX', options.ttlMs, 'NX');
-      this.locker.alongsideAttempt(this.id);
+      this.locker.hooks.alongsideAttempt?.(this.id);
       reply = await setting;
     } catch (error) {
       redis.releaseLock(this.key, this.token).catch(() => {});

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from '../log.js';
 import type { ChecksumExpectation } from './checksum.js';
 import type { UploadRecord } from './record.js';
 
@@ -25,6 +26,10 @@ export type RequestScope = {
   prefetched?: { id: string; hash: Promise<Record<string, string>> };
   /** The record this request just created (a POST reads it back at once). */
   created?: UploadRecord;
+  /** Bytes this request stored. */
+  stored?: number;
+  /** Logs with this request's ID. */
+  logger?: Logger;
 };
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from './byte-store.js';
+import type { UploadEvents } from './events.js';
 import type { RedisLocker } from './locker.js';
 import type { UploadReader } from './progress.js';
 import type { UploadTracker } from './tracker.js';
@@ -15,6 +16,7 @@ export type SweeperParts = Readonly<{
   reader: UploadReader;
   locker: RedisLocker;
   logger: Logger;
+  events: UploadEvents;
 }>;
 
 export type SweeperOptions = Readonly<{
@@ -50,7 +52,10 @@ export class Sweeper {
     const { redis, keys } = this.parts;
     const token = randomUUID();
     const report: SweepReport = { ran: false, expired: 0, orphanFiles: 0, orphanRecords: 0 };
-    if ((await redis.set(keys.sweeperLock, token, 'PX', this.options.budgetMs * 2, 'NX')) !== 'OK') return report;
+    if ((await redis.set(keys.sweeperLock, token, 'PX', this.options.budgetMs * 2, 'NX')) !== 'OK') {
+      this.parts.events.emit({ type: 'swept', ran: false });
+      return report;
+    }
     report.ran = true;
     const deadline = Date.now() + this.options.budgetMs;
     try {
@@ -61,6 +66,7 @@ export class Sweeper {
       }
     } finally {
       await redis.releaseLock(keys.sweeperLock, token).catch(() => {});
+      this.parts.events.emit({ type: 'swept', ran: report.ran });
     }
     return report;
   }
@@ -144,8 +150,10 @@ export class Sweeper {
 
   /** Bytes first, then keys and index entry: a failure in between leaves a record, which a later pass removes. */
   private async removeUpload(id: string): Promise<boolean> {
+    const bytes = (await this.parts.bytes.bytesStored(id)) ?? 0;
     const hadBytes = await this.parts.bytes.remove(id);
     const hadRecord = await this.parts.tracker.remove(id);
+    if (hadBytes || hadRecord) this.parts.events.emit({ type: 'expired', id, bytes: hadBytes ? bytes : 0 });
     return hadBytes || hadRecord;
   }
 

@@ -3,6 +3,7 @@ import { DataStore, ERRORS, Metadata, Upload } from '@tus/utils';
 import { AppError } from '../errors.js';
 import type { ByteStore } from './byte-store.js';
 import { chooseChunkSize, maxUploadBytes } from './chunk-grid.js';
+import type { UploadEvents } from './events.js';
 import type { UploadReader } from './progress.js';
 import { isFinal, type NewUpload, newRecord, parseRecord, type UploadRecord, type UploadStatus } from './record.js';
 import { requestScope } from './request-scope.js';
@@ -26,6 +27,7 @@ export type TrackedStoreOptions = Readonly<{
   digest: boolean;
   /** Reports an error of work that outlived its request (a late progress update). */
   onLateError: (error: unknown) => void;
+  events: UploadEvents;
   /** Aborted when this process may no longer write upload `id` (its lock is lost). */
   fence?: (id: string) => AbortSignal | undefined;
   sweeper: Sweeper;
@@ -93,6 +95,7 @@ export class TrackedStore extends DataStore {
       throw error;
     }
     if (group !== undefined) await tracker.addToGroup(group, upload.id);
+    this.options.events.emit({ type: 'created', id: upload.id });
     // An empty upload is complete as soon as it exists.
     if (upload.size === 0) await this.writer.settle(upload.id, 0);
     // @tus/server reads the upload back at once; unless a body is written to it first, this is it.
@@ -115,9 +118,11 @@ export class TrackedStore extends DataStore {
     try {
       const chunkSize = (await this.chunkSizeOf(id)) ?? this.options.chunkSizeBytes;
       const checksum = scope?.checksum;
-      return checksum
+      const end = checksum
         ? await this.writer.writeVerified(stream, id, offset, chunkSize, checksum)
         : await this.writer.write(stream, id, offset, chunkSize);
+      if (scope) scope.stored = end - offset;
+      return end;
     } finally {
       fence?.removeEventListener('abort', stopWriting);
     }
@@ -163,6 +168,7 @@ export class TrackedStore extends DataStore {
     const hadBytes = await this.options.bytes.remove(id);
     const hadRecord = await this.options.tracker.remove(id);
     if (!hadRecord && !hadBytes) throw ERRORS.FILE_NOT_FOUND;
+    this.options.events.emit({ type: 'terminated', id });
   }
 
   /** The largest upload accepted: for an existing upload, by its chunk size; for a new one, by the chunk size it asks for. */

@@ -7,6 +7,7 @@ import { isRedisUnavailable } from '../redis/client.js';
 import { BackgroundDigests, type DigestHandle } from './background-digest.js';
 import type { ByteStore } from './byte-store.js';
 import { type ChecksumExpectation, checksumHash, checksumMismatch } from './checksum.js';
+import type { UploadEvents } from './events.js';
 import type { UploadReader } from './progress.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { writeInSegments } from './segmented-write.js';
@@ -21,6 +22,7 @@ export type WriterParts = Readonly<{
   /** Whether a completed upload gets its SHA-256 recorded. */
   digest: boolean;
   onLateError: (error: unknown) => void;
+  events: UploadEvents;
 }>;
 
 /** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process (computed off the main thread). */
@@ -75,11 +77,15 @@ export class UploadWriter {
       await throttle.flush();
       // If Redis fails here too, the next HEAD reconciles from the disk.
       const stored = await bytes.bytesStored(id).catch(() => undefined);
-      if (stored !== undefined) await this.parts.tracker.recordProgress(id, stored).catch(() => {});
+      if (stored !== undefined) {
+        await this.parts.tracker.recordProgress(id, stored).catch(() => {});
+        if (stored > offset) this.parts.events.emit({ type: 'received', id, bytes: stored - offset });
+      }
       throw error;
     }
     await throttle.flush();
     const progress = await this.recordProgress(id, end);
+    if (end > offset) this.parts.events.emit({ type: 'received', id, bytes: end - offset });
     if (digest) this.keepDigest(id, { handle: digest.handle, offset: end });
     if (progress.status === 'assembling') await this.finalize(id);
     return end;
@@ -121,6 +127,7 @@ export class UploadWriter {
     if (failure === undefined && hash.digest().equals(expected.digest)) {
       this.forget(id);
       const progress = await this.recordProgress(id, end as number);
+      if ((end as number) > offset) this.parts.events.emit({ type: 'received', id, bytes: (end as number) - offset });
       await tracker.clearUnverified(id);
       if (progress.status === 'assembling') await this.finalize(id);
       return end as number;
@@ -199,12 +206,14 @@ export class UploadWriter {
         await pipeline(bytes.read(id), hash);
         sha256 = hash.digest('hex');
       }
-      await tracker.complete(id, sha256);
+      if (await tracker.complete(id, sha256)) this.parts.events.emit({ type: 'completed', id });
     } catch (error) {
       // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.
       if (isRedisUnavailable(error)) throw error;
       const record = await reader.readRecord(id);
-      if (record) await tracker.fail(id, `finalization failed: ${(error as Error).message}`, record.expiresAt);
+      const reason = `finalization failed: ${(error as Error).message}`;
+      if (record && (await tracker.fail(id, reason, record.expiresAt)))
+        this.parts.events.emit({ type: 'failed', id, reason });
       throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The upload was stored but could not be finalized');
     }
   }

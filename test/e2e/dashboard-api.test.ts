@@ -110,7 +110,9 @@ describe('bad and unknown IDs on the API', () => {
     for (const url of [`/api/uploads/${id}/progress`, `/api/uploads/${id}/missing`, `/api/upload/progress/${id}`]) {
       const res = await request(ctx.app).get(url);
       expect(res.status).toBe(404);
-      expect(res.body).toEqual({ error: { code: 'UPLOAD_NOT_FOUND', message: expect.any(String) } });
+      expect(res.body).toEqual({
+        error: { code: 'UPLOAD_NOT_FOUND', message: expect.any(String), requestId: res.headers['x-request-id'] },
+      });
     }
     expect((await request(ctx.app).post('/api/upload/retry').send({ uploadId: id })).status).toBe(404);
   });

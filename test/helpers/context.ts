@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 
@@ -17,7 +17,11 @@ export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
  * The app as main.ts builds it, on the test run's Redis, isolated by a unique
  * key prefix and a fresh upload directory.
  */
-export async function createTestContext(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
+export async function createTestContext(
+  env: Record<string, string> = {},
+  redisUrl = inject('redisUrl'),
+  logger: Logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+) {
   // Left in place when the test ends (FileStore starts a mkdir it never awaits,
   // which fails if the folder vanishes under it); the run's tmpRoot is removed at the end.
   const dir = mkdtempSync(path.join(inject('tmpRoot'), 'uploads-'));
@@ -27,7 +31,7 @@ export async function createTestContext(env: Record<string, string> = {}, redisU
   redis.on('error', () => {});
   await redis.connect();
   const keys: Keys = createKeys(config.redisKeyPrefix);
-  const built = createApp({ config, redis, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+  const built = createApp({ config, redis, logger });
   await built.start();
   const servers: Server[] = [];
 

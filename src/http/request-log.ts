@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/**
+ * One log line per request (pino-http): request ID, method, URL, status,
+ * upload ID and bytes stored when there are, and the duration. The request
+ * ID is the caller's `X-Request-Id` when it is a sane token, a new UUID
+ * otherwise, and is echoed in the response's `X-Request-Id`. Also counts
+ * requests by method and status.
+ */
+export function requestLogging(logger: Logger, metrics: Metrics): RequestHandler {
+  const log = pinoHttp({
+    logger,
+    genReqId: (req, res) => {
+      const given = req.headers['x-request-id'];
+      const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+    customSuccessMessage: (req, res) => `${req.method} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${res.statusCode}`,
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
+    customProps: (_req, res) => {
+      const locals = (res as { locals?: { uploadId?: string; bytesStored?: number } }).locals ?? {};
+      return { uploadId: locals.uploadId, bytesStored: locals.bytesStored };
+    },
+  });
+  return (req, res, next) => {
+    res.once('close', () => metrics.requests.inc({ method: req.method, status: String(res.statusCode) }));
+    log(req, res, next);
+  };
+}

@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { createKeys } from '../redis/keys.js';
+import { createFileByteStore } from './byte-store.js';
+import { Concatenation } from './concatenation.js';
+import type { UploadEvents } from './events.js';
+import { type LockerHooks, lockerOptions, RedisLocker } from './locker.js';
+import { UploadReader } from './progress.js';
+import { requestScope } from './request-scope.js';
+import { Sweeper } from './sweeper.js';
+import { TrackedStore } from './tracked-store.js';
+import { UploadTracker } from './tracker.js';
+import { isUploadId } from './upload-id.js';
+
+export type UploadServiceDeps = Readonly<{
+  config: Config;
+  redis: Redis;
+  logger: Logger;
+  events: UploadEvents;
+  lockHooks?: LockerHooks;
+}>;
+
+/** Everything that keeps uploads (bytes, state, locks, sweeping), wired from one configuration; no HTTP. */
+export function createUploadService({ config, redis, logger, events, lockHooks = {} }: UploadServiceDeps) {
+  const keys = createKeys(config.redisKeyPrefix);
+  const uploadTtlMs = config.uploadTtlSeconds * 1000;
+  const completedRetentionMs = config.completedRetentionSeconds * 1000;
+  const digest = config.uploadDigest === 'sha256';
+  const tracker = new UploadTracker(redis, keys, {
+    completedRetentionMs,
+    indexTtlMs: 2 * Math.max(uploadTtlMs, completedRetentionMs),
+  });
+  const reader = new UploadReader(redis, keys);
+  const bytes = createFileByteStore(config.uploadDir);
+  const locker = new RedisLocker(
+    redis,
+    redis.duplicate(),
+    keys,
+    lockerOptions(config.lockTtlMs, config.lockAcquireTimeoutMs),
+    logger,
+    {
+      ...lockHooks,
+      // A tus request reads the upload's record right after taking its lock: read it in the same round trip.
+      alongsideAttempt: (id) => {
+        const scope = requestScope.getStore();
+        if (!scope || !isUploadId(id)) return;
+        const hash = reader.readHash(id);
+        hash.catch(() => {}); // whoever consumes it sees the error; unconsumed, it is dropped
+        scope.prefetched = { id, hash };
+      },
+    },
+  );
+  const sweeper = new Sweeper(
+    { redis, keys, bytes, tracker, reader, locker, logger, events },
+    { orphanIntervalMs: config.orphanSweepIntervalSeconds * 1000, orphanGraceMs: 60_000, budgetMs: 30_000 },
+  );
+  const store = new TrackedStore({
+    bytes,
+    tracker,
+    reader,
+    sweeper,
+    events,
+    chunkSizeBytes: config.chunkSizeBytes,
+    maxSizeBytes: config.maxSizeBytes,
+    uploadTtlMs,
+    progressIntervalMs: config.progressIntervalMs,
+    digest,
+    onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
+    fence: (id) => locker.fence(id),
+  });
+  const concatenation = new Concatenation({
+    redis,
+    keys,
+    bytes,
+    tracker,
+    reader,
+    locker,
+    events,
+    chunkSizeBytes: config.chunkSizeBytes,
+    maxSizeBytes: config.maxSizeBytes,
+    uploadTtlMs,
+    removePartials: config.removePartialsAfterConcat,
+    digest,
+  });
+  return {
+    keys,
+    tracker,
+    reader,
+    bytes,
+    locker,
+    sweeper,
+    store,
+    concatenation,
+    /** Connects what listens in the background (lock release requests). */
+    start: () => locker.start(),
+    stop: async () => {
+      await locker.stop();
+      await store.writer.close();
+    },
+  };
+}
+
+export type UploadService = ReturnType<typeof createUploadService>;

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+import { createUpload, patch, TUS } from '../helpers/tus.js';
+
+const contexts: TestContext[] = [];
+afterEach(async () => {
+  for (const ctx of contexts.splice(0)) await ctx.close();
+});
+
+/** A pino logger whose lines the test can read. */
+function capturedLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'info' }, sink), lines };
+}
+
+/** The value of one Prometheus sample, e.g. `tus_uploads_total{event="created"}`. */
+function sample(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}
+
+describe('/metrics', () => {
+  it('counts exactly what a known sequence of uploads did', async () => {
+    const ctx = await createTestContext({ UPLOAD_TTL_SECONDS: '1', COMPLETED_RETENTION_SECONDS: '3600' });
+    contexts.push(ctx);
+    const agent = request(ctx.app);
+    const a = await createUpload(agent, { size: 1000 });
+    const b = await createUpload(agent, { size: 500 });
+    const c = await createUpload(agent, { size: 300 });
+    const d = await createUpload(agent, { size: 200 });
+    await patch(agent, a.path, 0, randomBytes(1000));
+    await patch(agent, b.path, 0, randomBytes(500));
+    await patch(agent, c.path, 0, randomBytes(100));
+    await patch(agent, d.path, 0, randomBytes(50));
+    await patch(agent, d.path, 0, randomBytes(10)); // 409
+    await agent.delete(c.path).set(TUS);
+    await new Promise((r) => setTimeout(r, 1100));
+    await ctx.sweeper.sweep(); // d expired: 50 bytes reclaimed
+
+    const res = await agent.get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    const text = res.text;
+    expect(sample(text, 'tus_uploads_total{event="created"}')).toBe(4);
+    expect(sample(text, 'tus_uploads_total{event="completed"}')).toBe(2);
+    expect(sample(text, 'tus_uploads_total{event="terminated"}')).toBe(1);
+    expect(sample(text, 'tus_uploads_total{event="expired"}')).toBe(1);
+    expect(sample(text, 'tus_received_bytes_total')).toBe(1000 + 500 + 100 + 50);
+    expect(sample(text, 'tus_http_requests_total{method="POST",status="201"}')).toBe(4);
+    expect(sample(text, 'tus_http_requests_total{method="PATCH",status="204"}')).toBe(4);
+    expect(sample(text, 'tus_http_requests_total{method="PATCH",status="409"}')).toBe(1);
+    expect(sample(text, 'tus_http_requests_total{method="DELETE",status="204"}')).toBe(1);
+    expect(sample(text, 'tus_sweeper_runs_total')).toBe(1);
+    expect(sample(text, 'tus_sweeper_reclaimed_bytes_total')).toBe(50);
+    expect(sample(text, 'tus_patch_duration_seconds_count')).toBe(5);
+    expect(sample(text, 'tus_uploads_active')).toBe(0);
+    expect(sample(text, 'tus_lock_wait_seconds_count')).toBeGreaterThanOrEqual(10);
+    expect(text).toMatch(/^tus_redis_command_duration_seconds_count\{command="\w+"\} \d+/m);
+    expect(text).toMatch(/^process_cpu_user_seconds_total /m);
+    expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/); // no upload IDs as labels
+  });
+});
+
+describe('logs', () => {
+  it('write one line per request with its ID, the upload, status, bytes and duration', async () => {
+    const { logger, lines } = capturedLogger();
+    const ctx = await createTestContext({}, inject('redisUrl'), logger);
+    contexts.push(ctx);
+    const agent = request(ctx.app);
+    const { path: url, id } = await createUpload(agent, { size: 10 });
+    const res = await patch(agent, url, 0, randomBytes(10)).set('X-Request-Id', 'client-chosen-42');
+    expect(res.headers['x-request-id']).toBe('client-chosen-42');
+    const line = lines.find((l) => (l.req as { id?: string })?.id === 'client-chosen-42');
+    expect(line).toMatchObject({
+      level: 30,
+      uploadId: id,
+      bytesStored: 10,
+      req: { id: 'client-chosen-42', method: 'PATCH', url },
+      res: { statusCode: 204 },
+    });
+    expect(typeof line?.responseTime).toBe('number');
+    // A request ID that is not a sane token is replaced, not echoed.
+    const odd = await agent.get('/healthz').set('X-Request-Id', 'bad id; with spaces');
+    expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('log a 500 with its stack, and answer it without one, under the same request ID', async () => {
+    const { logger, lines } = capturedLogger();
+    const ctx = await createTestContext({}, inject('redisUrl'), logger);
+    contexts.push(ctx);
+    const agent = request(ctx.app);
+    const { path: url, id } = await createUpload(agent, { size: 10 });
+    // The bytes' path is now a non-empty directory: removing them fails in a way nobody planned for.
+    await rm(path.join(ctx.dir, id));
+    mkdirSync(path.join(ctx.dir, id));
+    writeFileSync(path.join(ctx.dir, id, 'x'), 'x');
+    const res = await agent.delete(url).set(TUS);
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('Internal server error\n');
+    const requestId = res.headers['x-request-id'];
+    expect(requestId).toBeTruthy();
+    const ofRequest = (l: Record<string, unknown>) => (l.req as { id?: string })?.id === requestId;
+    const error = lines.find((l) => ofRequest(l) && l.msg === 'unexpected error');
+    expect((error?.err as { stack?: string })?.stack).toMatch(/EISDIR|EPERM|illegal operation on a directory/);
+    expect((error?.err as { stack?: string })?.stack).toMatch(/\n\s+at /);
+    const summary = lines.find((l) => ofRequest(l) && (l.res as { statusCode?: number })?.statusCode === 500);
+    expect(summary?.level).toBe(50);
+  });
+});
