@@ -1,6 +1,5 @@
 import cors from 'cors';
 import express, { type Express } from 'express';
-import type { Redis } from 'ioredis';
 import { allowsAnyOrigin, type Config } from './config.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import { downloadHandler } from './http/download.js';
@@ -11,12 +10,13 @@ import { requestLogging } from './http/request-log.js';
 import { tusHandler } from './http/tus.js';
 import type { Logger } from './log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from './metrics.js';
+import type { RedisClient } from './redis/client.js';
 import { fanOut } from './uploads/events.js';
 import { createUploadService, type UploadService } from './uploads/service.js';
 
 export type AppDeps = Readonly<{
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
 }>;
 

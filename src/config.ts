@@ -17,7 +17,10 @@ const flag = z
 const redisUrl = z
   .string()
   .trim()
-  .refine((v) => /^rediss?:\/\/.+/.test(v), 'must be a redis:// or rediss:// URL');
+  .refine(
+    (v) => /^rediss?(\+cluster)?:\/\/.+/.test(v),
+    'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL',
+  );
 
 /**
  * Every setting, by the environment variable that sets it. The description is
@@ -29,7 +32,7 @@ export const envSchema = z.object({
   REDIS_URL: redisUrl
     .optional()
     .describe(
-      'Redis to keep upload state in. Unset: use 127.0.0.1:6379 if it answers, else start a local redis-server',
+      'Redis to keep upload state in (redis+cluster://host:port,host:port for a Redis Cluster). Unset: use 127.0.0.1:6379 if it answers, else start a local redis-server',
     ),
   REDIS_KEY_PREFIX: z
     .string()
@@ -191,6 +194,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
 }
 
+/** What kind of value a variable takes, from its schema and the unit its name carries. */
+function typeOf(name: string, field: z.ZodType): string {
+  const def = field.def as { defaultValue?: unknown; innerType?: z.ZodType };
+  const inner = def.innerType?.def as { type?: string; entries?: Record<string, string> } | undefined;
+  if (inner?.type === 'enum' && inner.entries) return `one of ${Object.keys(inner.entries).join(', ')}`;
+  const value = def.defaultValue;
+  if (typeof value === 'boolean') return 'boolean';
+  if (Array.isArray(value)) return 'comma-separated list';
+  if (typeof value === 'number') {
+    const unit = /_(SECONDS|MS|BYTES)$/.exec(name)?.[1]?.toLowerCase();
+    return unit ? `integer (${unit === 'ms' ? 'milliseconds' : unit})` : 'integer';
+  }
+  if (name.endsWith('_URL')) return 'URL';
+  if (name.endsWith('_DIR')) return 'directory';
+  if (name.endsWith('_PATH')) return 'URL path';
+  return 'string';
+}
+
 /** The configuration reference (a Markdown table), generated from the schema so the README cannot drift from it. */
 export function renderConfigReference(): string {
   const shown = (value: unknown) => {
@@ -200,7 +221,7 @@ export function renderConfigReference(): string {
   };
   const rows = Object.entries(envSchema.shape).map(([name, field]) => {
     const def = field.def as { defaultValue?: unknown };
-    return `| \`${name}\` | ${shown(def.defaultValue)} | ${field.description} |`;
+    return `| \`${name}\` | ${typeOf(name, field)} | ${shown(def.defaultValue)} | ${field.description} |`;
   });
-  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+  return ['| Variable | Type | Default | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

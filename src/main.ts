@@ -1,25 +1,28 @@
+import { Cluster } from 'ioredis';
 import { createApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createHttpServer } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
-import { createRedisClient } from './redis/client.js';
+import { createRedisClient, type RedisClient } from './redis/client.js';
 import { findRedis } from './redis/local-server.js';
 
-/** tus state is not a cache: a policy that evicts keys can drop a live upload's record. */
-async function warnIfEvicting(redis: ReturnType<typeof createRedisClient>, logger: Logger): Promise<void> {
-  try {
-    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
-    if (policy !== 'noeviction') {
+/** tus state is not a cache: a policy that evicts keys can drop a live upload's record (on any master of a cluster). */
+async function warnIfEvicting(redis: RedisClient, logger: Logger): Promise<void> {
+  for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+    try {
+      const [, policy] = (await node.config('GET', 'maxmemory-policy')) as [string, string];
+      if (policy !== 'noeviction') {
+        logger.warn(
+          { policy, node: `${node.options.host}:${node.options.port}` },
+          `Redis maxmemory-policy is "${policy}": under memory pressure Redis may EVICT LIVE UPLOAD STATE. Use "noeviction".`,
+        );
+      }
+    } catch (error) {
       logger.warn(
-        { policy },
-        `Redis maxmemory-policy is "${policy}": under memory pressure Redis may EVICT LIVE UPLOAD STATE. Use "noeviction".`,
+        { err: error },
+        'could not read Redis maxmemory-policy (CONFIG GET refused); make sure it is "noeviction"',
       );
     }
-  } catch (error) {
-    logger.warn(
-      { err: error },
-      'could not read Redis maxmemory-policy (CONFIG GET refused); make sure it is "noeviction"',
-    );
   }
 }
 

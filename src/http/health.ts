@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import express, { type Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Drain } from './drain.js';
 
 /**
@@ -10,7 +10,7 @@ import type { Drain } from './drain.js';
  * shutting down, Redis answers, the upload directory is writable. For load
  * balancers and compose healthchecks.
  */
-export function healthRoutes(redis: Redis, uploadDir: string, drain: Drain): Router {
+export function healthRoutes(redis: RedisClient, uploadDir: string, drain: Drain): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
     res.set('Cache-Control', 'no-store').json({ status: 'ok' });

@@ -1,5 +1,38 @@
-import { Redis } from 'ioredis';
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
 import { defineScripts } from './scripts.js';
+
+/** A client of one Redis or of a Redis Cluster: the server speaks to either the same way. */
+export type RedisClient = Redis | Cluster;
+
+const CLUSTER_URL = /^rediss?\+cluster:\/\//;
+
+/**
+ * The seed nodes of a `redis+cluster://[user:password@]host:port,host:port[,...]`
+ * URL (`rediss+cluster://` for TLS), or undefined for a plain redis:// URL.
+ */
+export function clusterNodes(url: string): { nodes: ClusterNode[]; options: RedisOptions } | undefined {
+  if (!CLUSTER_URL.test(url)) return undefined;
+  const tls = url.startsWith('rediss');
+  const rest = url.replace(CLUSTER_URL, '');
+  const at = rest.lastIndexOf('@');
+  const credentials = at >= 0 ? rest.slice(0, at) : '';
+  const hosts = (at >= 0 ? rest.slice(at + 1) : rest).replace(/\/.*$/, '');
+  const [username, password] = credentials.includes(':')
+    ? credentials.split(':', 2)
+    : [undefined, credentials || undefined];
+  const nodes = hosts.split(',').map((hostPort) => {
+    const [host, port] = hostPort.split(':');
+    return { host: host || '127.0.0.1', port: Number(port || 6379) };
+  });
+  return {
+    nodes,
+    options: {
+      ...(username ? { username: decodeURIComponent(username) } : {}),
+      ...(password ? { password: decodeURIComponent(password) } : {}),
+      ...(tls ? { tls: {} } : {}),
+    },
+  };
+}
 
 export type RedisClientOptions = {
   commandTimeoutMs: number;
@@ -15,18 +48,27 @@ export type RedisClientOptions = {
  * (`autoResendUnfulfilledCommands`), which is safe only because every write
  * this server makes is idempotent (see the scripts' headers).
  */
-export function createRedisClient(url: string, options: RedisClientOptions): Redis {
-  const redis = new Redis(url, {
+export function createRedisClient(url: string, options: RedisClientOptions): RedisClient {
+  const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1000);
+  const connection: RedisOptions = {
     connectionName: options.connectionName ?? 'tus-redis-server',
     connectTimeout: options.commandTimeoutMs,
     commandTimeout: options.commandTimeoutMs,
     maxRetriesPerRequest: 1,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    retryStrategy,
     autoResendUnfulfilledCommands: true,
-    // Commands issued in the same tick (by concurrent requests) share one write.
-    enableAutoPipelining: true,
-    lazyConnect: true,
-  });
+  };
+  const cluster = clusterNodes(url);
+  const redis: RedisClient = cluster
+    ? new Cluster(cluster.nodes, {
+        redisOptions: { ...connection, ...cluster.options },
+        clusterRetryStrategy: retryStrategy,
+        // One pipeline per node: commands of one tick share a write to each node they go to.
+        enableAutoPipelining: true,
+        lazyConnect: true,
+      })
+    : // Commands issued in the same tick (by concurrent requests) share one write.
+      new Redis(url, { ...connection, enableAutoPipelining: true, lazyConnect: true });
   defineScripts(redis);
   return redis;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /** Each script's contract (keys, arguments, replies) is in the header of its .lua file. */
 const SCRIPTS = {
@@ -45,7 +46,7 @@ declare module 'ioredis' {
 }
 
 /** Registers every script on a client (EVALSHA, with a fallback to EVAL when the server lacks it). */
-export function defineScripts(redis: Pick<Redis, 'defineCommand'>): void {
+export function defineScripts(redis: Pick<RedisClient, 'defineCommand'>): void {
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
     const lua = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');

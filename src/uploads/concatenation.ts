@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Lock, Locker } from '@tus/utils';
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from './byte-store.js';
 import { maxUploadBytes } from './chunk-grid.js';
@@ -13,7 +13,7 @@ import type { UploadTracker } from './tracker.js';
 import { newUploadId } from './upload-id.js';
 
 export type ConcatenationParts = Readonly<{
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   bytes: ByteStore;
   tracker: UploadTracker;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
-import type { Redis } from 'ioredis';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 
 export type LockerOptions = Readonly<{
@@ -55,8 +55,8 @@ export class RedisLocker implements Locker {
   readonly stopping = new AbortController();
 
   constructor(
-    readonly redis: Redis,
-    private readonly subscriber: Redis,
+    readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     readonly keys: Keys,
     readonly options: LockerOptions,
     readonly logger: Logger,

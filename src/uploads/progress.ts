@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { execAll } from '../redis/client.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { isFinal, parseRecord, type UploadRecord } from './record.js';
 import { groupView, missingView, type Part, partView, progressView } from './views.js';
@@ -7,7 +6,7 @@ import { groupView, missingView, type Part, partView, progressView } from './vie
 /** The read model: reads upload state from Redis and never writes it. */
 export class UploadReader {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 
@@ -55,17 +54,22 @@ export class UploadReader {
     return this.redis.zrangebyscore(this.keys.expiryIndex, '-inf', now, 'LIMIT', 0, limit);
   }
 
-  /** Records and received chunk indexes of several uploads, in one round trip (a pipeline: their keys are in different slots). */
+  /**
+   * Records and received chunk indexes of several uploads. Commands issued
+   * together share round trips (auto-pipelining, one batch per cluster node);
+   * an explicit pipeline would fail on a cluster, where the uploads' keys live
+   * on different nodes.
+   */
   private async readParts(ids: readonly string[]): Promise<Part[]> {
-    if (ids.length === 0) return [];
-    const batch = this.redis.pipeline();
-    for (const id of ids)
-      batch.hgetall(this.keys.forUpload(id).upload).smembers(this.keys.forUpload(id).chunksReceived);
-    const replies = await execAll(batch);
-    return ids.map((id, i) => ({
-      id,
-      record: parseRecord(id, replies[2 * i] as Record<string, string>),
-      received: (replies[2 * i + 1] as string[]).map(Number),
-    }));
+    return Promise.all(
+      ids.map(async (id) => {
+        const k = this.keys.forUpload(id);
+        const [hash, members] = await Promise.all([
+          this.redis.hgetall(k.upload),
+          this.redis.smembers(k.chunksReceived),
+        ]);
+        return { id, record: parseRecord(id, hash), received: members.map(Number) };
+      }),
+    );
   }
 }

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { RedisClient } from '../redis/client.js';
 import { createKeys } from '../redis/keys.js';
 import { createFileByteStore } from './byte-store.js';
 import { Concatenation } from './concatenation.js';
@@ -15,7 +15,7 @@ import { isUploadId } from './upload-id.js';
 
 export type UploadServiceDeps = Readonly<{
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   events: UploadEvents;
   lockHooks?: LockerHooks;

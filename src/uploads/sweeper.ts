@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from './byte-store.js';
 import type { UploadEvents } from './events.js';
@@ -9,7 +9,7 @@ import type { UploadReader } from './progress.js';
 import type { UploadTracker } from './tracker.js';
 
 export type SweeperParts = Readonly<{
-  redis: Redis;
+  redis: RedisClient;
   keys: Keys;
   bytes: ByteStore;
   tracker: UploadTracker;
@@ -98,10 +98,9 @@ export class Sweeper {
     let removed = 0;
     let batch: string[] = [];
     const flush = async () => {
-      const pipeline = redis.pipeline();
-      for (const id of batch) pipeline.exists(keys.forUpload(id).upload);
-      const replies = (await pipeline.exec()) ?? [];
-      const orphans = batch.filter((_, i) => replies[i]?.[1] === 0);
+      // One EXISTS each, issued together: auto-pipelined per node (a cluster spreads them over nodes).
+      const exists = await Promise.all(batch.map((id) => redis.exists(keys.forUpload(id).upload)));
+      const orphans = batch.filter((_, i) => exists[i] === 0);
       batch = [];
       for (const id of orphans) {
         const outcome = await this.underLock(id, async () => {

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { AppError, uploadNotFound } from '../errors.js';
-import { execAll } from '../redis/client.js';
+import { execAll, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { initialFields, type NewUpload, type UploadStatus } from './record.js';
 
@@ -20,7 +19,7 @@ export type TrackerPolicy = Readonly<{
  */
 export class UploadTracker {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly policy: TrackerPolicy,
   ) {}

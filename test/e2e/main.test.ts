@@ -90,7 +90,9 @@ describe('npm start', () => {
     expect(await server.exit).toBe(2);
     expect(server.output()).toMatch(/PORT: must be a whole number \(got "eighty"\)/);
     expect(server.output()).toMatch(/CHUNK_SIZE_BYTES: .*65536/);
-    expect(server.output()).toMatch(/REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(server.output()).toMatch(
+      /REDIS_URL: must be a redis:\/\/, rediss:\/\/ or redis\+cluster:\/\/host:port,host:port URL/,
+    );
   });
 });
 

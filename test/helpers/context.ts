@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { createHttpServer } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 
@@ -27,7 +27,7 @@ export async function createTestContext(
   const dir = mkdtempSync(path.join(inject('tmpRoot'), 'uploads-'));
   const prefix = `test-${randomUUID()}:`;
   const config: Config = loadConfig({ UPLOAD_DIR: dir, REDIS_KEY_PREFIX: prefix, ...env });
-  const redis: Redis = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  const redis: RedisClient = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
   redis.on('error', () => {});
   await redis.connect();
   const keys: Keys = createKeys(config.redisKeyPrefix);

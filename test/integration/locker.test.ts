@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
+import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { type LockerOptions, lockerOptions, RedisLocker } from '../../src/uploads/locker.js';
 
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
 const lockers: RedisLocker[] = [];
 let keys: Keys;
 
-async function client(): Promise<Redis> {
+async function client(): Promise<RedisClient> {
   const c = createRedisClient(inject('redisUrl'), { commandTimeoutMs: 2000 });
   await c.connect();
   clients.push(c);

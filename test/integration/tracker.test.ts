@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { UploadReader } from '../../src/uploads/progress.js';
@@ -11,12 +11,12 @@ import { expectEveryKeyToExpire } from '../helpers/redis-assert.js';
 const CHUNK = 1000;
 const TTL_MS = 60_000;
 
-let redis: Redis;
+let redis: RedisClient;
 let keys: Keys;
 let tracker: UploadTracker;
 let reader: UploadReader;
 
-function trackerOn(client: Redis) {
+function trackerOn(client: RedisClient) {
   return new UploadTracker(client, keys, { completedRetentionMs: 3_600_000, indexTtlMs: 7_200_000 });
 }
 
@@ -146,7 +146,7 @@ describe('completion', () => {
 
 describe('a lost reply (ioredis resends the command after reconnecting)', () => {
   let proxy: FaultProxy;
-  let viaProxy: Redis;
+  let viaProxy: RedisClient;
   beforeEach(async () => {
     proxy = await startFaultProxy(Number(new URL(inject('redisUrl')).port));
     viaProxy = createRedisClient(proxy.url('redis'), { commandTimeoutMs: 2000 });

@@ -1,0 +1,191 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type Cluster, Redis } from 'ioredis';
+import request from 'supertest';
+import { Upload } from 'tus-js-client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+import { openPatch } from '../helpers/raw-patch.js';
+import { type RedisClusterProcesses, startRedisCluster } from '../helpers/redis-cluster.js';
+import { createUpload, head, patch } from '../helpers/tus.js';
+
+const CHUNK = 64 * 1024;
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+let cluster: RedisClusterProcesses;
+let ctx: TestContext;
+let base: string;
+
+beforeAll(async () => {
+  cluster = await startRedisCluster(mkdtempSync(path.join(inject('tmpRoot'), 'cluster-')));
+  ctx = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK) }, cluster.url);
+  base = await ctx.listen();
+}, 60_000);
+afterAll(async () => {
+  await ctx?.close();
+  await cluster?.stop();
+});
+
+/** The node (host:port) serving a key's slot. */
+async function nodeOf(key: string): Promise<string> {
+  const c = ctx.redis as Cluster;
+  const slot = Number(await c.cluster('KEYSLOT', key));
+  const slots = (await c.cluster('SLOTS')) as unknown as Array<[number, number, [string, number]]>;
+  const owner = slots.find(([from, to]) => slot >= from && slot <= to);
+  return `${owner?.[2][0]}:${owner?.[2][1]}`;
+}
+
+function uploadWith(data: Buffer, options: ConstructorParameters<typeof Upload>[1]): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    const u: Upload = new Upload(data, { ...options, onSuccess: () => resolve(u), onError: reject });
+    u.start();
+  });
+}
+
+describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
+  it("uploads with tus-js-client, interrupted and resumed, byte-identical; an upload's keys share one node", async () => {
+    const data = randomBytes(2 * 1024 * 1024);
+    const first = new Upload(data, { endpoint: `${base}/files`, chunkSize: 256 * 1024, retryDelays: [] });
+    await new Promise<void>((resolve, reject) => {
+      first.options.onChunkComplete = (_c, accepted) => {
+        if (accepted >= 768 * 1024) first.abort().then(resolve, reject);
+      };
+      first.options.onError = reject;
+      first.start();
+    });
+    await uploadWith(data, { uploadUrl: first.url as string, chunkSize: 256 * 1024 });
+    const id = (first.url as string).split('/').pop() as string;
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    expect(await ctx.reader.readProgress(id)).toMatchObject({
+      status: 'completed',
+      receivedChunks: 32,
+      sha256: sha256(data),
+    });
+
+    const k = ctx.keys.forUpload(id);
+    const nodes = new Set([await nodeOf(k.upload), await nodeOf(k.chunksReceived), await nodeOf(ctx.keys.lock(id))]);
+    expect(nodes.size).toBe(1);
+    expect(await ctx.redis.pttl(k.upload)).toBeGreaterThan(0);
+    expect(await ctx.redis.pttl(k.chunksReceived)).toBeGreaterThan(0);
+  });
+
+  it('runs a parallel upload (concatenation) and shows it as one group', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const group = randomUUID();
+    const upload = await uploadWith(data, {
+      endpoint: `${base}/files`,
+      parallelUploads: 3,
+      metadataForPartialUploads: { group },
+      metadata: { filename: 'x.bin' },
+    });
+    const id = (upload.url as string).split('/').pop() as string;
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    const progress = (await request(base).get(`/api/groups/${group}/progress`)).body;
+    expect(progress).toMatchObject({ status: 'completed', final: { id, sha256: sha256(data) } });
+    expect(progress.parts).toHaveLength(3);
+  });
+
+  it('answers the dashboard endpoints', async () => {
+    const agent = request(base);
+    const { path: url, id } = await createUpload(agent, { size: 5 * CHUNK });
+    await patch(agent, url, 0, randomBytes(2 * CHUNK + 1));
+    expect((await agent.get(`/api/uploads/${id}/progress`)).body).toMatchObject({ receivedChunks: 2, totalChunks: 5 });
+    expect((await agent.get(`/api/uploads/${id}/missing`)).body).toMatchObject({ missingRanges: [[2, 4]] });
+  });
+
+  it('serialises PATCHes across two instances with the Redis lock (release requests over cluster pub/sub)', async () => {
+    const other = await createTestContext(
+      { CHUNK_SIZE_BYTES: String(CHUNK), REDIS_KEY_PREFIX: ctx.prefix, UPLOAD_DIR: ctx.dir },
+      cluster.url,
+    );
+    try {
+      const otherBase = await other.listen();
+      const { path: url, id } = await createUpload(request(base), { size: 2 * CHUNK });
+      const a = openPatch(base, url, 0, 2 * CHUNK);
+      await new Promise((r) => setTimeout(r, 200));
+      const b = openPatch(otherBase, url, 0, 2 * CHUNK);
+      await new Promise((r) => setTimeout(r, 300));
+      await Promise.all([a.write(Buffer.alloc(2 * CHUNK, 1)), b.write(Buffer.alloc(2 * CHUNK, 2))]);
+      a.end();
+      b.end();
+      const statuses = [(await a.response).status, (await b.response).status].sort();
+      expect(statuses[0]).toBe(204);
+      expect([409, 423]).toContain(statuses[1]);
+      const file = await readFile(path.join(ctx.dir, id));
+      expect(file.equals(Buffer.alloc(2 * CHUNK, 1)) || file.equals(Buffer.alloc(2 * CHUNK, 2))).toBe(true);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('sweeps an expired upload (keys and bytes) found through the index', async () => {
+    const short = await createTestContext({ UPLOAD_TTL_SECONDS: '1' }, cluster.url);
+    try {
+      const { path: url, id } = await createUpload(request(short.app), { size: 100 });
+      await patch(request(short.app), url, 0, randomBytes(10));
+      await new Promise((r) => setTimeout(r, 1100));
+      const report = await short.sweeper.sweep();
+      expect(report.expired).toBe(1);
+      expect(existsSync(path.join(short.dir, id))).toBe(false);
+      expect(await short.redis.exists(short.keys.forUpload(id).upload)).toBe(0);
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('warns at start when any master may evict upload state', async () => {
+    const { startServerProcess, killAllServerProcesses } = await import('../helpers/server-process.js');
+    const master = new Redis(cluster.nodes[0]?.port as number, '127.0.0.1');
+    try {
+      await master.config('SET', 'maxmemory-policy', 'volatile-lru');
+      const server = await startServerProcess({ REDIS_URL: cluster.url, UPLOAD_DIR: ctx.dir, REDIS_KEY_PREFIX: ctx.prefix });
+      expect(server.output()).toMatch(new RegExp(`"node":"127\\.0\\.0\\.1:${cluster.nodes[0]?.port}".*volatile-lru.*EVICT LIVE UPLOAD STATE`));
+    } finally {
+      await master.config('SET', 'maxmemory-policy', 'noeviction');
+      master.disconnect();
+      await killAllServerProcesses();
+    }
+  });
+
+  it('goes on through a CLUSTER FAILOVER of the master holding an upload', async () => {
+    const data = randomBytes(6 * CHUNK);
+    const agent = request(base);
+    const { path: url, id } = await createUpload(agent, { size: data.length });
+    await patch(agent, url, 0, data.subarray(0, 2 * CHUNK));
+
+    const master = await nodeOf(ctx.keys.forUpload(id).upload);
+    const masterClient = new Redis(Number(master.split(':')[1]), '127.0.0.1');
+    const replicaLine = String(await masterClient.info('replication')).match(/slave0:ip=([^,]+),port=(\d+)/);
+    masterClient.disconnect();
+    expect(replicaLine).not.toBeNull();
+    const replica = new Redis(Number(replicaLine?.[2]), '127.0.0.1');
+    try {
+      // Let the replica catch up, then make it the master.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await replica.cluster('FAILOVER')).toBe('OK');
+      const deadline = Date.now() + 20_000;
+      while (!/role:master/.test(String(await replica.info('replication')))) {
+        if (Date.now() > deadline) throw new Error('failover did not happen');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      replica.disconnect();
+    }
+    // The server finds the new master by itself (MOVED), and the state came along.
+    let headStatus = 0;
+    for (let i = 0; i < 50 && headStatus !== 200; i++) {
+      headStatus = (await head(agent, url)).status;
+      if (headStatus !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(headStatus).toBe(200);
+    expect((await head(agent, url)).headers['upload-offset']).toBe(String(2 * CHUNK));
+    expect((await patch(agent, url, 2 * CHUNK, data.subarray(2 * CHUNK))).status).toBe(204);
+    expect(await ctx.reader.readRecord(id)).toMatchObject({
+      status: 'completed',
+      receivedChunks: 6,
+      sha256: sha256(data),
+    });
+  });
+});
