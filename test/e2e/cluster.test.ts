@@ -140,8 +140,14 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
     const master = new Redis(cluster.nodes[0]?.port as number, '127.0.0.1');
     try {
       await master.config('SET', 'maxmemory-policy', 'volatile-lru');
-      const server = await startServerProcess({ REDIS_URL: cluster.url, UPLOAD_DIR: ctx.dir, REDIS_KEY_PREFIX: ctx.prefix });
-      expect(server.output()).toMatch(new RegExp(`"node":"127\\.0\\.0\\.1:${cluster.nodes[0]?.port}".*volatile-lru.*EVICT LIVE UPLOAD STATE`));
+      const server = await startServerProcess({
+        REDIS_URL: cluster.url,
+        UPLOAD_DIR: ctx.dir,
+        REDIS_KEY_PREFIX: ctx.prefix,
+      });
+      expect(server.output()).toMatch(
+        new RegExp(`"node":"127\\.0\\.0\\.1:${cluster.nodes[0]?.port}".*volatile-lru.*EVICT LIVE UPLOAD STATE`),
+      );
     } finally {
       await master.config('SET', 'maxmemory-policy', 'noeviction');
       master.disconnect();
