@@ -11,6 +11,12 @@ export type Keys = Readonly<{
   forUpload(id: string): UploadKeys;
   /** Sorted set of upload IDs scored by the time (ms) their keys and bytes are due for removal. */
   expiryIndex: string;
+  /** Sorted set of upload IDs scored by their latest activity (ms), for the uploads list. */
+  recentIndex: string;
+  /** The same, for the uploads in one status. */
+  statusIndex(status: string): string;
+  /** Pub/sub channel on which every change to an upload is published, for live updates on any instance. */
+  eventsChannel: string;
   /** Set of the upload IDs of one group (the parts of one file uploaded in parallel). */
   group(group: string): string;
   /** Which final upload was made of a given list of partials (so a retried final POST makes no second one). */
@@ -36,6 +42,9 @@ export function createKeys(prefix: string): Keys {
       return { upload, chunksReceived: `${upload}:chunks_received` };
     },
     expiryIndex: `${prefix}uploads:expiry`,
+    recentIndex: `${prefix}uploads:recent`,
+    statusIndex: (status: string) => `${prefix}uploads:status:${status}`,
+    eventsChannel: `${prefix}uploads:events`,
     group: (group: string) => `${prefix}group:{${group}}`,
     concatenation: (partialsDigest: string) => `${prefix}concat:{${partialsDigest}}`,
     lock: (id: string) => `${prefix}lock:{${id}}`,

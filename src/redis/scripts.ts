@@ -16,7 +16,7 @@ const SCRIPTS = {
 } as const;
 
 type Arg = string | number;
-export type ProgressReply = [offset: number, receivedChunks: number, status: string] | -1 | -2;
+export type ProgressReply = [offset: number, receivedChunks: number, status: string, previousStatus: string] | -1 | -2;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

@@ -5,6 +5,7 @@ import { createKeys } from '../redis/keys.js';
 import { createFileByteStore } from './byte-store.js';
 import { Concatenation } from './concatenation.js';
 import type { UploadEvents } from './events.js';
+import { UploadIndexes } from './indexes.js';
 import { type LockerHooks, lockerOptions, RedisLocker } from './locker.js';
 import { UploadReader } from './progress.js';
 import { requestScope } from './request-scope.js';
@@ -27,10 +28,10 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
   const uploadTtlMs = config.uploadTtlSeconds * 1000;
   const completedRetentionMs = config.completedRetentionSeconds * 1000;
   const digest = config.uploadDigest === 'sha256';
-  const tracker = new UploadTracker(redis, keys, {
-    completedRetentionMs,
-    indexTtlMs: 2 * Math.max(uploadTtlMs, completedRetentionMs),
-  });
+  // The indexes and groups outlive every upload they list.
+  const indexTtlMs = 2 * Math.max(uploadTtlMs, completedRetentionMs);
+  const indexes = new UploadIndexes(redis, keys, indexTtlMs);
+  const tracker = new UploadTracker(redis, keys, { completedRetentionMs, groupTtlMs: indexTtlMs }, indexes);
   const reader = new UploadReader(redis, keys);
   const bytes = createFileByteStore(config.uploadDir);
   const locker = new RedisLocker(

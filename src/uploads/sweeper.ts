@@ -81,7 +81,7 @@ export class Sweeper {
         const outcome = await this.underLock(id, async () => {
           const record = await this.parts.reader.readRecord(id);
           if (record && record.expiresAt > now) {
-            await this.parts.tracker.index(id, record.expiresAt);
+            await this.parts.tracker.indexes.due(id, record.expiresAt);
             return false;
           }
           return this.removeUpload(id);

@@ -1,6 +1,7 @@
 import { AppError, uploadNotFound } from '../errors.js';
 import { execAll, type RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import type { UploadIndexes } from './indexes.js';
 import { initialFields, type NewUpload, type UploadStatus } from './record.js';
 
 export type ProgressState = Readonly<{ offset: number; receivedChunks: number; status: UploadStatus }>;
@@ -8,8 +9,8 @@ export type ProgressState = Readonly<{ offset: number; receivedChunks: number; s
 export type TrackerPolicy = Readonly<{
   /** How long a completed upload is kept after it completed. */
   completedRetentionMs: number;
-  /** TTL of the expiry index, renewed on each write: longer than any upload it lists lives. */
-  indexTtlMs: number;
+  /** TTL of a group's set, renewed as members join: longer than any member lives. */
+  groupTtlMs: number;
 }>;
 
 /**
@@ -22,16 +23,18 @@ export class UploadTracker {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly policy: TrackerPolicy,
+    readonly indexes: UploadIndexes,
   ) {}
 
   async create(upload: NewUpload): Promise<void> {
     const k = this.keys.forUpload(upload.id);
-    // Both in one round trip, the index entry first on the wire: if the record is
+    // In one round trip, the expiry index first on the wire: if the record is
     // created, the sweeper knows of it. (An entry whose creation then failed finds
     // nothing, or only bytes, behind it, and is cleared.)
     const [, created] = await Promise.all([
-      this.index(upload.id, upload.expiresAt),
+      this.indexes.due(upload.id, upload.expiresAt),
       this.redis.createUpload(k.upload, k.chunksReceived, upload.expiresAt, upload.createdAt, ...initialFields(upload)),
+      this.indexes.active(upload.id, upload.status ?? 'uploading', upload.createdAt),
     ]);
     if (created === 0) throw new Error(`upload ${upload.id} already exists`);
   }
@@ -42,14 +45,17 @@ export class UploadTracker {
     const reply = await this.redis.recordProgress(k.upload, k.chunksReceived, offset, now);
     if (reply === -1) return undefined;
     if (reply === -2) throw new Error(`offset ${offset} is beyond the size of upload ${id}`);
-    const [stored, receivedChunks, status] = reply;
+    const [stored, receivedChunks, status, previous] = reply;
+    await this.indexes.active(id, status as UploadStatus, now, previous as UploadStatus);
     return { offset: stored, receivedChunks, status: status as UploadStatus };
   }
 
   /** Moves the recorded offset back to what is really stored; returns the chunks uncounted. */
   async rewindProgress(id: string, offset: number, now = Date.now()): Promise<number> {
     const k = this.keys.forUpload(id);
-    return Math.max(0, await this.redis.rewindProgress(k.upload, k.chunksReceived, offset, now));
+    const removed = await this.redis.rewindProgress(k.upload, k.chunksReceived, offset, now);
+    if (removed > 0) await this.indexes.active(id, 'uploading', now);
+    return Math.max(0, removed);
   }
 
   async declareLength(id: string, size: number, now = Date.now()): Promise<number> {
@@ -79,7 +85,8 @@ export class UploadTracker {
         now,
         ...(sha256 === undefined ? [] : ['sha256', sha256]),
       ),
-      this.index(id, keepUntil),
+      this.indexes.due(id, keepUntil),
+      this.indexes.active(id, 'completed', now, 'assembling'),
     ]);
     return moved === 1;
   }
@@ -87,9 +94,17 @@ export class UploadTracker {
   /** assembling → failed, with a reason; the upload keeps its expiry. */
   async fail(id: string, reason: string, expiresAt: number, now = Date.now()): Promise<boolean> {
     const k = this.keys.forUpload(id);
-    return (
-      (await this.redis.finishAssembly(k.upload, k.chunksReceived, 'failed', now, expiresAt, 'error', reason)) === 1
+    const moved = await this.redis.finishAssembly(
+      k.upload,
+      k.chunksReceived,
+      'failed',
+      now,
+      expiresAt,
+      'error',
+      reason,
     );
+    if (moved === 1) await this.indexes.active(id, 'failed', now, 'assembling');
+    return moved === 1;
   }
 
   /** Counts one request that ended without storing its whole body (once per request ID). */
@@ -110,21 +125,13 @@ export class UploadTracker {
   /** Deletes both keys of an upload at once, and its index entry; false when there was no record. */
   async remove(id: string): Promise<boolean> {
     const k = this.keys.forUpload(id);
-    const deleted = await this.redis.del(k.upload, k.chunksReceived);
-    await this.redis.zrem(this.keys.expiryIndex, id);
+    const [deleted] = await Promise.all([this.redis.del(k.upload, k.chunksReceived), this.indexes.forget(id)]);
     return deleted > 0;
   }
 
   /** Links an upload to the group of parts of one file uploaded in parallel. */
   async addToGroup(group: string, id: string): Promise<void> {
     const key = this.keys.group(group);
-    await execAll(this.redis.multi().sadd(key, id).pexpire(key, this.policy.indexTtlMs));
-  }
-
-  /** Puts an upload in the expiry index at `dueAt` (ms). */
-  async index(id: string, dueAt: number): Promise<void> {
-    await execAll(
-      this.redis.multi().zadd(this.keys.expiryIndex, dueAt, id).pexpire(this.keys.expiryIndex, this.policy.indexTtlMs),
-    );
+    await execAll(this.redis.multi().sadd(key, id).pexpire(key, this.policy.groupTtlMs));
   }
 }

@@ -90,10 +90,17 @@ describe('the schema', () => {
     const ttl = await ctx.redis.pttl(k.upload);
     expect(ttl).toBeGreaterThan(TTL_S * 1000);
     await expectEveryKeyToExpire(ctx.redis, `${ctx.prefix}upload:`, 7 * 86400 * 1000);
-    // The index is the only other key, and it expires too.
-    const all = await ctx.allKeys();
-    expect(all.filter((key) => !key.startsWith(`${ctx.prefix}upload:`))).toEqual([ctx.keys.expiryIndex]);
-    expect(await ctx.redis.pttl(ctx.keys.expiryIndex)).toBeGreaterThan(0);
+    // The only other keys are the indexes, and they expire too.
+    const others = (await ctx.allKeys()).filter((key) => !key.startsWith(`${ctx.prefix}upload:`));
+    expect(others).toEqual(
+      [
+        ctx.keys.expiryIndex,
+        ctx.keys.recentIndex,
+        // Both uploads completed: an empty 'uploading' set is no key at all.
+        ctx.keys.statusIndex('completed'),
+      ].sort(),
+    );
+    for (const key of others) expect(await ctx.redis.pttl(key), key).toBeGreaterThan(0);
   });
 });
 

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { UploadIndexes } from '../../src/uploads/indexes.js';
 import { UploadReader } from '../../src/uploads/progress.js';
 import { UploadTracker } from '../../src/uploads/tracker.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
@@ -17,7 +18,12 @@ let tracker: UploadTracker;
 let reader: UploadReader;
 
 function trackerOn(client: RedisClient) {
-  return new UploadTracker(client, keys, { completedRetentionMs: 3_600_000, indexTtlMs: 7_200_000 });
+  return new UploadTracker(
+    client,
+    keys,
+    { completedRetentionMs: 3_600_000, groupTtlMs: 7_200_000 },
+    new UploadIndexes(client, keys, 7_200_000),
+  );
 }
 
 async function newUpload(size: number | undefined, expiresInMs = TTL_MS): Promise<string> {

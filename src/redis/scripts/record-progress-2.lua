@@ -6,12 +6,14 @@
   a call that timed out and runs late cannot undo a newer one. A missing upload
   is never recreated (SADD or HINCRBY on a missing key would recreate it without
   a TTL). When the last byte is stored, 'uploading' becomes 'assembling'.
+  The upload's speed is the bytes stored per second since a sample taken at
+  least a second before.
   KEYS[1] upload hash   KEYS[2] received-chunks set
   ARGV[1] offset (bytes stored)   ARGV[2] now (ms since epoch)
-  Returns: {offset, receivedChunks, status}; -1 the upload is gone;
-           -2 the offset is beyond the upload's size
+  Returns: {offset, receivedChunks, status, previous status}; -1 the upload is
+           gone; -2 the offset is beyond the upload's size
 ]]
-local f = redis.call('HMGET', KEYS[1], 'offset', 'size', 'chunkSize', 'receivedChunks', 'status', 'expiresAt')
+local f = redis.call('HMGET', KEYS[1], 'offset', 'size', 'chunkSize', 'receivedChunks', 'status', 'expiresAt', 'speedAt', 'speedOffset')
 if not f[1] then
   return -1
 end
@@ -49,5 +51,21 @@ end
 if size and offset == size and status == 'uploading' then
   status = 'assembling'
 end
-redis.call('HSET', KEYS[1], 'offset', offsetText, 'status', status, 'updatedAt', ARGV[2])
-return {offset, received, status}
+local fields = {'offset', offsetText, 'status', status, 'updatedAt', ARGV[2]}
+local now = tonumber(ARGV[2])
+local sampledAt = tonumber(f[7])
+if not sampledAt then
+  fields[#fields + 1] = 'speedAt'
+  fields[#fields + 1] = ARGV[2]
+  fields[#fields + 1] = 'speedOffset'
+  fields[#fields + 1] = offsetText
+elseif now - sampledAt >= 1000 then
+  fields[#fields + 1] = 'speedBytesPerSecond'
+  fields[#fields + 1] = math.floor((offset - tonumber(f[8])) * 1000 / (now - sampledAt))
+  fields[#fields + 1] = 'speedAt'
+  fields[#fields + 1] = ARGV[2]
+  fields[#fields + 1] = 'speedOffset'
+  fields[#fields + 1] = offsetText
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+return {offset, received, status, f[5]}
