@@ -6,12 +6,16 @@ import { downloadHandler } from './http/download.js';
 import { Drain } from './http/drain.js';
 import { jsonErrorHandler, notFound } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { liveRoutes } from './http/live.js';
 import { requestLogging } from './http/request-log.js';
 import { tusHandler } from './http/tus.js';
 import type { Logger } from './log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from './metrics.js';
 import type { RedisClient } from './redis/client.js';
+import { createKeys } from './redis/keys.js';
 import { fanOut } from './uploads/events.js';
+import { publishUploadEvents, UploadEventFeed } from './uploads/live.js';
+import { UploadReader } from './uploads/progress.js';
 import { createUploadService, type UploadService } from './uploads/service.js';
 
 export type AppDeps = Readonly<{
@@ -30,8 +34,11 @@ export type App = UploadService &
 /** Builds the whole application from its dependencies. It never listens and never reads the environment. */
 export function createApp({ config, redis, logger }: AppDeps): App {
   const metrics = createMetrics();
-  const events = fanOut([countUploadEvents(metrics)], (error) =>
-    logger.error({ err: error }, 'an event consumer failed'),
+  const keys = createKeys(config.redisKeyPrefix);
+  const feed = new UploadEventFeed(redis.duplicate(), keys, logger);
+  const events = fanOut(
+    [countUploadEvents(metrics), publishUploadEvents(redis, keys, new UploadReader(redis, keys), logger)],
+    (error) => logger.error({ err: error }, 'an event consumer failed'),
   );
   const uploads = createUploadService({
     config,
@@ -64,6 +71,7 @@ export function createApp({ config, redis, logger }: AppDeps): App {
 
   app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.corsOrigins] }));
   app.use(dashboardRoutes(uploads.reader));
+  app.use(liveRoutes(uploads.reader, feed, config.dashboardToken));
   app.use(notFound);
   app.use(jsonErrorHandler(logger));
   return {
@@ -74,9 +82,11 @@ export function createApp({ config, redis, logger }: AppDeps): App {
     start: async () => {
       stopObservingRedis = observeRedisCommands(metrics);
       await uploads.start();
+      await feed.start();
     },
     stop: async () => {
       stopObservingRedis();
+      feed.stop();
       await uploads.stop();
     },
   };

@@ -34,6 +34,11 @@ export const envSchema = z.object({
     .describe(
       'Redis to keep upload state in (redis+cluster://host:port,host:port for a Redis Cluster). Unset: use 127.0.0.1:6379 if it answers, else start a local redis-server',
     ),
+  DASHBOARD_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters (a long random secret)')
+    .optional()
+    .describe('Secret that opens the uploads list and the all-uploads event stream (unset: both are off)'),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[^{}\s]*$/, 'must not contain braces or spaces (they would break the {id} hash tag)')
@@ -114,6 +119,7 @@ export type Config = Readonly<{
   port: number;
   host: string;
   redisUrl: string | undefined;
+  dashboardToken: string | undefined;
   redisKeyPrefix: string;
   redisCommandTimeoutMs: number;
   uploadDir: string;
@@ -170,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     host: e.HOST,
     redisUrl: e.REDIS_URL,
+    dashboardToken: e.DASHBOARD_TOKEN,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     uploadDir: path.resolve(e.UPLOAD_DIR),

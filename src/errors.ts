@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'UPLOAD_LOCKED'
   | 'STORAGE_FULL'
   | 'SHUTTING_DOWN'
+  | 'UNAUTHORIZED'
   | 'STATE_STORE_UNAVAILABLE'
   | 'NOT_FOUND'
   | 'INTERNAL';

@@ -90,6 +90,8 @@ export function countUploadEvents(metrics: Metrics): (event: UploadEvent) => voi
       case 'swept':
         if (event.ran) metrics.sweeps.inc();
         return;
+      case 'progress':
+        return;
       case 'expired':
         metrics.reclaimedBytes.inc(event.bytes);
         metrics.uploads.inc({ event: event.type });

@@ -7,6 +7,7 @@
 export type UploadEvent =
   | { type: 'created'; id: string }
   | { type: 'received'; id: string; bytes: number }
+  | { type: 'progress'; id: string }
   | { type: 'completed'; id: string }
   | { type: 'failed'; id: string; reason: string }
   | { type: 'terminated'; id: string }

@@ -1,7 +1,21 @@
+import { AppError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import { isFinal, parseRecord, type UploadRecord } from './record.js';
-import { groupView, missingView, type Part, partView, progressView } from './views.js';
+import { isFinal, parseRecord, type UploadRecord, type UploadStatus } from './record.js';
+import { groupView, missingView, type Part, partView, progressView, type RowView, rowView } from './views.js';
+
+export type UploadPage = { uploads: RowView[]; next: string | null };
+
+const encodeCursor = (entry: { id: string; score: number }) =>
+  Buffer.from(`${entry.score}:${entry.id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { score: number; id: string } {
+  const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
+  if (!score || !id || !Number.isFinite(Number(score))) {
+    throw new AppError('INVALID_REQUEST', 400, 'Invalid cursor: pass the "next" value of the previous page');
+  }
+  return { score: Number(score), id };
+}
 
 /** The read model: reads upload state from Redis and never writes it. */
 export class UploadReader {
@@ -47,6 +61,41 @@ export class UploadReader {
       parts.sort((a, b) => (a.record?.createdAt ?? 0) - (b.record?.createdAt ?? 0) || a.id.localeCompare(b.id));
     }
     return ids.length === 0 ? undefined : groupView(group, parts, final);
+  }
+
+  /**
+   * A page of uploads, newest activity first, optionally in one status, read
+   * from the activity index (never a scan of the keyspace): one range read and
+   * one read per row. `cursor` continues after the previous page.
+   */
+  async listUploads(options: { status?: UploadStatus; limit: number; cursor?: string }): Promise<UploadPage> {
+    const { status, limit } = options;
+    const key = status ? this.keys.statusIndex(status) : this.keys.recentIndex;
+    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const flat = await this.redis.zrevrangebyscore(
+      key,
+      after ? after.score : '+inf',
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      2 * limit + 1,
+    );
+    const entries: Array<{ id: string; score: number }> = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const entry = { id: flat[i] as string, score: Number(flat[i + 1]) };
+      // Members of equal score come in reverse lexicographic order: those at or above the cursor were shown.
+      if (after && entry.score === after.score && entry.id >= after.id) continue;
+      entries.push(entry);
+    }
+    const page = entries.slice(0, limit);
+    const records = await Promise.all(page.map((e) => this.readRecord(e.id)));
+    const now = Date.now();
+    // The index is written next to the records, not with them: an entry whose record is gone or has moved on is skipped.
+    const uploads = records.flatMap((r) => (r && (!status || r.status === status) ? [rowView(r, now)] : []));
+    const last = page.at(-1);
+    const more = entries.length > limit || flat.length / 2 === 2 * limit + 1;
+    return { uploads, next: more && last ? encodeCursor(last) : null };
   }
 
   /** Up to `limit` upload IDs whose removal time has come, oldest first. */

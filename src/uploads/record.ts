@@ -32,6 +32,8 @@ export type UploadRecord = Readonly<{
   group: string | undefined;
   /** Set while a PATCH with Upload-Checksum writes bytes not yet verified, from this offset. */
   unverifiedFrom: number | undefined;
+  /** Bytes stored per second, over the last second or more of progress. */
+  speedBytesPerSecond: number | undefined;
 }>;
 
 export const isFinal = (record: UploadRecord) => record.uploadConcat?.startsWith('final;') === true;
@@ -105,5 +107,6 @@ export function parseRecord(id: string, hash: Record<string, string>): UploadRec
     partials: hash.partials === undefined ? undefined : JSON.parse(hash.partials),
     group: hash.group,
     unverifiedFrom: optionalNumber(hash.unverifiedFrom),
+    speedBytesPerSecond: optionalNumber(hash.speedBytesPerSecond),
   };
 }

@@ -186,6 +186,7 @@ export class UploadWriter {
     const progress = await this.parts.tracker.recordProgress(id, offset);
     // Deleted or expired while this request was writing.
     if (!progress) throw ERRORS.FILE_NO_LONGER_EXISTS;
+    this.parts.events.emit({ type: 'progress', id });
     return progress;
   }
 

@@ -107,3 +107,33 @@ export function groupView(group: string, parts: readonly Part[], final: UploadRe
     final: final ? progressView(final) : null,
   };
 }
+
+/** An upload that has stored nothing for this long is not moving: its speed is 0, its ETA unknown. */
+const STALLED_AFTER_MS = 5000;
+
+/** A row of the uploads list (and of live updates): what a person watching uploads wants to see. */
+export function rowView(record: UploadRecord, now = Date.now()) {
+  const moving = record.status === 'uploading' && now - record.updatedAt < STALLED_AFTER_MS;
+  const speed = moving ? (record.speedBytesPerSecond ?? 0) : 0;
+  const left = record.size === undefined ? undefined : record.size - record.offset;
+  return {
+    id: record.id,
+    filename: record.metadata?.filename ?? null,
+    filetype: record.metadata?.filetype ?? null,
+    status: record.status,
+    size: record.size ?? null,
+    offset: record.offset,
+    percent: percent(record.offset, record.size),
+    totalChunks: record.totalChunks ?? null,
+    receivedChunks: record.receivedChunks,
+    failedChunks: record.failedChunks,
+    speedBytesPerSecond: speed,
+    etaSeconds: speed > 0 && left !== undefined ? Math.ceil(left / speed) : null,
+    createdAt: iso(record.createdAt),
+    updatedAt: iso(record.updatedAt),
+    completedAt: iso(record.completedAt),
+    group: record.group ?? null,
+  };
+}
+
+export type RowView = ReturnType<typeof rowView>;
