@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import cors from 'cors';
 import express, { type Express } from 'express';
 import { allowsAnyOrigin, type Config } from './config.js';
@@ -31,6 +33,9 @@ export type App = UploadService &
     metrics: Metrics;
   }>;
 
+/** dist/demo, from src/app.ts as from dist/app.js. */
+const DEMO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'demo');
+
 /** Builds the whole application from its dependencies. It never listens and never reads the environment. */
 export function createApp({ config, redis, logger }: AppDeps): App {
   const metrics = createMetrics();
@@ -60,6 +65,9 @@ export function createApp({ config, redis, logger }: AppDeps): App {
   if (config.trustProxy) app.set('trust proxy', true);
 
   app.use(requestLogging(logger, metrics));
+  // The demo pages, bundled into dist/demo by `npm run build` (which `npm start` runs first).
+  app.get('/', (_req, res) => res.redirect('/demo/'));
+  app.use('/demo', express.static(DEMO_DIR, { index: 'index.html' }));
   app.use(healthRoutes(redis, config.uploadDir, drain));
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -38,7 +38,7 @@ export function liveRoutes(reader: UploadReader, feed: UploadEventFeed, dashboar
   });
 
   // Every change to any upload; on (re)connection a snapshot of the latest ones.
-  router.get('/api/uploads/events', needsToken, async (req, res) => {
+  router.get('/api/uploads/events', needsToken, async (_req, res) => {
     const snapshot = await reader.listUploads({ limit: SNAPSHOT_ROWS });
     const stream = new EventStream(res);
     stream.send('snapshot', 'snapshot', String(Date.now()), snapshot);

@@ -135,6 +135,22 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
     }
   });
 
+  it('streams live events (pub/sub across the cluster) and lists uploads from the activity index', async () => {
+    const { openEvents } = await import('../helpers/sse.js');
+    const { path: url, id } = await createUpload(request(base), {
+      size: 2 * CHUNK,
+      metadata: { filename: 'live.bin' },
+    });
+    const events = openEvents(`${base}/api/uploads/${id}/events`);
+    await events.waitFor((e) => e.event === 'snapshot');
+    await patch(request(base), url, 0, randomBytes(2 * CHUNK));
+    const done = await events.waitFor((e) => e.event === 'completed');
+    expect(done.data).toMatchObject({ id, upload: { status: 'completed', filename: 'live.bin' } });
+    await events.close();
+    const page = await ctx.reader.listUploads({ limit: 5, status: 'completed' });
+    expect(page.uploads[0]?.id).toBe(id);
+  });
+
   it('warns at start when any master may evict upload state', async () => {
     const { startServerProcess, killAllServerProcesses } = await import('../helpers/server-process.js');
     const master = new Redis(cluster.nodes[0]?.port as number, '127.0.0.1');

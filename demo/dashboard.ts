@@ -1,0 +1,108 @@
+import { bytes, element, type LiveMessage, type Row, seconds } from './format.js';
+
+const form = document.getElementById('settings') as HTMLFormElement;
+const tokenInput = document.getElementById('token') as HTMLInputElement;
+const statusInput = document.getElementById('status') as HTMLSelectElement;
+const rows = document.getElementById('rows') as HTMLTableSectionElement;
+const live = document.getElementById('live') as HTMLSpanElement;
+const state = document.getElementById('state') as HTMLSpanElement;
+
+const uploads = new Map<string, Row>();
+let source: EventSource | undefined;
+
+tokenInput.value = new URLSearchParams(location.search).get('token') ?? localStorage.getItem('dashboardToken') ?? '';
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  connect();
+});
+if (tokenInput.value) connect();
+
+/** Loads the newest uploads, then follows every change live (Server-Sent Events, from whichever instance). */
+async function connect(): Promise<void> {
+  const token = tokenInput.value.trim();
+  localStorage.setItem('dashboardToken', token);
+  source?.close();
+  const status = statusInput.value;
+  const res = await fetch(`/api/uploads?limit=100${status ? `&status=${status}` : ''}`, {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) {
+    state.textContent =
+      res.status === 401
+        ? 'wrong token'
+        : res.status === 404
+          ? 'the list is off (DASHBOARD_TOKEN unset)'
+          : `error ${res.status}`;
+    return;
+  }
+  replace(((await res.json()) as { uploads: Row[] }).uploads);
+  source = new EventSource(`/api/uploads/events?token=${encodeURIComponent(token)}`);
+  source.onopen = () => {
+    live.classList.add('on');
+    state.textContent = 'live';
+  };
+  source.onerror = () => {
+    live.classList.remove('on');
+    state.textContent = 'reconnecting…';
+  };
+  source.addEventListener('snapshot', (e) => {
+    if (!status) replace((JSON.parse((e as MessageEvent).data) as { uploads: Row[] }).uploads);
+  });
+  for (const type of ['created', 'progress', 'completed', 'failed', 'terminated', 'expired']) {
+    source.addEventListener(type, (e) => apply(JSON.parse((e as MessageEvent).data) as LiveMessage));
+  }
+  setInterval(render, 1000); // keeps "updated" ages and stalled speeds honest
+}
+
+function replace(list: Row[]): void {
+  uploads.clear();
+  for (const row of list) uploads.set(row.id, row);
+  render();
+}
+
+function apply(message: LiveMessage): void {
+  if (!message.upload) uploads.delete(message.id);
+  else if (!statusInput.value || message.upload.status === statusInput.value) uploads.set(message.id, message.upload);
+  else uploads.delete(message.id);
+  render();
+}
+
+function render(): void {
+  const sorted = [...uploads.values()].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  rows.replaceChildren(
+    ...(sorted.length === 0
+      ? [element('tr', {}, element('td', { colSpan: 8, className: 'notice', textContent: 'No uploads yet.' }))]
+      : sorted.map(row)),
+  );
+}
+
+function row(u: Row): HTMLTableRowElement {
+  const bar = element('span');
+  bar.style.width = `${u.percent ?? 0}%`;
+  const tr = element(
+    'tr',
+    {},
+    element('td', { textContent: u.filename ?? u.id }),
+    element('td', {}, element('span', { className: `badge ${u.status}`, textContent: u.status })),
+    element(
+      'td',
+      {},
+      element('div', { className: 'bar' }, bar),
+      element('span', { className: 'small', textContent: `${(u.percent ?? 0).toFixed(1)} %` }),
+    ),
+    element('td', { className: 'num', textContent: `${bytes(u.offset)} / ${bytes(u.size)}` }),
+    element('td', {
+      className: 'num',
+      textContent: u.speedBytesPerSecond > 0 ? `${bytes(u.speedBytesPerSecond)}/s` : '—',
+    }),
+    element('td', { className: 'num', textContent: seconds(u.etaSeconds) }),
+    element('td', {
+      className: 'num',
+      textContent: `${u.receivedChunks}/${u.totalChunks ?? '?'}${u.failedChunks ? ` (${u.failedChunks} failed)` : ''}`,
+    }),
+    element('td', { className: 'num', textContent: new Date(u.updatedAt).toLocaleTimeString() }),
+  );
+  tr.dataset.id = u.id;
+  tr.dataset.status = u.status;
+  return tr;
+}
