@@ -1,5 +1,7 @@
+import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './webhooks/payload.js';
 
 /** Smallest and largest chunk size a client may ask for (Upload-Metadata `chunkSize`). */
 export const CHUNK_SIZE_BOUNDS = { minBytes: 64 * 1024, maxBytes: 1024 * 1024 * 1024 } as const;
@@ -21,6 +23,17 @@ const redisUrl = z
     (v) => /^rediss?(\+cluster)?:\/\/.+/.test(v),
     'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL',
   );
+
+/** A PEM in one environment variable often arrives with its newlines escaped. */
+const unescapePem = (pem: string) => pem.replaceAll('\\n', '\n');
+
+function isPublicKeyPem(value: string): boolean {
+  try {
+    return createPublicKey(unescapePem(value)).type === 'public';
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Every setting, by the environment variable that sets it. The description is
@@ -109,6 +122,86 @@ export const envSchema = z.object({
   ORPHAN_SWEEP_INTERVAL_SECONDS: wholeNumber(1, 7 * 86400)
     .default(3600)
     .describe('How often files without a record, and records without a file, are looked for and removed'),
+  AUTH_JWT_SECRET: z
+    .string()
+    .min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)')
+    .optional()
+    .describe(
+      "Secret of the HS256 bearer tokens (JWT) every upload request must carry; the token's sub is the owner (unset, with no public key: no tokens)",
+    ),
+  AUTH_JWT_PUBLIC_KEY: z
+    .string()
+    .trim()
+    .refine(isPublicKeyPem, 'must be a PEM public key (-----BEGIN PUBLIC KEY-----, \\n for newlines)')
+    .optional()
+    .describe('PEM public key (SPKI; \\n for newlines) of the bearer tokens, signed with AUTH_JWT_ALGORITHM'),
+  AUTH_JWT_ALGORITHM: z
+    .enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'])
+    .optional()
+    .describe('Signature algorithm of the bearer tokens (default: HS256 with a secret, RS256 with a public key)'),
+  AUTH_JWT_ISSUER: z.string().trim().min(1).optional().describe('Tokens must carry this iss (unset: not checked)'),
+  AUTH_JWT_AUDIENCE: z.string().trim().min(1).optional().describe('Tokens must carry this aud (unset: not checked)'),
+  PRE_REQUEST_HOOK_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      'Asked (POST, JSON) before every request that touches an upload: 2xx with {"owner"} allows it, any other status refuses it with that status',
+    ),
+  PRE_CREATE_HOOK_URL: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .describe(
+      'Asked (POST, JSON) before an upload is created: 2xx allows it (and may change its metadata), any other status refuses it',
+    ),
+  HOOK_TIMEOUT_MS: wholeNumber(100, 60_000)
+    .default(5000)
+    .describe('A pre-request or pre-create hook not answering within this long fails the request with 503'),
+  OWNER_MAX_SIZE_BYTES: wholeNumber(0, Number.MAX_SAFE_INTEGER)
+    .default(0)
+    .describe(
+      'Largest upload one owner may create, in bytes (0: no limit; a token claim upload_max_size overrides it)',
+    ),
+  OWNER_MAX_CONCURRENT_UPLOADS: wholeNumber(0, 100_000)
+    .default(0)
+    .describe(
+      'Unfinished uploads one owner may have at once (0: no limit; a token claim upload_max_concurrent overrides it)',
+    ),
+  WEBHOOK_URLS: z
+    .string()
+    .trim()
+    .transform((v) => v.split(',').map((u) => u.trim()))
+    .pipe(z.array(z.url({ protocol: /^https?$/ })))
+    .default([])
+    .describe(
+      'Comma-separated URLs every upload event is POSTed to, from a durable outbox in Redis (empty: no webhooks)',
+    ),
+  WEBHOOK_SECRET: z
+    .string()
+    .min(16, 'must be at least 16 characters (a long random secret)')
+    .optional()
+    .describe('Key of the Webhook-Signature HMAC-SHA256 header (unset: deliveries are not signed)'),
+  WEBHOOK_EVENTS: z
+    .string()
+    .trim()
+    .transform((v) => v.split(',').map((e) => e.trim()))
+    .pipe(z.array(z.enum(WEBHOOK_EVENT_TYPES)))
+    .default([...WEBHOOK_EVENT_TYPES])
+    .describe('Comma-separated events to deliver'),
+  WEBHOOK_PROGRESS_INTERVAL_SECONDS: wholeNumber(1, 3600)
+    .default(10)
+    .describe('upload.progress is sent at most this often per upload'),
+  WEBHOOK_TIMEOUT_MS: wholeNumber(100, 120_000)
+    .default(10_000)
+    .describe('A delivery not answered within this long counts as failed and is retried'),
+  WEBHOOK_RETRY_BASE_MS: wholeNumber(10, 3_600_000)
+    .default(1000)
+    .describe('Wait before the first retry of a failed delivery; it doubles with each attempt'),
+  WEBHOOK_RETRY_MAX_MS: wholeNumber(10, 86_400_000)
+    .default(300_000)
+    .describe('Longest wait between two attempts of a delivery'),
+  WEBHOOK_MAX_ATTEMPTS: wholeNumber(1, 1000)
+    .default(30)
+    .describe('Attempts before a delivery is moved to the dead-letter stream (30: about two hours with the defaults)'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -141,6 +234,37 @@ export type Config = Readonly<{
   sweepIntervalSeconds: number;
   orphanSweepIntervalSeconds: number;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  auth: AuthConfig;
+  limits: OwnerLimits;
+  preCreateHookUrl: string | undefined;
+  hookTimeoutMs: number;
+  webhooks: WebhookConfig;
+}>;
+
+export type AuthConfig = Readonly<{
+  jwt:
+    | Readonly<{
+        key: { secret: string } | { publicKeyPem: string };
+        algorithm: string;
+        issuer: string | undefined;
+        audience: string | undefined;
+      }>
+    | undefined;
+  preRequestHookUrl: string | undefined;
+}>;
+
+/** What one owner may do (0: no limit). */
+export type OwnerLimits = Readonly<{ maxSizeBytes: number; maxConcurrentUploads: number }>;
+
+export type WebhookConfig = Readonly<{
+  urls: readonly string[];
+  secret: string | undefined;
+  events: readonly WebhookEventType[];
+  progressIntervalMs: number;
+  timeoutMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxAttempts: number;
 }>;
 
 /** CORS_ORIGINS empty or containing `*`. */
@@ -172,6 +296,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
+  if (e.AUTH_JWT_SECRET && e.AUTH_JWT_PUBLIC_KEY) {
+    throw new ConfigError(['AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY: set one of them, not both']);
+  }
+  const hmac = e.AUTH_JWT_ALGORITHM?.startsWith('HS');
+  if ((e.AUTH_JWT_SECRET && hmac === false) || (e.AUTH_JWT_PUBLIC_KEY && hmac === true)) {
+    throw new ConfigError([
+      `AUTH_JWT_ALGORITHM: ${e.AUTH_JWT_ALGORITHM} does not go with ${e.AUTH_JWT_SECRET ? 'a secret (use HS256, HS384 or HS512)' : 'a public key (HS* needs AUTH_JWT_SECRET)'}`,
+    ]);
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -198,7 +331,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalSeconds: e.SWEEP_INTERVAL_SECONDS,
     orphanSweepIntervalSeconds: e.ORPHAN_SWEEP_INTERVAL_SECONDS,
     logLevel: e.LOG_LEVEL,
+    auth: Object.freeze({ jwt: jwtConfig(e), preRequestHookUrl: e.PRE_REQUEST_HOOK_URL }),
+    limits: Object.freeze({
+      maxSizeBytes: e.OWNER_MAX_SIZE_BYTES,
+      maxConcurrentUploads: e.OWNER_MAX_CONCURRENT_UPLOADS,
+    }),
+    preCreateHookUrl: e.PRE_CREATE_HOOK_URL,
+    hookTimeoutMs: e.HOOK_TIMEOUT_MS,
+    webhooks: Object.freeze({
+      urls: Object.freeze(e.WEBHOOK_URLS),
+      secret: e.WEBHOOK_SECRET,
+      events: Object.freeze([...new Set(e.WEBHOOK_EVENTS)]),
+      progressIntervalMs: e.WEBHOOK_PROGRESS_INTERVAL_SECONDS * 1000,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: Math.max(e.WEBHOOK_RETRY_MAX_MS, e.WEBHOOK_RETRY_BASE_MS),
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+    }),
   });
+}
+
+function jwtConfig(e: z.infer<typeof envSchema>): AuthConfig['jwt'] {
+  const common = { issuer: e.AUTH_JWT_ISSUER, audience: e.AUTH_JWT_AUDIENCE };
+  if (e.AUTH_JWT_SECRET)
+    return { key: { secret: e.AUTH_JWT_SECRET }, algorithm: e.AUTH_JWT_ALGORITHM ?? 'HS256', ...common };
+  if (e.AUTH_JWT_PUBLIC_KEY) {
+    const publicKeyPem = unescapePem(e.AUTH_JWT_PUBLIC_KEY);
+    return { key: { publicKeyPem }, algorithm: e.AUTH_JWT_ALGORITHM ?? 'RS256', ...common };
+  }
+  return undefined;
 }
 
 /** What kind of value a variable takes, from its schema and the unit its name carries. */

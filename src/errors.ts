@@ -10,6 +10,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     readonly status: number,
     message: string,
+    /** Headers the response must carry (WWW-Authenticate on a 401). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = 'AppError';
@@ -28,6 +30,10 @@ export type ErrorCode =
   | 'STORAGE_FULL'
   | 'SHUTTING_DOWN'
   | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'TOO_MANY_UPLOADS'
+  | 'HOOK_REJECTED'
+  | 'HOOK_UNAVAILABLE'
   | 'STATE_STORE_UNAVAILABLE'
   | 'NOT_FOUND'
   | 'INTERNAL';

@@ -1,10 +1,17 @@
 import { Cluster } from 'ioredis';
-import { createApp } from './app.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
-import { createHttpServer } from './http/server.js';
-import { createLogger, type Logger } from './log.js';
-import { createRedisClient, type RedisClient } from './redis/client.js';
-import { findRedis } from './redis/local-server.js';
+// The standalone server uses the library's own API, as an application embedding it would.
+import {
+  type Config,
+  ConfigError,
+  createApp,
+  createHttpServer,
+  createLogger,
+  createRedisClient,
+  findRedis,
+  type Logger,
+  loadConfig,
+  type RedisClient,
+} from './index.js';
 
 /** tus state is not a cache: a policy that evicts keys can drop a live upload's record (on any master of a cluster). */
 async function warnIfEvicting(redis: RedisClient, logger: Logger): Promise<void> {

@@ -64,6 +64,12 @@ export function createMetrics() {
       labelNames: ['command'] as const,
       registers: [registry],
     }),
+    webhookDeliveries: new Counter({
+      name: 'tus_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, failed (to be retried), dead (given up)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     sweeps: new Counter({
       name: 'tus_sweeper_runs_total',
       help: 'Sweeps this instance ran (it runs when no other instance does)',

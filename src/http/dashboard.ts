@@ -1,4 +1,5 @@
 import express, { type Router } from 'express';
+import type { UploadAccess } from '../auth/access.js';
 import { AppError, invalidUploadId, uploadNotFound } from '../errors.js';
 import type { UploadReader } from '../uploads/progress.js';
 import { GROUP_RULE, isGroupName, parseUploadId } from '../uploads/upload-id.js';
@@ -14,32 +15,37 @@ function requireUploadId(value: unknown): string {
  * (`/api/upload/progress/:uploadId`, `POST /api/upload/retry`) so a frontend
  * written against it works unchanged.
  */
-export function dashboardRoutes(reader: UploadReader): Router {
+export function dashboardRoutes(reader: UploadReader, access: UploadAccess): Router {
   const router = express.Router();
 
-  const sendProgress = async (raw: unknown, res: express.Response) => {
-    const progress = await reader.readProgress(requireUploadId(raw));
+  const sendProgress = async (raw: unknown, req: express.Request, res: express.Response) => {
+    const id = requireUploadId(raw);
+    await access.check(req, 'read', id);
+    const progress = await reader.readProgress(id);
     if (!progress) throw uploadNotFound();
     res.set('Cache-Control', 'no-store').json(progress);
   };
-  const sendMissing = async (raw: unknown, res: express.Response) => {
-    const missing = await reader.readMissing(requireUploadId(raw));
+  const sendMissing = async (raw: unknown, req: express.Request, res: express.Response) => {
+    const id = requireUploadId(raw);
+    await access.check(req, 'read', id);
+    const missing = await reader.readMissing(id);
     if (!missing) throw uploadNotFound();
     res.set('Cache-Control', 'no-store').json(missing);
   };
 
-  router.get('/api/uploads/:id/progress', (req, res) => sendProgress(req.params.id, res));
-  router.get('/api/uploads/:id/missing', (req, res) => sendMissing(req.params.id, res));
-  router.get('/api/upload/progress/:uploadId', (req, res) => sendProgress(req.params.uploadId, res));
+  router.get('/api/uploads/:id/progress', (req, res) => sendProgress(req.params.id, req, res));
+  router.get('/api/uploads/:id/missing', (req, res) => sendMissing(req.params.id, req, res));
+  router.get('/api/upload/progress/:uploadId', (req, res) => sendProgress(req.params.uploadId, req, res));
   router.get('/api/groups/:group/progress', async (req, res) => {
     const group = req.params.group;
     if (!isGroupName(group)) throw new AppError('INVALID_REQUEST', 400, `Invalid group: ${GROUP_RULE}`);
+    if (access.enabled) await access.checkOwners(req, 'read', await access.ownersOf(await reader.groupMembers(group)));
     const progress = await reader.readGroup(group);
     if (!progress) throw new AppError('UPLOAD_NOT_FOUND', 404, 'No upload belongs to this group');
     res.set('Cache-Control', 'no-store').json(progress);
   });
   router.post('/api/upload/retry', express.json({ limit: '4kb' }), (req, res) =>
-    sendMissing((req.body as { uploadId?: unknown } | undefined)?.uploadId, res),
+    sendMissing((req.body as { uploadId?: unknown } | undefined)?.uploadId, req, res),
   );
   return router;
 }

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { create as contentDisposition } from 'content-disposition';
 import type { RequestHandler } from 'express';
+import type { UploadAccess } from '../auth/access.js';
 import type { Config } from '../config.js';
 import { AppError, invalidUploadId } from '../errors.js';
 import type { ByteStore } from '../uploads/byte-store.js';
@@ -33,13 +34,19 @@ const MIME = /^[a-z]+\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
  * (RFC 6266 with an RFC 5987 `filename*`); Range, If-None-Match and HEAD come
  * from Express's sendFile.
  */
-export function downloadHandler(config: Config, reader: UploadReader, bytes: ByteStore): RequestHandler {
+export function downloadHandler(
+  config: Config,
+  reader: UploadReader,
+  bytes: ByteStore,
+  access: UploadAccess,
+): RequestHandler {
   return async (req, res, next) => {
     // Express routes HEAD to GET handlers; in tus, HEAD asks for the offset.
     if (req.method === 'HEAD') return next('route');
     const id = (req.params as { id?: string }).id;
     res.set(tusResponseHeaders(req, config));
     if (!isUploadId(id)) throw invalidUploadId();
+    await access.check(req, 'read', id);
     const record = await reader.readRecord(id);
     const file = bytes.localPath?.(id);
     if (record?.status !== 'completed' || !file) {

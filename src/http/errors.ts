@@ -35,6 +35,7 @@ export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const e = toAppError(error, req.log ?? logger);
     if (e.status === 503) res.setHeader('Retry-After', '1');
+    res.set(e.headers);
     res.status(e.status).json({ error: { code: e.code, message: e.message, requestId: req.id } });
   };
 }

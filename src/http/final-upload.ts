@@ -3,13 +3,19 @@ import { ERRORS, Metadata } from '@tus/utils';
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { metadataAfterHook, type PreCreateHook } from '../hooks/pre-create.js';
 import type { Logger } from '../log.js';
 import type { Concatenation } from '../uploads/concatenation.js';
-import { isTusError, toAppError } from './errors.js';
-import { publicOrigin, tusResponseHeaders, uploadUrl } from './tus-headers.js';
+import { requestScope } from '../uploads/request-scope.js';
+import { publicOrigin, sendTusError, tusResponseHeaders, uploadUrl } from './tus-headers.js';
 import { uploadIdFromPath } from './upload-path.js';
 
-export type FinalUploadDeps = Readonly<{ config: Config; concatenation: Concatenation; logger: Logger }>;
+export type FinalUploadDeps = Readonly<{
+  config: Config;
+  concatenation: Concatenation;
+  logger: Logger;
+  preCreate: PreCreateHook | undefined;
+}>;
 
 /**
  * `POST` with `Upload-Concat: final;<url> <url> ...`, which @tus/server
@@ -36,18 +42,31 @@ export async function createFinalUpload(req: Request, res: Response, deps: Final
       .split(' ')
       .filter((url) => url !== '')
       .map((url) => partialId(url, req, config));
-    const metadata = parseMetadata(req.headers['upload-metadata']);
-    const { id, created } = await deps.concatenation.concatenate({ partials, uploadConcat, metadata });
+    const caller = requestScope.getStore()?.caller;
+    let metadata = parseMetadata(req.headers['upload-metadata']);
+    if (deps.preCreate) {
+      const result = await deps.preCreate({
+        upload: { id: undefined, size: undefined, metadata: metadata ?? {}, owner: caller?.owner, concat: 'final' },
+        method: 'POST',
+        url: req.originalUrl,
+        headers: req.headers,
+      });
+      metadata = metadataAfterHook(result, metadata);
+    }
+    const { id, created } = await deps.concatenation.concatenate({
+      partials,
+      uploadConcat,
+      metadata,
+      owner: caller?.owner,
+      maxSizeBytes: caller?.limits.maxSizeBytes,
+    });
     if (!created)
       (req.log ?? deps.logger).info({ uploadId: id }, 'final upload requested again: answering with the existing one');
     res.locals.uploadId = id;
     req.resume();
     res.writeHead(201, { ...headers, Location: uploadUrl(req, id, config), 'Content-Length': '0' }).end();
   } catch (error) {
-    const e = isTusError(error) ? error : toAppError(error, req.log ?? deps.logger);
-    req.resume();
-    if (!res.headersSent) res.writeHead(e.status_code, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end(e.body);
+    sendTusError(req, res, error, config, req.log ?? deps.logger);
   }
 }
 

@@ -1,4 +1,5 @@
 import express, { type Router } from 'express';
+import type { UploadAccess } from '../auth/access.js';
 import { AppError, invalidUploadId, uploadNotFound } from '../errors.js';
 import type { UploadEventFeed } from '../uploads/live.js';
 import type { UploadReader } from '../uploads/progress.js';
@@ -29,7 +30,12 @@ function pageOptions(query: Record<string, unknown>) {
  * are open to whoever holds the upload's ID, as its tus URL is; the list and
  * the all-uploads stream need the dashboard token.
  */
-export function liveRoutes(reader: UploadReader, feed: UploadEventFeed, dashboardToken: string | undefined): Router {
+export function liveRoutes(
+  reader: UploadReader,
+  feed: UploadEventFeed,
+  access: UploadAccess,
+  dashboardToken: string | undefined,
+): Router {
   const router = express.Router();
   const needsToken = requireDashboardToken(dashboardToken);
 
@@ -46,10 +52,11 @@ export function liveRoutes(reader: UploadReader, feed: UploadEventFeed, dashboar
     res.once('close', stop);
   });
 
-  // Changes to one upload; on (re)connection its state, unless Last-Event-ID shows the client has it.
+  // Changes to one upload, to its owner; on (re)connection its state, unless Last-Event-ID shows the client has it.
   router.get('/api/uploads/:id/events', async (req, res) => {
     const id = parseUploadId(req.params.id);
     if (!id) throw invalidUploadId();
+    await access.check(req, 'read', id);
     const record = await reader.readRecord(id);
     if (!record) throw uploadNotFound();
     const stream = new EventStream(res);

@@ -1,6 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EXPOSED_HEADERS, TUS_RESUMABLE } from '@tus/utils';
 import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { isTusError, toAppError } from './errors.js';
+
+/** Request bodies up to this size are read and dropped after an early error; a larger one closes the connection instead. */
+const DRAINED_BODY_BYTES = 64 * 1024;
 
 /**
  * Headers for the responses this server writes itself on the tus routes (GET,
@@ -15,6 +20,35 @@ export function tusResponseHeaders(req: IncomingMessage, config: Config): Record
   const origin = allowedOrigin(req.headers.origin, config.corsOrigins);
   if (origin) headers['Access-Control-Allow-Origin'] = origin;
   return headers;
+}
+
+/**
+ * Answers a tus request with an error before (or instead of) @tus/server:
+ * the same headers it would send, the error's own (WWW-Authenticate), and the
+ * message as text. The body is not read: a small one is drained so the
+ * connection can be reused, a large one ends with the connection.
+ */
+export function sendTusError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: unknown,
+  config: Config,
+  logger: Logger,
+): void {
+  const e = isTusError(error) ? error : toAppError(error, logger);
+  const own = (e as { headers?: Record<string, string> }).headers ?? {};
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && Number(req.headers['content-length'] ?? 0) <= DRAINED_BODY_BYTES) req.resume();
+  else if (!res.headersSent) res.setHeader('Connection', 'close');
+  if (!res.headersSent) {
+    res.writeHead(e.status_code, {
+      ...tusResponseHeaders(req, config),
+      ...own,
+      ...(e.status_code === 503 ? { 'Retry-After': '1' } : {}),
+      'Content-Type': 'text/plain; charset=utf-8',
+    });
+  }
+  res.end(e.body);
 }
 
 /** As @tus/server decides it: any origin when none is configured, else the request's if listed, else the first listed. */

@@ -4,8 +4,11 @@ import { Server } from '@tus/server';
 import type { Locker } from '@tus/utils';
 import type { RequestHandler } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
+import type { UploadAccess } from '../auth/access.js';
+import type { AccessIntent } from '../auth/types.js';
 import { allowsAnyOrigin, type Config } from '../config.js';
 import { invalidUploadId } from '../errors.js';
+import { metadataAfterHook, type PreCreateHook } from '../hooks/pre-create.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../uploads/checksum.js';
@@ -18,10 +21,13 @@ import { newUploadId } from '../uploads/upload-id.js';
 import type { Drain } from './drain.js';
 import { isTusError, type TusError, toAppError } from './errors.js';
 import { createFinalUpload } from './final-upload.js';
+import { sendTusError } from './tus-headers.js';
 import { uploadIdFromPath } from './upload-path.js';
 
 export type TusDeps = Readonly<{
   config: Config;
+  access: UploadAccess;
+  preCreate: PreCreateHook | undefined;
   store: TrackedStore;
   tracker: UploadTracker;
   concatenation: Concatenation;
@@ -31,7 +37,7 @@ export type TusDeps = Readonly<{
   metrics: Metrics;
 }>;
 
-function createTusServer({ config, store, locker, logger }: TusDeps): Server {
+function createTusServer({ config, store, locker, logger, preCreate }: TusDeps): Server {
   return new Server({
     path: config.tusPath,
     datastore: store,
@@ -54,6 +60,23 @@ function createTusServer({ config, store, locker, logger }: TusDeps): Server {
       const scope = requestScope.getStore();
       if (req.method === 'PATCH' && checksum !== null && scope) scope.checksum = parseUploadChecksum(checksum);
     },
+    onUploadCreate: async (req, upload) => {
+      if (!preCreate) return {};
+      const scope = requestScope.getStore();
+      const result = await preCreate({
+        upload: {
+          id: upload.id,
+          size: upload.size,
+          metadata: upload.metadata ?? {},
+          owner: scope?.caller?.owner,
+          concat: scope?.partial ? 'partial' : undefined,
+        },
+        method: req.method,
+        url: new URL(req.url).pathname,
+        headers: Object.fromEntries(req.headers),
+      });
+      return { metadata: metadataAfterHook(result, upload.metadata) };
+    },
     onResponseError: (req, error) => {
       const pathname = new URL(req.url).pathname;
       // A malformed ID is a client error of its own, not an unknown upload.
@@ -67,6 +90,14 @@ function createTusServer({ config, store, locker, logger }: TusDeps): Server {
 }
 
 const tusError = (e: TusError): TusError => ({ status_code: e.status_code, body: e.body });
+
+/** What each tus method asks to do, for the authorizer (OPTIONS touches no upload). */
+const INTENTS: Readonly<Record<string, AccessIntent>> = {
+  POST: 'create',
+  HEAD: 'resume',
+  PATCH: 'resume',
+  DELETE: 'delete',
+};
 
 /**
  * Express handler for the tus routes. It must be mounted before any body
@@ -99,6 +130,14 @@ export function tusHandler(deps: TusDeps): RequestHandler {
       countFailedBody(deps, req, res, uploadId ?? scope.createdId, requestId);
     });
     const handled = requestScope.run(scope, async () => {
+      const intent = INTENTS[req.method];
+      if (intent) {
+        try {
+          scope.caller = await deps.access.check(req, intent, uploadId);
+        } catch (error) {
+          return sendTusError(req, res, error, deps.config, req.log ?? deps.logger);
+        }
+      }
       if (req.method === 'POST' && typeof concat === 'string' && concat.startsWith('final;')) {
         return createFinalUpload(req, res, deps);
       }

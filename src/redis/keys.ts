@@ -31,6 +31,21 @@ export type Keys = Readonly<{
   orphanPassMarker: string;
   /** Where the orphan pass's walk of the expiry index stopped, so the next pass goes on from there. */
   orphanScanCursor: string;
+  /** The webhook outbox (one slot, so its scripts may touch all of it). */
+  webhooks: WebhookKeys;
+  /** Sorted set of one owner's unfinished uploads, scored by when each stops counting (its expiry). */
+  ownerActive(owner: string): string;
+}>;
+
+export type WebhookKeys = Readonly<{
+  /** Stream of deliveries not yet made: url, key, type, body. */
+  outbox: string;
+  /** Sorted set: outbox entry ID -> when to (re)try it (ms). */
+  due: string;
+  /** Hash: outbox entry ID -> failed attempts so far. */
+  attempts: string;
+  /** Stream of deliveries given up on, with their last error. */
+  dead: string;
 }>;
 
 export function createKeys(prefix: string): Keys {
@@ -52,5 +67,13 @@ export function createKeys(prefix: string): Keys {
     sweeperLock: `${prefix}sweeper:lock`,
     orphanPassMarker: `${prefix}sweeper:orphan-pass`,
     orphanScanCursor: `${prefix}sweeper:orphan-cursor`,
+    webhooks: Object.freeze({
+      outbox: `${prefix}webhooks:{outbox}`,
+      due: `${prefix}webhooks:{outbox}:due`,
+      attempts: `${prefix}webhooks:{outbox}:attempts`,
+      dead: `${prefix}webhooks:{outbox}:dead`,
+    }),
+    // Owners are names chosen elsewhere (a token's sub): encoded, so no brace or space of theirs shapes the key.
+    ownerActive: (owner: string) => `${prefix}owner:{${encodeURIComponent(owner)}}:active`,
   });
 }

@@ -13,6 +13,11 @@ const SCRIPTS = {
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
   setFieldsIfExists: 'set-fields-if-exists-1.lua',
+  enqueueWebhooks: 'enqueue-webhooks-2.lua',
+  claimWebhooks: 'claim-webhooks-3.lua',
+  finishWebhook: 'finish-webhook-3.lua',
+  retryWebhook: 'retry-webhook-4.lua',
+  claimOwnerSlot: 'claim-owner-slot-1.lua',
 } as const;
 
 type Arg = string | number;
@@ -42,6 +47,39 @@ declare module 'ioredis' {
     renewLock(lock: string, token: string, ttlMs: Arg): Result<0 | 1, Context>;
     releaseLock(lock: string, token: string): Result<0 | 1, Context>;
     setFieldsIfExists(upload: string, ...fields: Arg[]): Result<1 | -1, Context>;
+    enqueueWebhooks(
+      stream: string,
+      due: string,
+      now: Arg,
+      type: string,
+      key: string,
+      body: string,
+      ...urls: string[]
+    ): Result<string[], Context>;
+    claimWebhooks(
+      due: string,
+      stream: string,
+      attempts: string,
+      now: Arg,
+      leaseMs: Arg,
+      count: Arg,
+    ): Result<[id: string, attempts: number, fields: string[]][], Context>;
+    finishWebhook(due: string, stream: string, attempts: string, id: string): Result<1, Context>;
+    retryWebhook(
+      due: string,
+      stream: string,
+      attempts: string,
+      dead: string,
+      id: string,
+      now: Arg,
+      maxAttempts: Arg,
+      firstDelayMs: Arg,
+      longestDelayMs: Arg,
+      jitter: Arg,
+      error: string,
+      deadKept: Arg,
+    ): Result<number, Context>;
+    claimOwnerSlot(active: string, id: string, now: Arg, until: Arg, limit: Arg, ttlMs: Arg): Result<0 | 1, Context>;
   }
 }
 

@@ -34,9 +34,15 @@ export type FinalUploadRequest = Readonly<{
   /** The Upload-Concat header as received, answered back on HEAD. */
   uploadConcat: string;
   metadata: Record<string, string | null> | undefined;
+  /** Who asks: every partial must be theirs (or have no owner), and so will the final be. */
+  owner?: string;
+  /** The asker's own size limit, when tighter than the server's (0: none). */
+  maxSizeBytes?: number;
 }>;
 
 const LOCK_WAIT_MS = 10_000;
+
+const notYours = (id: string) => new AppError('FORBIDDEN', 403, `Upload ${id} belongs to another user`);
 
 /**
  * tus concatenation: a final upload made of completed partial uploads, in
@@ -61,14 +67,15 @@ export class Concatenation {
     const assembly = locker.newLock(`concat-${digest}`);
     await assembly.lock(AbortSignal.timeout(LOCK_WAIT_MS), () => {});
     try {
-      const earlier = await this.reusableFinal(await redis.get(sameRequest));
+      const earlier = await this.reusableFinal(await redis.get(sameRequest), request.owner);
       if (earlier) return { id: earlier, created: false };
       // Locked before they are checked: none can be deleted or changed between the check and the copy.
       const locks = await this.lockAll([...new Set(request.partials)].sort());
       try {
-        const partials = await this.completedPartials(request.partials);
+        const partials = await this.completedPartials(request.partials, request.owner);
         const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
-        if (size > maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes)) {
+        const ownerMax = request.maxSizeBytes || Number.POSITIVE_INFINITY;
+        if (size > Math.min(ownerMax, maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes))) {
           throw new AppError('INVALID_REQUEST', 413, 'The final upload would exceed the maximum upload size');
         }
         const id = newUploadId();
@@ -90,9 +97,10 @@ export class Concatenation {
    * `assembling` while we hold the assembly lock was left by a crash: it is
    * marked failed, and a new one is made.
    */
-  private async reusableFinal(id: string | null): Promise<string | undefined> {
+  private async reusableFinal(id: string | null, owner: string | undefined): Promise<string | undefined> {
     if (!id) return undefined;
     const record = await this.parts.reader.readRecord(id);
+    if (record?.owner !== undefined && record.owner !== owner) throw notYours(id);
     if (record?.status === 'completed') return id;
     if (record?.status === 'assembling') {
       await this.parts.tracker.fail(id, 'concatenation was interrupted', record.expiresAt);
@@ -101,13 +109,14 @@ export class Concatenation {
   }
 
   /** "Partial URLs are validated like any ID": each must exist, be partial, and be complete. */
-  private async completedPartials(ids: readonly string[]): Promise<UploadRecord[]> {
+  private async completedPartials(ids: readonly string[], owner: string | undefined): Promise<UploadRecord[]> {
     if (ids.length === 0)
       throw new AppError('INVALID_REQUEST', 400, 'Upload-Concat: final needs at least one partial upload URL');
     const records: UploadRecord[] = [];
     for (const id of ids) {
       const record = await this.parts.reader.readRecord(id);
       if (!record) throw new AppError('UPLOAD_NOT_FOUND', 404, `Partial upload ${id} was not found`);
+      if (record.owner !== undefined && record.owner !== owner) throw notYours(id);
       if (!isPartial(record) || isFinal(record)) {
         throw new AppError('INVALID_REQUEST', 400, `Upload ${id} is not a partial upload (Upload-Concat: partial)`);
       }
@@ -140,10 +149,11 @@ export class Concatenation {
       partials: request.partials,
       group,
       status: 'assembling',
+      owner: request.owner,
     });
     await bytes.create(id);
     if (group !== undefined) await tracker.addToGroup(group, id);
-    this.parts.events.emit({ type: 'created', id });
+    await this.parts.events.emit({ type: 'created', id });
     return createdAt;
   }
 
@@ -151,6 +161,7 @@ export class Concatenation {
   private async assemble(id: string, size: number, partials: UploadRecord[], createdAt: number): Promise<void> {
     const { tracker, bytes, chunkSizeBytes, uploadTtlMs } = this.parts;
     const hash = createHash('sha256');
+    let completed: boolean;
     try {
       let offset = 0;
       for (const partial of partials) {
@@ -172,15 +183,15 @@ export class Concatenation {
       }
       if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);
       await tracker.recordProgress(id, offset);
-      if (await tracker.complete(id, this.parts.digest ? hash.digest('hex') : undefined)) {
-        this.parts.events.emit({ type: 'completed', id });
-      }
+      completed = await tracker.complete(id, this.parts.digest ? hash.digest('hex') : undefined);
     } catch (error) {
-      await tracker
-        .fail(id, `concatenation failed: ${(error as Error).message}`, createdAt + uploadTtlMs)
-        .catch(() => {});
+      const reason = `concatenation failed: ${(error as Error).message}`;
+      if (await tracker.fail(id, reason, createdAt + uploadTtlMs).catch(() => false)) {
+        await this.parts.events.emit({ type: 'failed', id, reason });
+      }
       throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The partial uploads could not be concatenated');
     }
+    if (completed) await this.parts.events.emit({ type: 'completed', id });
   }
 
   private async removeAll(partials: UploadRecord[]): Promise<void> {

@@ -1,8 +1,9 @@
+import type { UploadRecord } from './record.js';
+
 /**
  * What happens to uploads, as it happens: emitted by the store, the writer,
  * the concatenation and the sweeper once the change is recorded in Redis.
- * Consumers (metrics now; live updates and webhooks later) must not throw and
- * must not block: an event is a notification, the state is in Redis.
+ * `terminated` and `expired` carry the record as it was before removal.
  */
 export type UploadEvent =
   | { type: 'created'; id: string }
@@ -10,28 +11,39 @@ export type UploadEvent =
   | { type: 'progress'; id: string }
   | { type: 'completed'; id: string }
   | { type: 'failed'; id: string; reason: string }
-  | { type: 'terminated'; id: string }
-  | { type: 'expired'; id: string; bytes: number }
+  | { type: 'terminated'; id: string; record?: UploadRecord }
+  | { type: 'expired'; id: string; bytes: number; record?: UploadRecord }
   | { type: 'swept'; ran: boolean };
 
-export type UploadEvents = { emit(event: UploadEvent): void };
+/**
+ * A consumer of events. One that returns a promise is awaited by `emit`: the
+ * webhook outbox is written this way, so that a request is answered only once
+ * the events it caused are durable.
+ */
+export type UploadEventConsumer = (event: UploadEvent) => void | Promise<void>;
 
-export const noEvents: UploadEvents = { emit: () => {} };
+/** `emit` never rejects: a consumer's failure is reported, and the state it describes is in Redis regardless. */
+export type UploadEvents = { emit(event: UploadEvent): Promise<void> };
 
-/** Fans events out to several consumers; one that throws does not stop the others. */
+export const noEvents: UploadEvents = { emit: async () => {} };
+
+/** Fans events out to several consumers; one that fails does not stop the others. */
 export function fanOut(
-  consumers: ReadonlyArray<(event: UploadEvent) => void>,
-  onError: (error: unknown) => void,
+  consumers: ReadonlyArray<UploadEventConsumer>,
+  onError: (error: unknown, event: UploadEvent) => void,
 ): UploadEvents {
   return {
-    emit(event) {
+    async emit(event) {
+      const pending: Promise<void>[] = [];
       for (const consume of consumers) {
         try {
-          consume(event);
+          const result = consume(event);
+          if (result) pending.push(result.catch((error) => onError(error, event)));
         } catch (error) {
-          onError(error);
+          onError(error, event);
         }
       }
+      if (pending.length > 0) await Promise.all(pending);
     },
   };
 }

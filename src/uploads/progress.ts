@@ -47,8 +47,13 @@ export class UploadReader {
   }
 
   /** The parts of one file uploaded in parallel (metadata `group`), and its final upload once there is one. */
+  /** The IDs of a group's uploads. */
+  groupMembers(group: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.group(group));
+  }
+
   async readGroup(group: string) {
-    const ids = await this.redis.smembers(this.keys.group(group));
+    const ids = await this.groupMembers(group);
     const members = await this.readParts(ids);
     const finals = members.flatMap((m) => (m.record && isFinal(m.record) ? [m.record] : []));
     const final = finals.sort((a, b) => b.createdAt - a.createdAt)[0];

@@ -34,6 +34,8 @@ export type UploadRecord = Readonly<{
   unverifiedFrom: number | undefined;
   /** Bytes stored per second, over the last second or more of progress. */
   speedBytesPerSecond: number | undefined;
+  /** Who created the upload, as the authorizer named them; every later request must come from them. */
+  owner: string | undefined;
 }>;
 
 export const isFinal = (record: UploadRecord) => record.uploadConcat?.startsWith('final;') === true;
@@ -51,6 +53,7 @@ export type NewUpload = Readonly<{
   group?: string;
   /** 'uploading' unless given (a final upload starts 'assembling'). */
   status?: UploadStatus;
+  owner?: string;
 }>;
 
 /** The fields of a new record, as field/value pairs for HSET. Absent values are left out. */
@@ -70,6 +73,7 @@ export function initialFields(upload: NewUpload): string[] {
     uploadConcat: upload.uploadConcat,
     partials: upload.partials === undefined ? undefined : JSON.stringify(upload.partials),
     group: upload.group,
+    owner: upload.owner,
   };
   return Object.entries(fields).flatMap(([field, value]) => (value === undefined ? [] : [field, value]));
 }
@@ -108,5 +112,6 @@ export function parseRecord(id: string, hash: Record<string, string>): UploadRec
     group: hash.group,
     unverifiedFrom: optionalNumber(hash.unverifiedFrom),
     speedBytesPerSecond: optionalNumber(hash.speedBytesPerSecond),
+    owner: hash.owner,
   };
 }

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Caller } from '../auth/types.js';
 import type { Logger } from '../log.js';
 import type { ChecksumExpectation } from './checksum.js';
 import type { UploadRecord } from './record.js';
@@ -28,6 +29,8 @@ export type RequestScope = {
   created?: UploadRecord;
   /** Bytes this request stored. */
   stored?: number;
+  /** Who sent the request, once authorized, and their limits. */
+  caller?: Caller;
   /** Logs with this request's ID. */
   logger?: Logger;
 };

@@ -1,3 +1,4 @@
+import { OwnerSlots } from '../auth/owner-slots.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
@@ -69,6 +70,7 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
     digest,
     onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
     fence: (id) => locker.fence(id),
+    slots: new OwnerSlots(redis, keys, uploadTtlMs),
   });
   const concatenation = new Concatenation({
     redis,

@@ -53,7 +53,7 @@ export class Sweeper {
     const token = randomUUID();
     const report: SweepReport = { ran: false, expired: 0, orphanFiles: 0, orphanRecords: 0 };
     if ((await redis.set(keys.sweeperLock, token, 'PX', this.options.budgetMs * 2, 'NX')) !== 'OK') {
-      this.parts.events.emit({ type: 'swept', ran: false });
+      void this.parts.events.emit({ type: 'swept', ran: false });
       return report;
     }
     report.ran = true;
@@ -66,7 +66,7 @@ export class Sweeper {
       }
     } finally {
       await redis.releaseLock(keys.sweeperLock, token).catch(() => {});
-      this.parts.events.emit({ type: 'swept', ran: report.ran });
+      void this.parts.events.emit({ type: 'swept', ran: report.ran });
     }
     return report;
   }
@@ -150,9 +150,11 @@ export class Sweeper {
   /** Bytes first, then keys and index entry: a failure in between leaves a record, which a later pass removes. */
   private async removeUpload(id: string): Promise<boolean> {
     const bytes = (await this.parts.bytes.bytesStored(id)) ?? 0;
+    const record = await this.parts.reader.readRecord(id);
     const hadBytes = await this.parts.bytes.remove(id);
     const hadRecord = await this.parts.tracker.remove(id);
-    if (hadBytes || hadRecord) this.parts.events.emit({ type: 'expired', id, bytes: hadBytes ? bytes : 0 });
+    if (hadBytes || hadRecord)
+      await this.parts.events.emit({ type: 'expired', id, bytes: hadBytes ? bytes : 0, record });
     return hadBytes || hadRecord;
   }
 

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { DataStore, ERRORS, Metadata, Upload } from '@tus/utils';
+import type { OwnerSlots } from '../auth/owner-slots.js';
 import { AppError } from '../errors.js';
 import type { ByteStore } from './byte-store.js';
 import { chooseChunkSize, maxUploadBytes } from './chunk-grid.js';
@@ -31,6 +32,8 @@ export type TrackedStoreOptions = Readonly<{
   /** Aborted when this process may no longer write upload `id` (its lock is lost). */
   fence?: (id: string) => AbortSignal | undefined;
   sweeper: Sweeper;
+  /** Counts each owner's unfinished uploads against their limit. */
+  slots?: OwnerSlots;
 }>;
 
 /**
@@ -74,6 +77,10 @@ export class TrackedStore extends DataStore {
     const createdAt = upload.creation_date ? Date.parse(upload.creation_date) : Date.now();
     const scope = requestScope.getStore();
     const partial = scope?.partial === true;
+    const owner = scope?.caller?.owner;
+    const concurrent = scope?.caller?.limits.maxConcurrentUploads ?? 0;
+    // Per-owner limit, checked before anything is created (and so before any byte is accepted).
+    if (owner !== undefined && concurrent > 0) await this.options.slots?.claim(owner, upload.id, concurrent, createdAt);
     // Read with the lock, before the record existed.
     if (scope) scope.prefetched = undefined;
     const created: NewUpload = {
@@ -85,6 +92,7 @@ export class TrackedStore extends DataStore {
       expiresAt: createdAt + this.options.uploadTtlMs,
       uploadConcat: partial ? 'partial' : undefined,
       group,
+      owner,
     };
     await tracker.create(created);
     this.rememberChunkSize(upload.id, chunkSize);
@@ -95,7 +103,7 @@ export class TrackedStore extends DataStore {
       throw error;
     }
     if (group !== undefined) await tracker.addToGroup(group, upload.id);
-    this.options.events.emit({ type: 'created', id: upload.id });
+    await this.options.events.emit({ type: 'created', id: upload.id });
     // An empty upload is complete as soon as it exists.
     if (upload.size === 0) await this.writer.settle(upload.id, 0);
     // @tus/server reads the upload back at once; unless a body is written to it first, this is it.
@@ -165,16 +173,23 @@ export class TrackedStore extends DataStore {
   override async remove(id: string): Promise<void> {
     this.chunkSizes.delete(id);
     this.writer.forget(id);
+    const record = await this.readRecordOnce(id);
     const hadBytes = await this.options.bytes.remove(id);
     const hadRecord = await this.options.tracker.remove(id);
     if (!hadRecord && !hadBytes) throw ERRORS.FILE_NOT_FOUND;
-    this.options.events.emit({ type: 'terminated', id });
+    if (record?.owner !== undefined) await this.options.slots?.release(record.owner, id);
+    await this.options.events.emit({ type: 'terminated', id, record });
   }
 
-  /** The largest upload accepted: for an existing upload, by its chunk size; for a new one, by the chunk size it asks for. */
+  /**
+   * The largest upload accepted: for an existing upload, by its chunk size; for
+   * a new one, by the chunk size it asks for; and by the caller's own limit.
+   */
   async maxSizeFor(id: string | undefined, metadataHeader: string | null): Promise<number> {
     const chunkSize = id ? await this.chunkSizeOf(id) : requestedChunkSize(metadataHeader, this.options.chunkSizeBytes);
-    return maxUploadBytes(chunkSize ?? this.options.chunkSizeBytes, this.options.maxSizeBytes);
+    const max = maxUploadBytes(chunkSize ?? this.options.chunkSizeBytes, this.options.maxSizeBytes);
+    const ownerMax = requestScope.getStore()?.caller?.limits.maxSizeBytes || Number.POSITIVE_INFINITY;
+    return Math.min(max, ownerMax);
   }
 
   /**

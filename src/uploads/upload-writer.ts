@@ -79,13 +79,13 @@ export class UploadWriter {
       const stored = await bytes.bytesStored(id).catch(() => undefined);
       if (stored !== undefined) {
         await this.parts.tracker.recordProgress(id, stored).catch(() => {});
-        if (stored > offset) this.parts.events.emit({ type: 'received', id, bytes: stored - offset });
+        if (stored > offset) void this.parts.events.emit({ type: 'received', id, bytes: stored - offset });
       }
       throw error;
     }
     await throttle.flush();
     const progress = await this.recordProgress(id, end);
-    if (end > offset) this.parts.events.emit({ type: 'received', id, bytes: end - offset });
+    if (end > offset) void this.parts.events.emit({ type: 'received', id, bytes: end - offset });
     if (digest) this.keepDigest(id, { handle: digest.handle, offset: end });
     if (progress.status === 'assembling') await this.finalize(id);
     return end;
@@ -127,7 +127,8 @@ export class UploadWriter {
     if (failure === undefined && hash.digest().equals(expected.digest)) {
       this.forget(id);
       const progress = await this.recordProgress(id, end as number);
-      if ((end as number) > offset) this.parts.events.emit({ type: 'received', id, bytes: (end as number) - offset });
+      if ((end as number) > offset)
+        void this.parts.events.emit({ type: 'received', id, bytes: (end as number) - offset });
       await tracker.clearUnverified(id);
       if (progress.status === 'assembling') await this.finalize(id);
       return end as number;
@@ -186,7 +187,7 @@ export class UploadWriter {
     const progress = await this.parts.tracker.recordProgress(id, offset);
     // Deleted or expired while this request was writing.
     if (!progress) throw ERRORS.FILE_NO_LONGER_EXISTS;
-    this.parts.events.emit({ type: 'progress', id });
+    void this.parts.events.emit({ type: 'progress', id });
     return progress;
   }
 
@@ -194,6 +195,7 @@ export class UploadWriter {
     const { bytes, tracker, reader } = this.parts;
     const running = this.digests.get(id);
     this.digests.delete(id);
+    let completed: boolean;
     try {
       const stored = running && (await bytes.bytesStored(id));
       let sha256: string | undefined;
@@ -207,15 +209,18 @@ export class UploadWriter {
         await pipeline(bytes.read(id), hash);
         sha256 = hash.digest('hex');
       }
-      if (await tracker.complete(id, sha256)) this.parts.events.emit({ type: 'completed', id });
+      completed = await tracker.complete(id, sha256);
     } catch (error) {
       // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.
       if (isRedisUnavailable(error)) throw error;
       const record = await reader.readRecord(id);
       const reason = `finalization failed: ${(error as Error).message}`;
-      if (record && (await tracker.fail(id, reason, record.expiresAt)))
-        this.parts.events.emit({ type: 'failed', id, reason });
+      if (record && (await tracker.fail(id, reason, record.expiresAt))) {
+        await this.parts.events.emit({ type: 'failed', id, reason });
+      }
       throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The upload was stored but could not be finalized');
     }
+    // Awaited: the request that completed the upload is answered once its webhooks are in the outbox.
+    if (completed) await this.parts.events.emit({ type: 'completed', id });
   }
 }

@@ -36,11 +36,12 @@ describe('README', () => {
     const base = await ctx.listen();
     const block = between('<!-- walkthrough:start -->', '<!-- walkthrough:end -->');
     const script = block.replace(/^```bash\n/, '').replace(/\n```$/, '');
-    // Asynchronously: the server answering curl runs in this process.
+    // Asynchronously: the server answering curl runs in this process. --norc: bash reads
+    // /etc/bash.bashrc when its stdin is a socket, as it can be under the test runner.
     const run = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         'bash',
-        ['-euo', 'pipefail', '-c', script.replaceAll('http://localhost:1080', base)],
+        ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script.replaceAll('http://localhost:1080', base)],
         { timeout: 20_000 },
         (error, stdout, stderr) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );

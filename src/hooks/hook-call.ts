@@ -1,0 +1,45 @@
+import { AppError } from '../errors.js';
+
+export type HookAnswer = Readonly<{ status: number; json: unknown; text: string }>;
+
+const MESSAGE_LIMIT = 500;
+
+/** POSTs `body` as JSON to a hook; a hook that cannot be reached, or does not answer in time, is a 503. */
+export async function callHook(url: string, body: unknown, timeoutMs: number, name: string): Promise<HookAnswer> {
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'User-Agent': 'tus-redis-server-hooks' },
+      body: JSON.stringify(body),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    const e = error as Error;
+    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'it could not be reached';
+    throw new AppError('HOOK_UNAVAILABLE', 503, `The ${name} hook is unavailable (${why}); retry shortly`);
+  }
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text };
+}
+
+/** What a hook's refusal tells the client: its JSON `message` (or `error`), else its text, else a generic line. */
+export function refusalMessage(answer: HookAnswer, fallback: string): string {
+  const body = answer.json as { message?: unknown; error?: unknown } | undefined;
+  const message = typeof body?.message === 'string' ? body.message : typeof body?.error === 'string' ? body.error : '';
+  const chosen = (message || answer.text).replace(/[\r\n]+/g, ' ').trim() || fallback;
+  return chosen.slice(0, MESSAGE_LIMIT);
+}
+
+/** A hook's status, as one a client may be given (1xx-3xx and unknown codes are not refusals). */
+export function refusalStatus(status: number): number {
+  return status >= 400 && status <= 599 ? status : 502;
+}

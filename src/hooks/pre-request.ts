@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { type AccessGrant, type Authorizer, accessDenied } from '../auth/types.js';
+import { AppError } from '../errors.js';
+import { callHook, refusalMessage, refusalStatus } from './hook-call.js';
+
+const limit = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const grantSchema = z
+  .object({
+    owner: z.string().min(1).max(512).optional(),
+    limits: z.object({ maxSizeBytes: limit.optional(), maxConcurrentUploads: limit.optional() }).optional(),
+  })
+  .optional();
+
+/**
+ * PRE_REQUEST_HOOK_URL: the application behind this server decides. It gets
+ * `{ intent, method, url, uploadId, owner, subject, headers }` (headers as
+ * received, so it can check a cookie or a token of its own) and answers 2xx
+ * to allow, optionally with `{ "owner": "...", "limits": {...} }`, or any
+ * other status to refuse, with a JSON `message` the client is shown.
+ */
+export function preRequestHook(url: string, timeoutMs: number): Authorizer {
+  return async (request) => {
+    const answer = await callHook(url, request, timeoutMs, 'pre-request');
+    if (answer.status < 200 || answer.status > 299) {
+      throw accessDenied(refusalStatus(answer.status), refusalMessage(answer, 'Refused by the pre-request hook'));
+    }
+    const grant = grantSchema.safeParse(answer.json);
+    if (!grant.success) {
+      throw new AppError(
+        'HOOK_UNAVAILABLE',
+        502,
+        'The pre-request hook answered with something other than {owner, limits}',
+      );
+    }
+    return (grant.data ?? {}) as AccessGrant;
+  };
+}

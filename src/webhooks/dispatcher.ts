@@ -1,0 +1,170 @@
+import { randomInt } from 'node:crypto';
+import type { WebhookConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { RedisClient } from '../redis/client.js';
+import type { Keys } from '../redis/keys.js';
+import { signatureHeader } from './signature.js';
+
+const BATCH = 16;
+const POLL_MS = 500;
+const DEAD_LETTERS_KEPT = 10_000;
+
+type Delivery = Readonly<{ entryId: string; attempt: number; url: string; key: string; type: string; body: string }>;
+type Outcome = 'delivered' | 'failed' | 'dead';
+
+/**
+ * Delivers the outbox, on every instance at once: each takes the deliveries
+ * that are due under a lease (a claim that runs out), POSTs them, and removes
+ * each one that got a 2xx; any other answer, or none within the timeout,
+ * schedules it again after an exponential backoff, up to the last attempt,
+ * after which it goes to the dead-letter stream. A delivery whose instance
+ * died is taken by another once its lease runs out. Delivery is at least
+ * once: every attempt carries the event's idempotency key.
+ */
+export class WebhookDispatcher {
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private wakeUp: (() => void) | undefined;
+  private readonly leaseMs: number;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly config: WebhookConfig,
+    private readonly logger: Logger,
+    private readonly counted: (outcome: Outcome) => void = () => {},
+  ) {
+    // Long enough for one attempt and the writes around it.
+    this.leaseMs = config.timeoutMs * 2 + 1000;
+  }
+
+  start(): void {
+    if (this.config.urls.length === 0 || this.running) return;
+    this.running = this.loop();
+  }
+
+  /** Looks at the outbox now rather than at the next poll (deliveries were just appended). */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Stops taking deliveries; those in flight are abandoned, and retried by any instance once their lease runs out. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    this.wakeUp?.();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      let taken = 0;
+      try {
+        taken = await this.deliverDue();
+      } catch (error) {
+        if (!this.stopped) this.logger.warn({ err: error }, 'could not read the webhook outbox');
+      }
+      if (taken < BATCH && !this.stopped) await this.idle();
+    }
+  }
+
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, POLL_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = undefined;
+        done();
+      };
+    });
+  }
+
+  /** One round: lease what is due, deliver it all, record each outcome. Returns how many were taken. */
+  private async deliverDue(): Promise<number> {
+    const w = this.keys.webhooks;
+    const leased = await this.redis.claimWebhooks(w.due, w.outbox, w.attempts, Date.now(), this.leaseMs, BATCH);
+    await Promise.all(leased.map(([entryId, attempts, flat]) => this.deliver(toDelivery(entryId, attempts, flat))));
+    return leased.length;
+  }
+
+  private async deliver(delivery: Delivery): Promise<void> {
+    const problem = await this.post(delivery);
+    if (this.stopped) return;
+    const w = this.keys.webhooks;
+    const log = { url: delivery.url, key: delivery.key, event: delivery.type, attempt: delivery.attempt };
+    try {
+      if (problem === undefined) {
+        await this.redis.finishWebhook(w.due, w.outbox, w.attempts, delivery.entryId);
+        this.counted('delivered');
+        this.logger.debug(log, 'webhook delivered');
+        return;
+      }
+      const c = this.config;
+      const jitter = (0.8 + randomInt(0, 401) / 1000).toFixed(3);
+      const delay = await this.redis.retryWebhook(
+        w.due,
+        w.outbox,
+        w.attempts,
+        w.dead,
+        delivery.entryId,
+        Date.now(),
+        c.maxAttempts,
+        c.retryBaseMs,
+        c.retryMaxMs,
+        jitter,
+        problem,
+        DEAD_LETTERS_KEPT,
+      );
+      this.counted(delay === -1 ? 'dead' : 'failed');
+      if (delay === -1) this.logger.error({ ...log, problem }, 'webhook given up after its last attempt');
+      else this.logger.warn({ ...log, problem, retryInMs: delay }, 'webhook delivery failed; will retry');
+    } catch (error) {
+      // The lease runs out and the delivery is taken again.
+      this.logger.warn({ ...log, err: error }, 'could not record a webhook delivery');
+    }
+  }
+
+  /** POSTs one delivery; returns what went wrong, or undefined on a 2xx. */
+  private async post(delivery: Delivery): Promise<string | undefined> {
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      'User-Agent': 'tus-redis-server-webhooks',
+      'Idempotency-Key': delivery.key,
+      'Webhook-Id': delivery.key,
+      'Webhook-Event': delivery.type,
+      'Webhook-Attempt': String(delivery.attempt + 1),
+    };
+    if (this.config.secret) headers['Webhook-Signature'] = signatureHeader(this.config.secret, delivery.body);
+    try {
+      const response = await fetch(delivery.url, {
+        method: 'POST',
+        headers,
+        body: delivery.body,
+        redirect: 'manual',
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.config.timeoutMs)]),
+      });
+      await response.body?.cancel().catch(() => {});
+      return response.status >= 200 && response.status < 300 ? undefined : `HTTP ${response.status}`;
+    } catch (error) {
+      const e = error as Error & { cause?: { code?: string } };
+      return e.name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : (e.cause?.code ?? e.message);
+    }
+  }
+}
+
+function toDelivery(entryId: string, attempt: number, flat: string[]): Delivery {
+  const fields = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
+  return {
+    entryId,
+    attempt,
+    url: fields.get('url') ?? '',
+    key: fields.get('key') ?? '',
+    type: fields.get('type') ?? '',
+    body: fields.get('body') ?? '',
+  };
+}
