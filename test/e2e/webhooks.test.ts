@@ -1,0 +1,340 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { Upload } from 'tus-js-client';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { verifySignature } from '../../src/index.js';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+import { freePort, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
+import { createUpload, patch, TUS } from '../helpers/tus.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
+
+const SECRET = 'a-webhook-secret-for-tests';
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+const contexts: TestContext[] = [];
+const receivers: Array<Awaited<ReturnType<typeof startReceiver>>> = [];
+afterEach(async () => {
+  await killAllServerProcesses();
+  for (const ctx of contexts.splice(0)) await ctx.close();
+  for (const receiver of receivers.splice(0)) await receiver.close();
+});
+
+async function receiver(port?: number) {
+  const r = await startReceiver(port);
+  receivers.push(r);
+  return r;
+}
+
+async function context(env: Record<string, string>) {
+  const ctx = await createTestContext(env);
+  contexts.push(ctx);
+  return ctx;
+}
+
+/** Fast retries, so that a test sees several attempts in well under a second. */
+const FAST_RETRIES = { WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_RETRY_MAX_MS: '400', WEBHOOK_TIMEOUT_MS: '1000' };
+
+/** Every key that got a 2xx, with how many times: at-least-once delivery with retries must still give 1 each. */
+function successesPerKey(deliveries: Array<{ body: { id: string }; answered: number }>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const d of deliveries) if (d.answered === 200) counts.set(d.body.id, (counts.get(d.body.id) ?? 0) + 1);
+  return counts;
+}
+
+async function outboxIsEmpty(ctx: TestContext): Promise<boolean> {
+  const w = ctx.keys.webhooks;
+  const [length, due] = await Promise.all([ctx.redis.xlen(w.outbox), ctx.redis.zcard(w.due)]);
+  return length === 0 && due === 0;
+}
+
+describe('webhooks', () => {
+  it('sends created, progress, completed (size, metadata, SHA-256, storage path) and terminated, signed, with an idempotency key', async () => {
+    const hook = await receiver();
+    const ctx = await context({
+      WEBHOOK_URLS: hook.url,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_PROGRESS_INTERVAL_SECONDS: '1',
+      CHUNK_SIZE_BYTES: String(64 * 1024),
+    });
+    const base = await ctx.listen();
+    const data = randomBytes(1024 * 1024);
+    const url = await new Promise<string>((resolve, reject) => {
+      const upload = new Upload(data, {
+        endpoint: `${base}/files`,
+        chunkSize: 256 * 1024,
+        metadata: { filename: 'report.pdf', filetype: 'application/pdf' },
+        retryDelays: [],
+        onSuccess: () => resolve(upload.url as string),
+        onError: reject,
+      });
+      upload.start();
+    });
+    const id = url.split('/').pop() as string;
+    await hook.waitFor(() => hook.of('upload.completed', id).length === 1);
+
+    const [created] = hook.of('upload.created', id);
+    expect(created?.body.upload).toMatchObject({ id, size: data.length, offset: 0, status: 'uploading' });
+    // Progress is throttled to one per second per upload: this upload took less.
+    expect(hook.of('upload.progress', id).length).toBeGreaterThanOrEqual(1);
+    expect(hook.of('upload.progress', id).length).toBeLessThanOrEqual(2);
+    const completed = hook.of('upload.completed', id)[0];
+    if (!completed) throw new Error('no upload.completed');
+    expect(completed.body).toMatchObject({
+      id: `${id}.completed`,
+      type: 'upload.completed',
+      upload: {
+        id,
+        path: `/files/${id}`,
+        status: 'completed',
+        size: data.length,
+        offset: data.length,
+        metadata: { filename: 'report.pdf', filetype: 'application/pdf' },
+        sha256: sha256(data),
+        owner: null,
+        chunks: { total: 16, received: 16, failed: 0 },
+      },
+    });
+    const stored = completed.body.upload.storagePath as string;
+    expect(sha256(await readFile(stored))).toBe(sha256(data));
+    expect(completed.headers['idempotency-key']).toBe(`${id}.completed`);
+    expect(completed.headers['webhook-id']).toBe(`${id}.completed`);
+    expect(completed.headers['webhook-event']).toBe('upload.completed');
+    expect(completed.headers['content-type']).toBe('application/json');
+    expect(verifySignature(SECRET, completed.raw, completed.headers['webhook-signature'] as string)).toBe(true);
+    expect(verifySignature(SECRET, `${completed.raw} `, completed.headers['webhook-signature'] as string)).toBe(false);
+    expect(
+      verifySignature('another-secret-entirely', completed.raw, completed.headers['webhook-signature'] as string),
+    ).toBe(false);
+
+    expect((await request(base).delete(`/files/${id}`).set(TUS)).status).toBe(204);
+    await hook.waitFor(() => hook.of('upload.terminated', id).length === 1);
+    expect(hook.of('upload.terminated', id)[0]?.body.upload).toMatchObject({
+      id,
+      size: data.length,
+      status: 'completed',
+    });
+    expect([...successesPerKey(hook.deliveries).values()].every((n) => n === 1)).toBe(true);
+    await hook.waitFor(() => true);
+    expect(await outboxIsEmpty(ctx)).toBe(true);
+  });
+
+  it('has every event in the outbox by the time the request that caused it is answered', async () => {
+    // The receiver refuses and the next attempt is a minute away: what each request queued stays in the outbox to be seen.
+    const hook = await receiver();
+    hook.answerWith(() => 503);
+    const ctx = await context({ WEBHOOK_URLS: hook.url, WEBHOOK_RETRY_BASE_MS: '60000' });
+    const agent = request(ctx.app);
+    const { id, path: url } = await createUpload(agent, { size: 5 });
+    const entries = async () =>
+      (await ctx.redis.xrange(ctx.keys.webhooks.outbox, '-', '+')).map(
+        ([, fields]) => fields[fields.indexOf('key') + 1],
+      );
+    expect(await entries()).toContain(`${id}.created`);
+    expect((await patch(agent, url, 0, Buffer.from('hello'))).status).toBe(204);
+    expect(await entries()).toContain(`${id}.completed`);
+  });
+
+  it('retries a receiver that answers 500 with growing delays, then delivers once per idempotency key', async () => {
+    const hook = await receiver();
+    let refusals = 3;
+    hook.answerWith((body) => (body.type === 'upload.completed' && refusals-- > 0 ? 500 : 200));
+    const ctx = await context({ WEBHOOK_URLS: hook.url, ...FAST_RETRIES });
+    const agent = request(ctx.app);
+    const { id } = await createUpload(agent, { size: 3, body: Buffer.from('abc') });
+    await hook.waitFor(() => hook.of('upload.completed', id).some((d) => d.answered === 200));
+    await new Promise((r) => setTimeout(r, 600));
+    const attempts = hook.of('upload.completed', id);
+    expect(attempts.map((d) => d.answered)).toEqual([500, 500, 500, 200]);
+    expect(attempts.map((d) => d.headers['webhook-attempt'])).toEqual(['1', '2', '3', '4']);
+    expect(new Set(attempts.map((d) => d.headers['idempotency-key']))).toEqual(new Set([`${id}.completed`]));
+    // Backoff: 50, 100, 200 ms (each within 0.8-1.2 of that).
+    const gaps = attempts.slice(1).map((d, i) => d.at - (attempts[i] as { at: number }).at);
+    expect(gaps[0]).toBeGreaterThanOrEqual(40);
+    expect(gaps[1]).toBeGreaterThanOrEqual(80);
+    expect(gaps[2]).toBeGreaterThanOrEqual(160);
+    expect([...successesPerKey(hook.deliveries).values()].every((n) => n === 1)).toBe(true);
+    expect(await outboxIsEmpty(ctx)).toBe(true);
+  });
+
+  it('keeps retrying a receiver that is down (connection refused) until it is up again', async () => {
+    const port = await freePort();
+    const ctx = await context({ WEBHOOK_URLS: `http://127.0.0.1:${port}/hook`, ...FAST_RETRIES });
+    const { id } = await createUpload(request(ctx.app), { size: 3, body: Buffer.from('abc') });
+    const attempts = async () =>
+      (await ctx.redis.hvals(ctx.keys.webhooks.attempts)).reduce((sum, n) => Math.max(sum, Number(n)), 0);
+    const deadline = Date.now() + 10_000;
+    while ((await attempts()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await attempts()).toBeGreaterThanOrEqual(3);
+    const hook = await receiver(port);
+    await hook.waitFor(() => hook.of('upload.completed', id).length === 1);
+    expect(Number(hook.of('upload.completed', id)[0]?.headers['webhook-attempt'])).toBeGreaterThanOrEqual(4);
+    // created, progress and completed (creation-with-upload), all delivered in the end.
+    await hook.waitFor(() => hook.deliveries.length === 3);
+    expect(await outboxIsEmpty(ctx)).toBe(true);
+  });
+
+  it('moves a delivery to the dead-letter stream after its last attempt', async () => {
+    const hook = await receiver();
+    hook.answerWith(() => 500);
+    const ctx = await context({
+      WEBHOOK_URLS: hook.url,
+      WEBHOOK_MAX_ATTEMPTS: '3',
+      WEBHOOK_EVENTS: 'upload.created',
+      ...FAST_RETRIES,
+    });
+    const { id } = await createUpload(request(ctx.app), { size: 3 });
+    const deadline = Date.now() + 10_000;
+    while ((await ctx.redis.xlen(ctx.keys.webhooks.dead)) === 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [[, flat] = ['', []]] = await ctx.redis.xrange(ctx.keys.webhooks.dead, '-', '+');
+    const dead = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
+    expect(dead).toMatchObject({
+      url: hook.url,
+      key: `${id}.created`,
+      type: 'upload.created',
+      attempts: '3',
+      error: 'HTTP 500',
+    });
+    expect(hook.deliveries.length).toBe(3);
+    expect(await outboxIsEmpty(ctx)).toBe(true);
+  });
+
+  it('sends upload.expired when the sweeper removes an upload, and upload.failed when assembling one fails', async () => {
+    const hook = await receiver();
+    const ctx = await context({ WEBHOOK_URLS: hook.url, UPLOAD_TTL_SECONDS: '1', ...FAST_RETRIES });
+    const base = await ctx.listen();
+    const agent = request(base);
+    const stale = await createUpload(agent, { size: 10 });
+    expect((await patch(agent, stale.path, 0, Buffer.from('12345'))).status).toBe(204);
+    // Partials whose bytes vanish from disk after they completed: the final upload fails while assembling.
+    const partial = { 'Upload-Concat': 'partial' };
+    const a = await createUpload(agent, { size: 2, body: Buffer.from('ab'), headers: partial });
+    await rm(path.join(ctx.dir, a.id));
+    const final = await agent.post('/files').set(TUS).set('Upload-Concat', `final;${base}${a.path}`);
+    expect(final.status).toBe(500);
+    const finalId = await hook
+      .waitFor(() => hook.of('upload.failed').length === 1)
+      .then(() => hook.of('upload.failed')[0]?.body.upload.id as string);
+    expect(hook.of('upload.failed')[0]?.body).toMatchObject({
+      type: 'upload.failed',
+      reason: expect.stringMatching(/concatenation failed/),
+    });
+    expect(finalId).not.toBe(a.id);
+
+    await new Promise((r) => setTimeout(r, 1100));
+    await ctx.sweeper.sweep();
+    await hook.waitFor(() => hook.of('upload.expired', stale.id).length === 1);
+    expect(hook.of('upload.expired', stale.id)[0]?.body).toMatchObject({
+      id: `${stale.id}.expired`,
+      bytesRemoved: 5,
+      upload: { id: stale.id, path: `/files/${stale.id}` },
+    });
+    // Redis expired the record before the sweeper came for the bytes: what the upload was is in its upload.created.
+    expect(hook.of('upload.created', stale.id)[0]?.body.upload).toMatchObject({ size: 10 });
+  });
+
+  it('delivers each event once from two instances sharing the outbox', async () => {
+    const hook = await receiver();
+    const first = await context({ WEBHOOK_URLS: hook.url, ...FAST_RETRIES });
+    const second = await context({
+      WEBHOOK_URLS: hook.url,
+      REDIS_KEY_PREFIX: first.prefix,
+      UPLOAD_DIR: first.dir,
+      ...FAST_RETRIES,
+    });
+    const agents = [request(first.app), request(second.app)];
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        createUpload(agents[i % 2] as ReturnType<typeof request>, { size: 2, body: Buffer.from('hi') }),
+      ),
+    );
+    await hook.waitFor(() => hook.of('upload.completed').length >= 20);
+    await new Promise((r) => setTimeout(r, 700));
+    // created, progress, completed per upload; none twice.
+    expect(hook.deliveries.length).toBe(60);
+    expect(successesPerKey(hook.deliveries).size).toBe(60);
+    expect(new Set(hook.of('upload.completed').map((d) => d.body.upload.id))).toEqual(new Set(ids.map((u) => u.id)));
+    expect(await outboxIsEmpty(first)).toBe(true);
+  });
+
+  it('delivers upload.completed exactly once per idempotency key across a kill -9 and a restart of the server', async () => {
+    const hook = await receiver();
+    hook.answerWith(() => 500);
+    const dir = mkdtempSync(path.join(inject('tmpRoot'), 'webhooks-'));
+    const env = {
+      REDIS_URL: inject('redisUrl'),
+      UPLOAD_DIR: dir,
+      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+      WEBHOOK_URLS: hook.url,
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_RETRY_BASE_MS: '100',
+      WEBHOOK_RETRY_MAX_MS: '300',
+      WEBHOOK_TIMEOUT_MS: '500',
+    };
+    const server = await startServerProcess(env);
+    const agent = request(server.url);
+    const data = randomBytes(100_000);
+    const { id, path: url } = await createUpload(agent, { size: data.length, metadata: { filename: 'a.bin' } });
+    expect((await patch(agent, url, 0, data)).status).toBe(204);
+    await hook.waitFor(() => hook.of('upload.completed', id).length >= 2);
+    await server.kill('SIGKILL');
+    const refusedBeforeCrash = hook.of('upload.completed', id).length;
+
+    hook.answerWith(() => 200);
+    const restarted = await startServerProcess(env);
+    await hook.waitFor(() => hook.of('upload.completed', id).some((d) => d.answered === 200));
+    // Long enough for any duplicate to show up: several retry periods and a lease.
+    await new Promise((r) => setTimeout(r, 1500));
+    const completed = hook.of('upload.completed', id);
+    expect(completed.length).toBe(refusedBeforeCrash + 1);
+    expect(completed.filter((d) => d.answered === 200).length).toBe(1);
+    expect(new Set(completed.map((d) => d.body.id))).toEqual(new Set([`${id}.completed`]));
+    const delivered = completed.find((d) => d.answered === 200);
+    expect(delivered?.body.upload).toMatchObject({
+      size: data.length,
+      sha256: sha256(data),
+      metadata: { filename: 'a.bin' },
+    });
+    expect(verifySignature(SECRET, delivered?.raw ?? '', delivered?.headers['webhook-signature'] as string)).toBe(true);
+    expect([...successesPerKey(hook.deliveries).values()].every((n) => n === 1)).toBe(true);
+    expect(successesPerKey(hook.deliveries).has(`${id}.created`)).toBe(true);
+    await restarted.kill('SIGTERM');
+  });
+
+  it('redelivers, after its lease runs out, a delivery that was in flight when its server was killed', async () => {
+    const hook = await receiver();
+    hook.answerWith(() => 0); // holds the request: the delivery is in flight
+    const dir = mkdtempSync(path.join(inject('tmpRoot'), 'webhooks-'));
+    const env = {
+      REDIS_URL: inject('redisUrl'),
+      UPLOAD_DIR: dir,
+      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+      WEBHOOK_URLS: hook.url,
+      WEBHOOK_EVENTS: 'upload.completed',
+      WEBHOOK_TIMEOUT_MS: '30000',
+    };
+    const server = await startServerProcess(env);
+    const { id } = await createUpload(request(server.url), { size: 2, body: Buffer.from('ok') });
+    await hook.waitFor(() => hook.of('upload.completed', id).length === 1);
+    await server.kill('SIGKILL');
+    hook.answerWith(() => 200);
+    // A new instance with a short timeout: the dead one's lease (2 x 30 s + 1 s) is what it must wait out; shorten it.
+    const w = `${env.REDIS_KEY_PREFIX}webhooks:{outbox}:due`;
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const [entry] = await redis.zrange(w, 0, 0);
+      expect(entry).toBeDefined();
+      await redis.zadd(w, Date.now() + 300, entry as string);
+    } finally {
+      redis.disconnect();
+    }
+    await startServerProcess({ ...env, WEBHOOK_TIMEOUT_MS: '500' });
+    await hook.waitFor(() => hook.of('upload.completed', id).some((d) => d.answered === 200));
+    expect(hook.of('upload.completed', id).map((d) => d.headers['webhook-attempt'])).toEqual(['1', '1']);
+  });
+});
