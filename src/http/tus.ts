@@ -5,9 +5,9 @@ import type { Locker } from '@tus/utils';
 import type { RequestHandler } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { UploadAccess } from '../auth/access.js';
-import type { AccessIntent } from '../auth/types.js';
+import type { AccessIntent, Caller } from '../auth/types.js';
 import { allowsAnyOrigin, type Config } from '../config.js';
-import { invalidUploadId } from '../errors.js';
+import { AppError, invalidUploadId } from '../errors.js';
 import { metadataAfterHook, type PreCreateHook } from '../hooks/pre-create.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -134,6 +134,7 @@ export function tusHandler(deps: TusDeps): RequestHandler {
       if (intent) {
         try {
           scope.caller = await deps.access.check(req, intent, uploadId);
+          checkOwnerSizeLimit(req, scope.caller);
         } catch (error) {
           return sendTusError(req, res, error, deps.config, req.log ?? deps.logger);
         }
@@ -150,6 +151,23 @@ export function tusHandler(deps: TusDeps): RequestHandler {
     deps.drain.track(req, handled);
     return handled;
   };
+}
+
+/**
+ * The caller's own size limit, said in words before @tus/server's generic
+ * "Maximum size exceeded" (which stays as the backstop: see maxSizeFor).
+ * Upload-Length is on a creation, or on the PATCH that declares a deferred length.
+ */
+function checkOwnerSizeLimit(req: IncomingMessage, caller: Caller): void {
+  const limit = caller.limits.maxSizeBytes;
+  const length = Number(req.headers['upload-length']);
+  if (limit > 0 && Number.isSafeInteger(length) && length > limit) {
+    throw new AppError(
+      'OVER_SIZE_LIMIT',
+      413,
+      `This upload is ${length} bytes; your uploads may be at most ${limit} bytes`,
+    );
+  }
 }
 
 /** What @tus/server leaves out of its responses. */

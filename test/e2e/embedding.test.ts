@@ -1,0 +1,154 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import express from 'express';
+import request from 'supertest';
+import { Upload } from 'tus-js-client';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import {
+  type AccessRequest,
+  accessDenied,
+  createApp,
+  createHttpServer,
+  createLogger,
+  createRedisClient,
+  loadConfig,
+  type PreCreateRequest,
+  preCreateRefusal,
+  type UploadEvent,
+} from '../../src/index.js';
+import { getBytes } from '../helpers/tus.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A product's own Express app that embeds the upload server through the package's exports only, as the README shows. */
+async function embeddingApp() {
+  const config = loadConfig({
+    UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'embedded-')),
+    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+    TUS_PATH: '/media/files',
+  });
+  const redis = createRedisClient(inject('redisUrl'), { commandTimeoutMs: config.redisCommandTimeoutMs });
+  await redis.connect();
+  const asked: AccessRequest[] = [];
+  const creations: PreCreateRequest[] = [];
+  const events: UploadEvent[] = [];
+  const uploads = createApp({
+    config,
+    redis,
+    logger: createLogger('silent'),
+    demo: false,
+    // The product's session is a cookie; its user is the upload's owner.
+    authorize: (req) => {
+      asked.push(req);
+      const user = /(?:^|;\s*)session=([a-z]+)/.exec(req.headers.cookie ?? '')?.[1];
+      if (!user) throw accessDenied(401, 'Log in to upload files');
+      return { owner: user };
+    },
+    preCreate: (req) => {
+      creations.push(req);
+      if (req.upload.metadata.filetype === 'application/x-msdownload') {
+        throw preCreateRefusal(415, 'Executables are not accepted');
+      }
+      return { metadata: { ...req.upload.metadata, project: 'apollo' } };
+    },
+    onEvent: [(event) => void events.push(event)],
+  });
+  await uploads.start();
+
+  const product = express();
+  product.get('/', (_req, res) => res.send('the product home page'));
+  product.use(uploads.app);
+  product.use((_req, res) => res.status(404).send('the product 404 page'));
+  const server: Server = createHttpServer(product);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await uploads.stop();
+    redis.disconnect();
+  });
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { base, config, redis, uploads, asked, creations, events };
+}
+
+function upload(base: string, data: Buffer, headers: Record<string, string>, metadata: Record<string, string>) {
+  return new Promise<string>((resolve, reject) => {
+    const u = new Upload(data, {
+      endpoint: `${base}/media/files`,
+      headers,
+      chunkSize: 64 * 1024,
+      metadata,
+      retryDelays: [],
+      onSuccess: () => resolve(u.url as string),
+      onError: reject,
+    });
+    u.start();
+  });
+}
+
+describe('embedded in an Express app of its own', () => {
+  it('serves tus uploads next to the host app routes, with its authorizer, pre-create hook and event listener', async () => {
+    const host = await embeddingApp();
+    const agent = request(host.base);
+    expect((await agent.get('/')).text).toBe('the product home page');
+    expect((await agent.get('/pricing')).text).toBe('the product 404 page');
+
+    const data = randomBytes(200 * 1024);
+    const alice = { Cookie: 'session=alice' };
+    const url = await upload(host.base, data, alice, { filename: 'notes.txt', filetype: 'text/plain' });
+    const id = url.split('/').pop() as string;
+    expect(new URL(url).pathname).toBe(`/media/files/${id}`);
+
+    const downloaded = await getBytes(agent, new URL(url).pathname, alice);
+    expect(downloaded.status).toBe(200);
+    expect(Buffer.compare(downloaded.body, data)).toBe(0);
+    const record = await host.redis.hgetall(`${host.config.redisKeyPrefix}upload:{${id}}`);
+    expect(record).toMatchObject({ owner: 'alice', status: 'completed' });
+    expect(JSON.parse(record.metadata as string)).toMatchObject({ filename: 'notes.txt', project: 'apollo' });
+
+    // The authorizer ran before each request with its intent; PATCHes carried the recorded owner.
+    expect(host.asked[0]).toMatchObject({ intent: 'create', method: 'POST', owner: undefined });
+    const patches = host.asked.filter((a) => a.method === 'PATCH');
+    expect(patches.length).toBe(4);
+    expect(patches.every((a) => a.intent === 'resume' && a.uploadId === id && a.owner === 'alice')).toBe(true);
+    expect(host.asked.at(-1)).toMatchObject({ intent: 'read', method: 'GET', uploadId: id });
+    expect(host.creations).toHaveLength(1);
+    expect(host.creations[0]?.upload).toMatchObject({ id, size: data.length, owner: 'alice' });
+
+    const mine = host.events.filter((e) => 'id' in e && e.id === id).map((e) => e.type);
+    expect(mine[0]).toBe('created');
+    expect(mine.at(-1)).toBe('completed');
+
+    // Another user, and no user at all, are turned away by the same check.
+    const bob = await agent.get(`/api/uploads/${id}/progress`).set('Cookie', 'session=bob');
+    expect(bob.status).toBe(403);
+    const nobody = await agent.head(new URL(url).pathname).set('Tus-Resumable', '1.0.0');
+    expect(nobody.status).toBe(401);
+    expect(nobody.headers['www-authenticate']).toMatch(/^Bearer/);
+  });
+
+  it('shows the client what the in-process pre-create hook refused, and creates nothing', async () => {
+    const host = await embeddingApp();
+    const refused = await upload(
+      host.base,
+      Buffer.from('MZ'),
+      { Cookie: 'session=alice' },
+      {
+        filename: 'setup.exe',
+        filetype: 'application/x-msdownload',
+      },
+    ).then(
+      () => undefined,
+      (error: { originalResponse?: { getStatus(): number; getBody(): string } }) => error.originalResponse,
+    );
+    expect(refused?.getStatus()).toBe(415);
+    expect(refused?.getBody()).toBe('Executables are not accepted\n');
+    expect(await host.redis.keys(`${host.config.redisKeyPrefix}upload:*`)).toEqual([]);
+    expect(host.events).toEqual([]);
+  });
+});
