@@ -6,6 +6,14 @@ import type { Metrics } from '../metrics.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
+/** Query parameters that carry a secret (`?access_token=` for bearer tokens, `?token=` for the dashboard). */
+const CREDENTIALS = /([?&](?:access_token|token)=)[^&#]*/gi;
+
+/** A URL as it may be logged: secrets in its query string are replaced, so logs never hold a usable token. */
+export function withoutCredentials(url: string): string {
+  return url.replace(CREDENTIALS, '$1[redacted]');
+}
+
 /**
  * One log line per request (pino-http): request ID, method, URL, status,
  * upload ID and bytes stored when there are, and the duration. The request
@@ -26,7 +34,11 @@ export function requestLogging(logger: Logger, metrics: Metrics): RequestHandler
     customSuccessMessage: (req, res) => `${req.method} ${res.statusCode}`,
     customErrorMessage: (req, res) => `${req.method} ${res.statusCode}`,
     serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: unknown; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: withoutCredentials(req.url),
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     customProps: (_req, res) => {

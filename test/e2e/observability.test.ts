@@ -92,6 +92,11 @@ describe('logs', () => {
       res: { statusCode: 204 },
     });
     expect(typeof line?.responseTime).toBe('number');
+    // Tokens in the query string (EventSource, download links) never reach the log.
+    await agent.get(`/api/uploads/${id}/progress?access_token=secret-jwt&x=1`).set('X-Request-Id', 'with-token');
+    const withToken = lines.find((l) => (l.req as { id?: string })?.id === 'with-token');
+    expect((withToken?.req as { url: string }).url).toBe(`/api/uploads/${id}/progress?access_token=[redacted]&x=1`);
+    expect(JSON.stringify(lines)).not.toContain('secret-jwt');
     // A request ID that is not a sane token is replaced, not echoed.
     const odd = await agent.get('/healthz').set('X-Request-Id', 'bad id; with spaces');
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
