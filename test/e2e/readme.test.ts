@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { renderConfigReference } from '../../src/config.js';
+import { signatureHeader } from '../../src/webhooks/signature.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -61,6 +64,36 @@ describe('README', () => {
 
   it('configuration table is the one generated from the schema', () => {
     expect(between('<!-- config:start -->', '<!-- config:end -->')).toBe(renderConfigReference());
+  });
+
+  it("webhook receiver's signature check accepts the server's signatures and refuses anything else", async () => {
+    const block = between('<!-- webhook-verify:start -->', '<!-- webhook-verify:end -->');
+    const source = block.replace(/^```js\n/, '').replace(/\n```$/, '');
+    const file = path.join(mkdtempSync(path.join(inject('tmpRoot'), 'readme-')), 'verify.mjs');
+    writeFileSync(file, source);
+    const { isGenuineWebhook } = (await import(pathToFileURL(file).href)) as {
+      isGenuineWebhook: (body: string, header: string | undefined, secret: string) => boolean;
+    };
+    const body = JSON.stringify({ id: 'x.completed', type: 'upload.completed' });
+    const header = signatureHeader('s3cret', body);
+    expect(isGenuineWebhook(body, header, 's3cret')).toBe(true);
+    expect(isGenuineWebhook(`${body} `, header, 's3cret')).toBe(false);
+    expect(isGenuineWebhook(body, header, 'another')).toBe(false);
+    expect(isGenuineWebhook(body, signatureHeader('s3cret', body, Date.now() - 600_000), 's3cret')).toBe(false);
+    expect(isGenuineWebhook(body, undefined, 's3cret')).toBe(false);
+  });
+
+  it('embedding example imports only what the package exports', async () => {
+    const start = readme.indexOf('## Embedding it in your own Express app');
+    const example = /```ts\n([\s\S]*?)\n```/.exec(readme.slice(start))?.[1] ?? '';
+    const names = /import \{([^}]*)\} from 'tus-redis-server'/.exec(example)?.[1] ?? '';
+    const imported = names
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean);
+    expect(imported.length).toBeGreaterThanOrEqual(5);
+    const exported = await import('../../src/index.js');
+    for (const name of imported) expect(exported, name).toHaveProperty(name);
   });
 
   it('shows the two commands', () => {
