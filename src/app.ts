@@ -13,6 +13,7 @@ import { Drain } from './http/drain.js';
 import { jsonErrorHandler, notFound } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { liveRoutes } from './http/live.js';
+import { refuseDotSegments } from './http/path-guard.js';
 import { requestLogging } from './http/request-log.js';
 import { tusHandler } from './http/tus.js';
 import type { Logger } from './log.js';
@@ -110,6 +111,7 @@ export function createApp(deps: AppDeps): App {
   if (config.trustProxy) app.set('trust proxy', true);
 
   app.use(requestLogging(logger, metrics));
+  app.use(refuseDotSegments);
   if (deps.demo !== false) {
     // The demo pages, bundled into dist/demo by `npm run build` (which `npm start` runs first).
     app.get('/', (_req, res) => res.redirect('/demo/'));

@@ -94,6 +94,8 @@ const tusError = (e: TusError): TusError => ({ status_code: e.status_code, body:
 /** What each tus method asks to do, for the authorizer (OPTIONS touches no upload). */
 const INTENTS: Readonly<Record<string, AccessIntent>> = {
   POST: 'create',
+  // Downloads are served by http/download.ts; a GET that reaches @tus/server is checked all the same.
+  GET: 'read',
   HEAD: 'resume',
   PATCH: 'resume',
   DELETE: 'delete',
@@ -118,7 +120,9 @@ export function tusHandler(deps: TusDeps): RequestHandler {
     };
     const requestId = String(req.id ?? randomUUID());
     cutOffSilentBody(req, idleMs);
-    const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(req.path, deps.config.tusPath);
+    // The path as @tus/server will see it (normalized by the WHATWG URL parser), so both name the same upload.
+    const pathname = new URL(req.url, 'http://host').pathname;
+    const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(pathname, deps.config.tusPath);
     const writing =
       req.method === 'PATCH' ||
       (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');

@@ -6,7 +6,7 @@ import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { createUpload, getBytes, head, patch, TUS } from '../helpers/tus.js';
+import { createUpload, getBytes, head, patch, rawRequest, TUS } from '../helpers/tus.js';
 
 const SECRET = 'a-jwt-secret-of-at-least-32-characters!';
 const key = new TextEncoder().encode(SECRET);
@@ -77,6 +77,33 @@ describe('bearer tokens (JWT) and ownership', () => {
     );
     expect((await agent.delete(url).set(TUS).set(bob)).status).toBe(403);
     expect((await agent.delete(url).set(TUS).set(alice)).status).toBe(204);
+  });
+
+  it('refuses paths with dot segments, which would name an upload the owner check did not see', async () => {
+    ctx = await createTestContext({ AUTH_JWT_SECRET: SECRET });
+    const base = await ctx.listen();
+    const agent = request(base);
+    const alice = bearer(await token('alice'));
+    const bob = bearer(await token('bob'));
+    const data = randomBytes(2000);
+    const { path: url, id } = await createUpload(agent, { size: data.length, headers: alice });
+    expect((await patch(agent, url, 0, data).set(alice)).status).toBe(204);
+    const sneaky = [`/files/x/../${id}`, `/files/%2e%2e/files/${id}`, `/files/./${id}`, `/files/x\\..\\${id}`];
+    for (const path of sneaky) {
+      for (const [method, headers] of [
+        ['GET', {}],
+        ['HEAD', { ...TUS, ...bob }],
+        ['PATCH', { ...TUS, ...bob, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '2000' }],
+        ['DELETE', { ...TUS, ...bob }],
+      ] as const) {
+        const res = await rawRequest(base, method, path, headers, method === 'PATCH' ? Buffer.from('x') : undefined);
+        expect(res.status, `${method} ${path}`).toBe(400);
+        expect(res.body.toString(), `${method} ${path}`).not.toContain(data.subarray(0, 16).toString('latin1'));
+      }
+    }
+    const downloaded = await getBytes(agent, url, alice);
+    expect(Buffer.compare(downloaded.body, data)).toBe(0);
+    expect((await getBytes(agent, url)).status).toBe(401);
   });
 
   it('answers 401 with WWW-Authenticate to a missing, expired, forged or subject-less token, and stores nothing', async () => {

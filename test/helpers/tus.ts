@@ -1,3 +1,4 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Metadata } from '@tus/utils';
 import type { Agent, Response } from 'supertest';
 
@@ -48,4 +49,24 @@ export function getBytes(agent: Agent, path: string, headers: Record<string, str
       res.on('data', (d: Buffer) => parts.push(d));
       res.on('end', () => done(null, Buffer.concat(parts)));
     });
+}
+
+/** A request with its path sent exactly as given (supertest and fetch normalize `..` away). */
+export function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, method, path, headers, agent: false }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -1,0 +1,26 @@
+import type { RequestHandler } from 'express';
+import { AppError } from '../errors.js';
+
+/** A `.` or `..` segment, also percent-encoded (`%2e`); a backslash is a separator to the WHATWG URL parser. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+/**
+ * Refuses paths with dot segments before any route sees them. Express routes
+ * (and the access check) match the path as received, but @tus/server acts on
+ * the URL as the WHATWG parser normalizes it: `/files/x/../<id>` would be no
+ * upload to the former and `<id>` to the latter, which let a request past the
+ * owner check. Clients never send such paths (they normalize them first).
+ */
+export const refuseDotSegments: RequestHandler = (req, _res, next) => {
+  const path = (req.url ?? '/').split('?', 1)[0] as string;
+  if (
+    path
+      .replaceAll('\\', '/')
+      .split('/')
+      .some((segment) => DOT_SEGMENT.test(segment))
+  ) {
+    next(new AppError('INVALID_REQUEST', 400, 'The URL path has "." or ".." segments: send the path without them'));
+    return;
+  }
+  next();
+};
