@@ -5,7 +5,7 @@ import express, { type Express } from 'express';
 import { UploadAccess } from './auth/access.js';
 import { authorizerFromConfig, preCreateFromConfig } from './auth/from-config.js';
 import type { Authorizer } from './auth/types.js';
-import { allowsAnyOrigin, type Config } from './config.js';
+import { allowsAnyOrigin, type Config, ConfigError } from './config.js';
 import type { PreCreateHook } from './hooks/pre-create.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import { downloadHandler } from './http/download.js';
@@ -65,6 +65,12 @@ export function createApp(deps: AppDeps): App {
   const { config, redis, logger } = deps;
   const authorize = deps.authorize === undefined ? authorizerFromConfig(config) : (deps.authorize ?? undefined);
   const preCreate = deps.preCreate === undefined ? preCreateFromConfig(config) : (deps.preCreate ?? undefined);
+  if (config.limits.maxConcurrentUploads > 0 && !authorize) {
+    // Uploads are counted per owner, and without an authorizer no request has one: the limit would do nothing.
+    throw new ConfigError([
+      'OWNER_MAX_CONCURRENT_UPLOADS: uploads are counted per owner, and no owner is known without AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or PRE_REQUEST_HOOK_URL (or an authorize function)',
+    ]);
+  }
   const metrics = createMetrics();
   const keys = createKeys(config.redisKeyPrefix);
   const reader = new UploadReader(redis, keys);

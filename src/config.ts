@@ -138,7 +138,9 @@ export const envSchema = z.object({
   AUTH_JWT_ALGORITHM: z
     .enum(['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'])
     .optional()
-    .describe('Signature algorithm of the bearer tokens (default: HS256 with a secret, RS256 with a public key)'),
+    .describe(
+      'Signature algorithm of the bearer tokens (default: HS256 with a secret; with a public key, the one its type fits: RS256, ES256, ES384 or EdDSA)',
+    ),
   AUTH_JWT_ISSUER: z.string().trim().min(1).optional().describe('Tokens must carry this iss (unset: not checked)'),
   AUTH_JWT_AUDIENCE: z.string().trim().min(1).optional().describe('Tokens must carry this aud (unset: not checked)'),
   PRE_REQUEST_HOOK_URL: z
@@ -296,15 +298,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const e = parsed.data;
-  if (e.AUTH_JWT_SECRET && e.AUTH_JWT_PUBLIC_KEY) {
-    throw new ConfigError(['AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY: set one of them, not both']);
-  }
-  const hmac = e.AUTH_JWT_ALGORITHM?.startsWith('HS');
-  if ((e.AUTH_JWT_SECRET && hmac === false) || (e.AUTH_JWT_PUBLIC_KEY && hmac === true)) {
-    throw new ConfigError([
-      `AUTH_JWT_ALGORITHM: ${e.AUTH_JWT_ALGORITHM} does not go with ${e.AUTH_JWT_SECRET ? 'a secret (use HS256, HS384 or HS512)' : 'a public key (HS* needs AUTH_JWT_SECRET)'}`,
-    ]);
-  }
+  const problems = combinationProblems(e);
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -351,13 +346,69 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
 }
 
-function jwtConfig(e: z.infer<typeof envSchema>): AuthConfig['jwt'] {
+type Env = z.infer<typeof envSchema>;
+type JwtAlgorithm = NonNullable<Env['AUTH_JWT_ALGORITHM']>;
+
+/** Settings that are valid alone but not together, or that would silently do nothing. */
+function combinationProblems(e: Env): string[] {
+  const problems: string[] = [];
+  if (e.AUTH_JWT_SECRET && e.AUTH_JWT_PUBLIC_KEY) {
+    problems.push('AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY: set one of them, not both');
+  }
+  const tokenSettings = (['AUTH_JWT_ALGORITHM', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const).filter((n) => e[n]);
+  if (tokenSettings.length > 0 && !e.AUTH_JWT_SECRET && !e.AUTH_JWT_PUBLIC_KEY) {
+    problems.push(
+      `${tokenSettings.join(', ')}: no token is checked without AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY; set one`,
+    );
+  }
+  const algorithm = e.AUTH_JWT_ALGORITHM;
+  if (e.AUTH_JWT_SECRET && algorithm && !algorithm.startsWith('HS')) {
+    problems.push(`AUTH_JWT_ALGORITHM: ${algorithm} does not go with a secret (use HS256, HS384 or HS512)`);
+  }
+  if (e.AUTH_JWT_PUBLIC_KEY) {
+    const fitting = algorithmsOfKey(unescapePem(e.AUTH_JWT_PUBLIC_KEY));
+    if (algorithm && !fitting.includes(algorithm)) {
+      problems.push(
+        `AUTH_JWT_ALGORITHM: ${algorithm} does not go with this public key (it fits ${fitting.join(', ') || 'none of the supported algorithms'})`,
+      );
+    } else if (fitting.length === 0) {
+      problems.push('AUTH_JWT_PUBLIC_KEY: a key of a type no supported algorithm uses (RSA, EC P-256/P-384, Ed25519)');
+    }
+  }
+  if (e.WEBHOOK_SECRET && e.WEBHOOK_URLS.length === 0) {
+    problems.push('WEBHOOK_SECRET: no webhook is sent without WEBHOOK_URLS; set it');
+  }
+  return problems;
+}
+
+/** The signature algorithms a public key can verify (the first is the default). */
+function algorithmsOfKey(pem: string): JwtAlgorithm[] {
+  const key = createPublicKey(pem);
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512', 'PS256'];
+    case 'rsa-pss':
+      return ['PS256'];
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      return curve === 'prime256v1' ? ['ES256'] : curve === 'secp384r1' ? ['ES384'] : [];
+    }
+    case 'ed25519':
+    case 'ed448':
+      return ['EdDSA'];
+    default:
+      return [];
+  }
+}
+
+function jwtConfig(e: Env): AuthConfig['jwt'] {
   const common = { issuer: e.AUTH_JWT_ISSUER, audience: e.AUTH_JWT_AUDIENCE };
   if (e.AUTH_JWT_SECRET)
     return { key: { secret: e.AUTH_JWT_SECRET }, algorithm: e.AUTH_JWT_ALGORITHM ?? 'HS256', ...common };
   if (e.AUTH_JWT_PUBLIC_KEY) {
     const publicKeyPem = unescapePem(e.AUTH_JWT_PUBLIC_KEY);
-    return { key: { publicKeyPem }, algorithm: e.AUTH_JWT_ALGORITHM ?? 'RS256', ...common };
+    const algorithm = e.AUTH_JWT_ALGORITHM ?? (algorithmsOfKey(publicKeyPem)[0] as JwtAlgorithm);
+    return { key: { publicKeyPem }, algorithm, ...common };
   }
   return undefined;
 }

@@ -33,9 +33,10 @@ async function warnIfEvicting(redis: RedisClient, logger: Logger): Promise<void>
   }
 }
 
-function readConfig(): Config {
+/** A configuration error is reported, one line per problem, and the process exits with code 2. */
+function exitOnConfigError<T>(build: () => T): T {
   try {
-    return loadConfig();
+    return build();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
@@ -44,7 +45,7 @@ function readConfig(): Config {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config = exitOnConfigError(() => loadConfig());
   const logger = createLogger(config.logLevel);
   const { url, local } = await findRedis(config, logger);
   // Whatever way this process ends, a redis-server it started ends with it.
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   await redis.connect();
   await warnIfEvicting(redis, logger);
 
-  const app = createApp({ config, redis, logger });
+  const app = exitOnConfigError(() => createApp({ config, redis, logger }));
   await app.start();
   const server = createHttpServer(app.app);
   await new Promise<void>((resolve, reject) => {

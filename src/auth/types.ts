@@ -37,7 +37,8 @@ export type Caller = Readonly<{ owner: string | undefined; limits: OwnerLimits }
 export function accessDenied(status: number, message: string): AppError {
   if (status === 401) {
     return new AppError('UNAUTHORIZED', 401, message, {
-      'WWW-Authenticate': `Bearer realm="uploads", error="invalid_token", error_description="${message.replace(/["\\]/g, '')}"`,
+      // A header value may hold only visible ASCII here (a hook's message may not be): the body keeps it whole.
+      'WWW-Authenticate': `Bearer realm="uploads", error="invalid_token", error_description="${message.replace(/[^\x20-\x7e]|["\\]/g, '')}"`,
     });
   }
   return new AppError(status === 403 ? 'FORBIDDEN' : 'HOOK_REJECTED', status, message);

@@ -35,7 +35,8 @@ export async function callHook(url: string, body: unknown, timeoutMs: number, na
 export function refusalMessage(answer: HookAnswer, fallback: string): string {
   const body = answer.json as { message?: unknown; error?: unknown } | undefined;
   const message = typeof body?.message === 'string' ? body.message : typeof body?.error === 'string' ? body.error : '';
-  const chosen = (message || answer.text).replace(/[\r\n]+/g, ' ').trim() || fallback;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const chosen = (message || answer.text).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim() || fallback;
   return chosen.slice(0, MESSAGE_LIMIT);
 }
 

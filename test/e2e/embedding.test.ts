@@ -8,7 +8,9 @@ import { Upload } from 'tus-js-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   type AccessRequest,
+  type Authorizer,
   accessDenied,
+  ConfigError,
   createApp,
   createHttpServer,
   createLogger,
@@ -150,5 +152,16 @@ describe('embedded in an Express app of its own', () => {
     expect(refused?.getBody()).toBe('Executables are not accepted\n');
     expect(await host.redis.keys(`${host.config.redisKeyPrefix}upload:*`)).toEqual([]);
     expect(host.events).toEqual([]);
+  });
+
+  it('refuses a concurrency limit per owner when nothing says who the owner is', async () => {
+    const config = loadConfig({ OWNER_MAX_CONCURRENT_UPLOADS: '2', REDIS_KEY_PREFIX: `test-${randomUUID()}:` });
+    const redis = createRedisClient(inject('redisUrl'), { commandTimeoutMs: 1000 });
+    const build = (authorize: Authorizer | null) =>
+      createApp({ config, redis, logger: createLogger('silent'), authorize });
+    expect(() => build(null)).toThrow(ConfigError);
+    expect(() => build(null)).toThrow(/OWNER_MAX_CONCURRENT_UPLOADS: uploads are counted per owner/);
+    expect(() => build(() => ({ owner: 'someone' }))).not.toThrow();
+    redis.disconnect();
   });
 });

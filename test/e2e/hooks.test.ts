@@ -208,6 +208,26 @@ describe('pre-request hook', () => {
     expect(await c.redis.hget(`${c.prefix}upload:{${id}}`, 'offset')).toBe('0');
   });
 
+  it('passes on any message the hook gives (accents, arrows, control characters) without breaking a header', async () => {
+    const hook = await hookServer((body) =>
+      body.method === 'POST'
+        ? { status: 401, json: { message: 'Bitte anmelden → Login ✓' } }
+        : { status: 403, text: 'nope\u0000\r\nSet-Cookie: x=1' },
+    );
+    const c = await context({ PRE_REQUEST_HOOK_URL: hook.url });
+    const agent = request(c.app);
+    const created = await createUpload(agent, { size: 10 });
+    expect(created.res.status).toBe(401);
+    expect(created.res.text).toBe('Bitte anmelden → Login ✓\n');
+    expect(created.res.headers['www-authenticate']).toBe(
+      'Bearer realm="uploads", error="invalid_token", error_description="Bitte anmelden  Login "',
+    );
+    const progress = await agent.get(`/api/uploads/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}/progress`);
+    expect(progress.status).toBe(403);
+    expect(progress.body.error).toMatchObject({ code: 'FORBIDDEN', message: 'nope Set-Cookie: x=1' });
+    expect(progress.headers['set-cookie']).toBeUndefined();
+  });
+
   it('applies the limits the hook grants before any byte is stored', async () => {
     const hook = await hookServer(application);
     const c = await context({ PRE_REQUEST_HOOK_URL: hook.url });

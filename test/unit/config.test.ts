@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -67,5 +68,43 @@ describe('configuration', () => {
     expect(problems.join('\n')).toMatch(/CORS_ORIGINS: /);
     expect(problems.join('\n')).toMatch(/TRUST_PROXY: must be true or false/);
     expect(problems.join('\n')).toMatch(/TUS_PATH: must be a path like \/files/);
+  });
+
+  it('refuses auth and webhook settings that would silently do nothing or could never verify a token', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).problems;
+      }
+    };
+    const pem = (type: 'rsa' | 'ec' | 'ed25519') => {
+      const { publicKey } =
+        type === 'rsa'
+          ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+          : type === 'ec'
+            ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+            : generateKeyPairSync('ed25519');
+      return publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    };
+    // Without a key no token is checked: the server would be open although the operator meant to close it.
+    expect(problems({ AUTH_JWT_ALGORITHM: 'RS256', AUTH_JWT_ISSUER: 'https://id.example' })).toEqual([
+      'AUTH_JWT_ALGORITHM, AUTH_JWT_ISSUER: no token is checked without AUTH_JWT_SECRET or AUTH_JWT_PUBLIC_KEY; set one',
+    ]);
+    expect(problems({ WEBHOOK_SECRET: 'a-webhook-secret-for-tests' })).toEqual([
+      'WEBHOOK_SECRET: no webhook is sent without WEBHOOK_URLS; set it',
+    ]);
+    expect(problems({ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWT_ALGORITHM: 'RS256' })[0]).toMatch(
+      /RS256 does not go with a secret/,
+    );
+    expect(problems({ AUTH_JWT_PUBLIC_KEY: pem('rsa'), AUTH_JWT_ALGORITHM: 'ES256' })).toEqual([
+      'AUTH_JWT_ALGORITHM: ES256 does not go with this public key (it fits RS256, RS384, RS512, PS256)',
+    ]);
+    // The default algorithm is the one the key's type fits.
+    expect(loadConfig({ AUTH_JWT_PUBLIC_KEY: pem('ec') }).auth.jwt?.algorithm).toBe('ES256');
+    expect(loadConfig({ AUTH_JWT_PUBLIC_KEY: pem('ed25519') }).auth.jwt?.algorithm).toBe('EdDSA');
+    expect(loadConfig({ AUTH_JWT_PUBLIC_KEY: pem('rsa') }).auth.jwt?.algorithm).toBe('RS256');
   });
 });
