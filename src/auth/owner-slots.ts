@@ -41,10 +41,11 @@ export class OwnerSlots {
   /**
    * Drops the uploads that finished. One whose record does not exist yet may be
    * in the middle of its creation: it is dropped only once it is older than
-   * that could take. The set holds at most `limit` entries, so this reads at most that many records.
+   * that could take. The set holds at most the largest limit this owner has
+   * had; all of it is read, as a lowered limit must see every finished entry.
    */
   private async forgetFinished(key: string, limit: number, now: number): Promise<void> {
-    const flat = await this.redis.zrange(key, 0, limit, 'WITHSCORES');
+    const flat = await this.redis.zrange(key, 0, -1, 'WITHSCORES');
     if (flat.length / 2 < limit) return;
     const entries: { id: string; claimedAt: number }[] = [];
     for (let i = 0; i < flat.length; i += 2) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Lock, Locker } from '@tus/utils';
+import type { OwnerSlots } from '../auth/owner-slots.js';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
@@ -27,6 +28,8 @@ export type ConcatenationParts = Readonly<{
   /** Whether the final upload gets its SHA-256 recorded. */
   digest: boolean;
   events: UploadEvents;
+  /** Owners' unfinished-upload counts: partials removed here stop counting at once. */
+  slots?: OwnerSlots;
 }>;
 
 export type FinalUploadRequest = Readonly<{
@@ -198,6 +201,7 @@ export class Concatenation {
     for (const partial of new Map(partials.map((p) => [p.id, p])).values()) {
       await this.parts.bytes.remove(partial.id);
       await this.parts.tracker.remove(partial.id);
+      if (partial.owner !== undefined) await this.parts.slots?.release(partial.owner, partial.id);
     }
   }
 

@@ -57,6 +57,7 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
     { redis, keys, bytes, tracker, reader, locker, logger, events },
     { orphanIntervalMs: config.orphanSweepIntervalSeconds * 1000, orphanGraceMs: 60_000, budgetMs: 30_000 },
   );
+  const slots = new OwnerSlots(redis, keys, uploadTtlMs);
   const store = new TrackedStore({
     bytes,
     tracker,
@@ -70,7 +71,7 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
     digest,
     onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
     fence: (id) => locker.fence(id),
-    slots: new OwnerSlots(redis, keys, uploadTtlMs),
+    slots,
   });
   const concatenation = new Concatenation({
     redis,
@@ -85,6 +86,7 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
     uploadTtlMs,
     removePartials: config.removePartialsAfterConcat,
     digest,
+    slots,
   });
   return {
     keys,

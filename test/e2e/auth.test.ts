@@ -256,6 +256,42 @@ describe('per-owner limits', () => {
     expect((await createUpload(agent, { size: 10, headers: alice })).res.status).toBe(201);
   });
 
+  it('frees the slots of partial uploads joined into a final one, and of finished uploads when the limit is lowered', async () => {
+    ctx = await createTestContext({ AUTH_JWT_SECRET: SECRET, OWNER_MAX_CONCURRENT_UPLOADS: '2' });
+    const agent = request(await ctx.listen());
+    const alice = bearer(await token('alice'));
+    const parts = [];
+    for (const body of ['ab', 'cd']) {
+      const part = await createUpload(agent, {
+        size: 2,
+        body: Buffer.from(body),
+        headers: { ...alice, 'Upload-Concat': 'partial' },
+      });
+      expect(part.res.status).toBe(201);
+      parts.push(part.path);
+    }
+    const final = await agent
+      .post('/files')
+      .set(TUS)
+      .set(alice)
+      .set('Upload-Concat', `final;${parts.join(' ')}`);
+    expect(final.status).toBe(201);
+    expect((await head(agent, parts[0] as string).set(alice)).status).toBe(404);
+    // The partials are gone, so Alice has nothing unfinished: two new uploads fit.
+    expect((await createUpload(agent, { size: 10, headers: alice })).res.status).toBe(201);
+    expect((await createUpload(agent, { size: 10, headers: alice })).res.status).toBe(201);
+
+    // Carol had a limit of 5 (1 unfinished, 4 completed); a token with a limit of 2 still lets her create one more.
+    const carol5 = bearer(await token('carol', { upload_max_concurrent: 5 }));
+    expect((await createUpload(agent, { size: 10, headers: carol5 })).res.status).toBe(201);
+    for (let i = 0; i < 4; i++) {
+      expect((await createUpload(agent, { size: 1, body: Buffer.from('x'), headers: carol5 })).res.status).toBe(201);
+    }
+    const carol2 = bearer(await token('carol', { upload_max_concurrent: 2 }));
+    expect((await createUpload(agent, { size: 10, headers: carol2 })).res.status).toBe(201);
+    expect((await createUpload(agent, { size: 10, headers: carol2 })).res.status).toBe(429);
+  });
+
   it('counts concurrent creations exactly: 10 at once with a limit of 3 create 3', async () => {
     ctx = await createTestContext({ AUTH_JWT_SECRET: SECRET, OWNER_MAX_CONCURRENT_UPLOADS: '3' });
     const agent = request(await ctx.listen());
