@@ -142,11 +142,15 @@ export class TrackedStore extends DataStore {
     if (!record) {
       if (found === undefined) throw ERRORS.FILE_NOT_FOUND;
       // The record expired (or was lost) while its bytes remain: without its
-      // state the upload cannot be resumed, so its bytes go too.
-      await bytes.remove(id);
+      // state the upload cannot be resumed, so its bytes go too. Whoever
+      // removes them says so (the sweeper will find nothing left to announce).
+      if (await bytes.remove(id)) await this.options.events.emit({ type: 'expired', id, bytes: found });
       throw ERRORS.FILE_NO_LONGER_EXISTS;
     }
     if (found === undefined) {
+      // Its bytes are gone from disk: the upload cannot go on. Announced before
+      // the record goes, so that the event still shows what the upload was.
+      await this.options.events.emit({ type: 'failed', id, reason: 'its bytes are no longer on disk' });
       await tracker.remove(id);
       throw ERRORS.FILE_NO_LONGER_EXISTS;
     }
