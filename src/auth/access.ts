@@ -27,18 +27,6 @@ export class UploadAccess {
   async check(req: IncomingMessage, intent: AccessIntent, uploadId?: string): Promise<Caller> {
     if (!this.authorize) return { owner: undefined, limits: this.defaults };
     const owner = uploadId ? await this.ownerOf(uploadId) : undefined;
-    return this.checkOwners(req, intent, owner === undefined ? [] : [owner], uploadId, owner);
-  }
-
-  /** Authorizes `intent` on several uploads at once (a group): the caller must own every one that has an owner. */
-  async checkOwners(
-    req: IncomingMessage,
-    intent: AccessIntent,
-    owners: readonly (string | undefined)[],
-    uploadId?: string,
-    owner?: string,
-  ): Promise<Caller> {
-    if (!this.authorize) return { owner: undefined, limits: this.defaults };
     const grant = await this.authorize({
       intent,
       method: req.method ?? 'GET',
@@ -49,19 +37,26 @@ export class UploadAccess {
       subject: undefined,
     });
     // "The owner recorded at creation is enforced on every later request."
-    if (owners.some((o) => o !== undefined && o !== grant.owner)) {
-      throw accessDenied(
-        403,
-        uploadId ? 'This upload belongs to another user' : 'These uploads belong to another user',
-      );
-    }
+    if (owner !== undefined && owner !== grant.owner) throw accessDenied(403, 'This upload belongs to another user');
     return { owner: grant.owner, limits: { ...this.defaults, ...grant.limits } };
   }
 
-  /** The owners of several uploads (undefined for one without an owner, or gone). */
-  async ownersOf(ids: readonly string[]): Promise<(string | undefined)[]> {
-    if (!this.authorize) return [];
-    return Promise.all(ids.map((id) => this.ownerOf(id)));
+  /**
+   * Authorizes `intent` on the uploads `membersOf(caller's owner)` names at
+   * once (a group): the caller must own every one that has an owner.
+   */
+  async checkMembers(
+    req: IncomingMessage,
+    intent: AccessIntent,
+    membersOf: (owner: string | undefined) => Promise<readonly string[]>,
+  ): Promise<Caller> {
+    const caller = await this.check(req, intent);
+    if (!this.authorize) return caller;
+    const owners = await Promise.all((await membersOf(caller.owner)).map((id) => this.ownerOf(id)));
+    if (owners.some((o) => o !== undefined && o !== caller.owner)) {
+      throw accessDenied(403, 'These uploads belong to another user');
+    }
+    return caller;
   }
 
   private async ownerOf(id: string): Promise<string | undefined> {

@@ -39,8 +39,9 @@ export function dashboardRoutes(reader: UploadReader, access: UploadAccess): Rou
   router.get('/api/groups/:group/progress', async (req, res) => {
     const group = req.params.group;
     if (!isGroupName(group)) throw new AppError('INVALID_REQUEST', 400, `Invalid group: ${GROUP_RULE}`);
-    if (access.enabled) await access.checkOwners(req, 'read', await access.ownersOf(await reader.groupMembers(group)));
-    const progress = await reader.readGroup(group);
+    // The caller's own group: group names are per owner (see Keys.group).
+    const { owner } = await access.checkMembers(req, 'read', (o) => reader.groupMembers(group, o));
+    const progress = await reader.readGroup(group, owner);
     if (!progress) throw new AppError('UPLOAD_NOT_FOUND', 404, 'No upload belongs to this group');
     res.set('Cache-Control', 'no-store').json(progress);
   });

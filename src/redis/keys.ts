@@ -17,8 +17,12 @@ export type Keys = Readonly<{
   statusIndex(status: string): string;
   /** Pub/sub channel on which every change to an upload is published, for live updates on any instance. */
   eventsChannel: string;
-  /** Set of the upload IDs of one group (the parts of one file uploaded in parallel). */
-  group(group: string): string;
+  /**
+   * Set of the upload IDs of one group (the parts of one file uploaded in
+   * parallel). Group names are the clients' own, so each owner has theirs:
+   * another user cannot add to, or learn of, someone's group.
+   */
+  group(group: string, owner: string | undefined): string;
   /** Which final upload was made of a given list of partials (so a retried final POST makes no second one). */
   concatenation(partialsDigest: string): string;
   /** An upload's lock (same slot as its keys). */
@@ -60,7 +64,8 @@ export function createKeys(prefix: string): Keys {
     recentIndex: `${prefix}uploads:recent`,
     statusIndex: (status: string) => `${prefix}uploads:status:${status}`,
     eventsChannel: `${prefix}uploads:events`,
-    group: (group: string) => `${prefix}group:{${group}}`,
+    group: (group: string, owner: string | undefined) =>
+      owner === undefined ? `${prefix}group:{${group}}` : `${prefix}group:{${encodeURIComponent(owner)}/${group}}`,
     concatenation: (partialsDigest: string) => `${prefix}concat:{${partialsDigest}}`,
     lock: (id: string) => `${prefix}lock:{${id}}`,
     lockReleaseChannel: `${prefix}locks:release`,

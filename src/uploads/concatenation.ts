@@ -155,7 +155,7 @@ export class Concatenation {
       owner: request.owner,
     });
     await bytes.create(id);
-    if (group !== undefined) await tracker.addToGroup(group, id);
+    if (group !== undefined) await tracker.addToGroup(group, request.owner, id);
     await this.parts.events.emit({ type: 'created', id });
     return createdAt;
   }

@@ -46,14 +46,14 @@ export class UploadReader {
     return part?.record && missingView(part.record, part.received);
   }
 
-  /** The parts of one file uploaded in parallel (metadata `group`), and its final upload once there is one. */
-  /** The IDs of a group's uploads. */
-  groupMembers(group: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.group(group));
+  /** The IDs of a group's uploads (the group of that owner, when uploads have owners). */
+  groupMembers(group: string, owner: string | undefined): Promise<string[]> {
+    return this.redis.smembers(this.keys.group(group, owner));
   }
 
-  async readGroup(group: string) {
-    const ids = await this.groupMembers(group);
+  /** The parts of one file uploaded in parallel (metadata `group`), and its final upload once there is one. */
+  async readGroup(group: string, owner: string | undefined) {
+    const ids = await this.groupMembers(group, owner);
     const members = await this.readParts(ids);
     const finals = members.flatMap((m) => (m.record && isFinal(m.record) ? [m.record] : []));
     const final = finals.sort((a, b) => b.createdAt - a.createdAt)[0];

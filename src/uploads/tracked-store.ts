@@ -102,7 +102,7 @@ export class TrackedStore extends DataStore {
       await tracker.remove(upload.id).catch(() => {});
       throw error;
     }
-    if (group !== undefined) await tracker.addToGroup(group, upload.id);
+    if (group !== undefined) await tracker.addToGroup(group, owner, upload.id);
     await this.options.events.emit({ type: 'created', id: upload.id });
     // An empty upload is complete as soon as it exists.
     if (upload.size === 0) await this.writer.settle(upload.id, 0);

@@ -130,8 +130,8 @@ export class UploadTracker {
   }
 
   /** Links an upload to the group of parts of one file uploaded in parallel. */
-  async addToGroup(group: string, id: string): Promise<void> {
-    const key = this.keys.group(group);
+  async addToGroup(group: string, owner: string | undefined, id: string): Promise<void> {
+    const key = this.keys.group(group, owner);
     await execAll(this.redis.multi().sadd(key, id).pexpire(key, this.policy.groupTtlMs));
   }
 }

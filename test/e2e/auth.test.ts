@@ -305,7 +305,7 @@ describe('per-owner limits', () => {
 });
 
 describe('concatenation and groups', () => {
-  it('refuses to concatenate, or show the group of, partial uploads of another user', async () => {
+  it('refuses to concatenate partial uploads of another user; group names are per owner', async () => {
     ctx = await createTestContext({ AUTH_JWT_SECRET: SECRET });
     const base = await ctx.listen();
     const agent = request(base);
@@ -327,7 +327,15 @@ describe('concatenation and groups', () => {
     const concat = `final;${base}${a.path} ${base}${b.path}`;
     const stolen = await agent.post('/files').set(TUS).set(bob).set('Upload-Concat', concat);
     expect(stolen.status).toBe(403);
-    expect((await agent.get('/api/groups/g1/progress').set(bob)).status).toBe(403);
+    // Group names are per owner: Bob's g1 is his own (empty), and adding to it does not touch Alice's.
+    expect((await agent.get('/api/groups/g1/progress').set(bob)).status).toBe(404);
+    const bobs = await createUpload(agent, { size: 1, headers: bob, metadata: { group: 'g1' } });
+    expect(bobs.res.status).toBe(201);
+    const bobsGroup = await agent.get('/api/groups/g1/progress').set(bob);
+    expect(bobsGroup.body.parts.map((p: { id: string }) => p.id)).toEqual([bobs.id]);
+    const alicesGroup = await agent.get('/api/groups/g1/progress').set(alice);
+    expect(alicesGroup.status).toBe(200);
+    expect(alicesGroup.body.parts.map((p: { id: string }) => p.id).sort()).toEqual([a.id, b.id].sort());
     const own = await agent.post('/files').set(TUS).set(alice).set('Upload-Concat', concat);
     expect(own.status).toBe(201);
     const finalId = String(own.headers.location).split('/').pop() as string;
