@@ -1,7 +1,6 @@
 import { Cluster } from 'ioredis';
 // The standalone server uses the library's own API, as an application embedding it would.
 import {
-  type Config,
   ConfigError,
   createApp,
   createHttpServer,

@@ -5,8 +5,13 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { signatureHeader } from './signature.js';
 
-const BATCH = 16;
+/** Deliveries in flight at once per instance; each one that ends makes room for the next at once. */
+const IN_FLIGHT = 32;
+/** ... and to one URL: a receiver that hangs holds at most this many, never the others' share. */
+const IN_FLIGHT_PER_URL = 8;
 const POLL_MS = 500;
+/** A delivery put back because its URL has its share in flight is due again this much later. */
+const PUT_BACK_MS = 50;
 const DEAD_LETTERS_KEPT = 10_000;
 
 type Delivery = Readonly<{ entryId: string; attempt: number; url: string; key: string; type: string; body: string }>;
@@ -23,9 +28,13 @@ type Outcome = 'delivered' | 'failed' | 'dead';
  */
 export class WebhookDispatcher {
   private running: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlightTo = new Map<string, number>();
   private stopped = false;
   private readonly abort = new AbortController();
   private wakeUp: (() => void) | undefined;
+  /** A wake-up that came while the loop was busy: its next idle returns at once. */
+  private woken = false;
   private readonly leaseMs: number;
 
   constructor(
@@ -44,8 +53,9 @@ export class WebhookDispatcher {
     this.running = this.loop();
   }
 
-  /** Looks at the outbox now rather than at the next poll (deliveries were just appended). */
+  /** Looks at the outbox now rather than at the next poll (deliveries were just appended, or one ended). */
   wake(): void {
+    this.woken = true;
     this.wakeUp?.();
   }
 
@@ -53,42 +63,82 @@ export class WebhookDispatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    this.wakeUp?.();
+    this.wake();
     await this.running;
+    await Promise.all(this.inFlight);
   }
 
+  /**
+   * Keeps up to IN_FLIGHT deliveries going, each on its own: a receiver that
+   * does not answer holds only its own deliveries, not those to the others.
+   */
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      let taken = 0;
-      try {
-        taken = await this.deliverDue();
-      } catch (error) {
-        if (!this.stopped) this.logger.warn({ err: error }, 'could not read the webhook outbox');
+      const room = IN_FLIGHT - this.inFlight.size;
+      let taken = { leased: 0, putBack: 0 };
+      if (room > 0) {
+        try {
+          taken = await this.takeDue(room);
+        } catch (error) {
+          if (!this.stopped) this.logger.warn({ err: error }, 'could not read the webhook outbox');
+        }
       }
-      if (taken < BATCH && !this.stopped) await this.idle();
+      if (this.stopped) break;
+      // A full batch with some put back: what is due behind them may be for other receivers; look at once.
+      if (taken.putBack > 0 && taken.leased === room) continue;
+      // Else until a delivery ends (room again), one is appended, or the poll, whichever comes first.
+      await this.idle(taken.putBack > 0 ? PUT_BACK_MS : POLL_MS);
     }
   }
 
-  private idle(): Promise<void> {
+  private idle(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, POLL_MS);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
         this.wakeUp = undefined;
-        done();
+        this.woken = false;
+        resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
     });
   }
 
-  /** One round: lease what is due, deliver it all, record each outcome. Returns how many were taken. */
-  private async deliverDue(): Promise<number> {
+  /**
+   * Leases up to `most` due deliveries and starts each, except those to a URL
+   * that has its share in flight: they are put back, due a poll later (no
+   * attempt counted).
+   */
+  private async takeDue(most: number): Promise<{ leased: number; putBack: number }> {
     const w = this.keys.webhooks;
-    const leased = await this.redis.claimWebhooks(w.due, w.outbox, w.attempts, Date.now(), this.leaseMs, BATCH);
-    await Promise.all(leased.map(([entryId, attempts, flat]) => this.deliver(toDelivery(entryId, attempts, flat))));
-    return leased.length;
+    const leased = await this.redis.claimWebhooks(w.due, w.outbox, w.attempts, Date.now(), this.leaseMs, most);
+    const putBack: string[] = [];
+    for (const [entryId, attempts, flat] of leased) {
+      const next = toDelivery(entryId, attempts, flat);
+      const toUrl = this.inFlightTo.get(next.url) ?? 0;
+      if (toUrl >= IN_FLIGHT_PER_URL) {
+        putBack.push(entryId);
+        continue;
+      }
+      this.inFlightTo.set(next.url, toUrl + 1);
+      const delivery = this.deliver(next).finally(() => {
+        this.inFlight.delete(delivery);
+        const left = (this.inFlightTo.get(next.url) ?? 1) - 1;
+        if (left === 0) this.inFlightTo.delete(next.url);
+        else this.inFlightTo.set(next.url, left);
+        this.wake();
+      });
+      this.inFlight.add(delivery);
+    }
+    if (putBack.length > 0) {
+      const due = Date.now() + PUT_BACK_MS;
+      await this.redis.zadd(w.due, 'XX', ...putBack.flatMap((id) => [due, id]));
+    }
+    return { leased: leased.length, putBack: putBack.length };
   }
 
   private async deliver(delivery: Delivery): Promise<void> {

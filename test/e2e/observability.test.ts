@@ -95,7 +95,9 @@ describe('logs', () => {
     // Tokens in the query string (EventSource, download links) never reach the log.
     await agent.get(`/api/uploads/${id}/progress?access_token=secret-jwt&x=1`).set('X-Request-Id', 'with-token');
     const withToken = lines.find((l) => (l.req as { id?: string })?.id === 'with-token');
-    expect((withToken?.req as { url: string }).url).toBe(`/api/uploads/${id}/progress?access_token=[redacted]&x=1`);
+    expect((withToken?.req as { url?: string } | undefined)?.url).toBe(
+      `/api/uploads/${id}/progress?access_token=[redacted]&x=1`,
+    );
     expect(JSON.stringify(lines)).not.toContain('secret-jwt');
     // A request ID that is not a sane token is replaced, not echoed.
     const odd = await agent.get('/healthz').set('X-Request-Id', 'bad id; with spaces');

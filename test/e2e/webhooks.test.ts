@@ -185,6 +185,24 @@ describe('webhooks', () => {
     expect(await outboxIsEmpty(ctx)).toBe(true);
   });
 
+  it('keeps delivering to a healthy receiver while another one hangs', async () => {
+    const healthy = await receiver();
+    const hanging = await receiver();
+    hanging.answerWith(() => 0);
+    // A hanging delivery is given up only after 20 s; the healthy receiver must not wait for that.
+    const ctx = await context({
+      WEBHOOK_URLS: `${hanging.url},${healthy.url}`,
+      WEBHOOK_EVENTS: 'upload.created',
+      WEBHOOK_TIMEOUT_MS: '20000',
+    });
+    const agent = request(ctx.app);
+    for (let i = 0; i < 60; i++) expect((await createUpload(agent, { size: 10 })).res.status).toBe(201);
+    await healthy.waitFor(() => healthy.deliveries.length === 60, 10_000);
+    expect(new Set(healthy.deliveries.map((d) => d.body.id)).size).toBe(60);
+    // The hanging receiver holds no more than its share of this instance's deliveries.
+    expect(hanging.deliveries.length).toBe(8);
+  });
+
   it('moves a delivery to the dead-letter stream after its last attempt', async () => {
     const hook = await receiver();
     hook.answerWith(() => 500);
