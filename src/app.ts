@@ -78,20 +78,22 @@ export function createApp(deps: AppDeps): App {
   const webhooks = new WebhookDispatcher(redis, keys, config.webhooks, logger, (outcome) =>
     metrics.webhookDeliveries.inc({ outcome }),
   );
+  const outbox = webhookOutbox({
+    redis,
+    keys,
+    reader,
+    storagePath: (id) => uploads.bytes.localPath?.(id),
+    config: config.webhooks,
+    tusPath: config.tusPath,
+    logger,
+    appended: () => webhooks.wake(),
+    markAnnounced: (id, status) => uploads.tracker.markAnnounced(id, status),
+  });
   const events = fanOut(
     [
       countUploadEvents(metrics),
       publishUploadEvents(redis, keys, reader, logger),
-      webhookOutbox({
-        redis,
-        keys,
-        reader,
-        storagePath: (id) => uploads.bytes.localPath?.(id),
-        config: config.webhooks,
-        tusPath: config.tusPath,
-        logger,
-        appended: () => webhooks.wake(),
-      }),
+      outbox.consume,
       ...(deps.onEvent ?? []),
     ],
     (error, event) => logger.error({ err: error, event: event.type }, 'an event consumer failed'),
@@ -102,6 +104,7 @@ export function createApp(deps: AppDeps): App {
     redis,
     logger,
     events,
+    revisit: outbox.revisit,
     lockHooks: {
       acquired: (waitedMs, contended) => {
         metrics.lockWait.observe(waitedMs / 1000);

@@ -36,6 +36,8 @@ export type UploadRecord = Readonly<{
   speedBytesPerSecond: number | undefined;
   /** Who created the upload, as the authorizer named them; every later request must come from them. */
   owner: string | undefined;
+  /** The latest event of the upload whose webhook is in the outbox (created, completed, failed); unset without webhooks. */
+  announced: string | undefined;
 }>;
 
 export const isFinal = (record: UploadRecord) => record.uploadConcat?.startsWith('final;') === true;
@@ -113,5 +115,6 @@ export function parseRecord(id: string, hash: Record<string, string>): UploadRec
     unverifiedFrom: optionalNumber(hash.unverifiedFrom),
     speedBytesPerSecond: optionalNumber(hash.speedBytesPerSecond),
     owner: hash.owner,
+    announced: hash.announced,
   };
 }

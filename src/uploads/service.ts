@@ -9,6 +9,7 @@ import type { UploadEvents } from './events.js';
 import { UploadIndexes } from './indexes.js';
 import { type LockerHooks, lockerOptions, RedisLocker } from './locker.js';
 import { UploadReader } from './progress.js';
+import type { UploadRecord } from './record.js';
 import { requestScope } from './request-scope.js';
 import { Sweeper } from './sweeper.js';
 import { TrackedStore } from './tracked-store.js';
@@ -21,10 +22,12 @@ export type UploadServiceDeps = Readonly<{
   logger: Logger;
   events: UploadEvents;
   lockHooks?: LockerHooks;
+  /** Shown every record now and then by the sweeper (the webhook outbox repairs what it missed). */
+  revisit?: (record: UploadRecord, now: number) => Promise<void>;
 }>;
 
 /** Everything that keeps uploads (bytes, state, locks, sweeping), wired from one configuration; no HTTP. */
-export function createUploadService({ config, redis, logger, events, lockHooks = {} }: UploadServiceDeps) {
+export function createUploadService({ config, redis, logger, events, lockHooks = {}, revisit }: UploadServiceDeps) {
   const keys = createKeys(config.redisKeyPrefix);
   const uploadTtlMs = config.uploadTtlSeconds * 1000;
   const completedRetentionMs = config.completedRetentionSeconds * 1000;
@@ -54,7 +57,7 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
     },
   );
   const sweeper = new Sweeper(
-    { redis, keys, bytes, tracker, reader, locker, logger, events },
+    { redis, keys, bytes, tracker, reader, locker, logger, events, revisit },
     { orphanIntervalMs: config.orphanSweepIntervalSeconds * 1000, orphanGraceMs: 60_000, budgetMs: 30_000 },
   );
   const slots = new OwnerSlots(redis, keys, uploadTtlMs);

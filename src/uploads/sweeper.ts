@@ -6,6 +6,7 @@ import type { ByteStore } from './byte-store.js';
 import type { UploadEvents } from './events.js';
 import type { RedisLocker } from './locker.js';
 import type { UploadReader } from './progress.js';
+import type { UploadRecord } from './record.js';
 import type { UploadTracker } from './tracker.js';
 
 export type SweeperParts = Readonly<{
@@ -17,6 +18,8 @@ export type SweeperParts = Readonly<{
   locker: RedisLocker;
   logger: Logger;
   events: UploadEvents;
+  /** Shown every record in the orphan pass (see WebhookOutbox.revisit). */
+  revisit?: (record: UploadRecord, now: number) => Promise<void>;
 }>;
 
 export type SweeperOptions = Readonly<{
@@ -120,17 +123,17 @@ export class Sweeper {
     return removed;
   }
 
-  /** Walks the index (resuming where the last pass stopped); only uploads that look orphaned are locked and checked again. */
+  /**
+   * Walks the index (resuming where the last pass stopped): shows each record
+   * to `revisit`, and removes records whose file is gone; only uploads that
+   * look orphaned are locked and checked again.
+   */
   private async removeRecordsWithoutFile(now: number, deadline: number): Promise<number> {
-    const { redis, keys, bytes, reader, tracker } = this.parts;
-    const isOrphan = async (id: string) => {
-      const record = await reader.readRecord(id);
-      return (
-        record !== undefined &&
-        now - record.createdAt >= this.options.orphanGraceMs &&
-        (await bytes.bytesStored(id)) === undefined
-      );
-    };
+    const { redis, keys, bytes, reader, tracker, revisit, logger } = this.parts;
+    const isOrphan = async (record: UploadRecord | undefined) =>
+      record !== undefined &&
+      now - record.createdAt >= this.options.orphanGraceMs &&
+      (await bytes.bytesStored(record.id)) === undefined;
     let removed = 0;
     let cursor = (await redis.get(keys.orphanScanCursor)) ?? '0';
     do {
@@ -138,8 +141,15 @@ export class Sweeper {
       cursor = next;
       for (let i = 0; i < flat.length; i += 2) {
         const id = flat[i] as string;
-        if (!(await isOrphan(id))) continue;
-        const outcome = await this.underLock(id, async () => (await isOrphan(id)) && tracker.remove(id));
+        const record = await reader.readRecord(id);
+        if (record && revisit) {
+          await revisit(record, now).catch((error) => logger.warn({ err: error, uploadId: id }, 'revisit failed'));
+        }
+        if (!(await isOrphan(record))) continue;
+        const outcome = await this.underLock(
+          id,
+          async () => (await isOrphan(await reader.readRecord(id))) && tracker.remove(id),
+        );
         if (outcome === true) removed++;
       }
     } while (cursor !== '0' && Date.now() < deadline);

@@ -118,6 +118,11 @@ export class UploadTracker {
     return (await this.redis.setFieldsIfExists(this.keys.forUpload(id).upload, 'unverifiedFrom', offset)) === 1;
   }
 
+  /** Notes which of the upload's events has its webhook in the outbox (see webhooks/outbox.ts). */
+  async markAnnounced(id: string, event: 'created' | 'completed' | 'failed'): Promise<void> {
+    await this.redis.setFieldsIfExists(this.keys.forUpload(id).upload, 'announced', event);
+  }
+
   async clearUnverified(id: string): Promise<void> {
     await this.redis.hdel(this.keys.forUpload(id).upload, 'unverifiedFrom');
   }

@@ -4,6 +4,7 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { UploadEvent, UploadEventConsumer } from '../uploads/events.js';
 import type { UploadReader } from '../uploads/progress.js';
+import type { UploadRecord } from '../uploads/record.js';
 import { idempotencyKey, type WebhookEventType, type WebhookPayload, webhookType, webhookUpload } from './payload.js';
 
 export type OutboxParts = Readonly<{
@@ -17,9 +18,26 @@ export type OutboxParts = Readonly<{
   logger: Logger;
   /** Called once deliveries are in the outbox, so this instance's dispatcher sends them at once. */
   appended: () => void;
+  /** Notes in the upload's record which of its events is in the outbox (created, then completed or failed). */
+  markAnnounced: (id: string, event: AnnouncedEvent) => Promise<void>;
 }>;
 
+export type WebhookOutbox = Readonly<{
+  consume: UploadEventConsumer;
+  /**
+   * Puts in the outbox the final status of an upload that should have been
+   * announced and was not: the change of status and its append are two writes
+   * (they are in different hash slots), and a crash, or a failed append, can
+   * come between them. The sweeper calls this for every record now and then.
+   */
+  revisit: (record: UploadRecord, now: number) => Promise<void>;
+}>;
+
+export type AnnouncedEvent = 'created' | 'completed' | 'failed';
+
 const THROTTLE_ENTRIES = 10_000;
+/** A final status younger than this may still be on its way to the outbox: not revisited yet. */
+export const ANNOUNCE_GRACE_MS = 60_000;
 
 /**
  * Turns upload events into webhook deliveries in the Redis outbox. The
@@ -28,7 +46,7 @@ const THROTTLE_ENTRIES = 10_000;
  * are durable, and a crash after that loses none of them. Progress is the
  * exception: throttled per upload and not awaited (a later one supersedes it).
  */
-export function webhookOutbox(parts: OutboxParts): UploadEventConsumer {
+export function webhookOutbox(parts: OutboxParts): WebhookOutbox {
   const { config } = parts;
   const wanted = new Set<WebhookEventType>(config.events);
   const lastProgress = new Map<string, number>();
@@ -42,11 +60,15 @@ export function webhookOutbox(parts: OutboxParts): UploadEventConsumer {
     return true;
   };
 
-  return (event) => {
+  const consume: UploadEventConsumer = (event) => {
     const type = webhookType(event);
     if (!type || !('id' in event) || config.urls.length === 0) return;
     if (type !== 'upload.progress') lastProgress.delete(event.id);
-    if (!wanted.has(type)) return;
+    if (!wanted.has(type)) {
+      // Marked all the same: revisit repairs only uploads created while webhooks were on.
+      if (event.type === 'created') return parts.markAnnounced(event.id, 'created').catch(() => {});
+      return;
+    }
     if (type === 'upload.progress') {
       if (!progressDue(event.id, Date.now())) return;
       void append(parts, type, event).catch((error) =>
@@ -55,9 +77,34 @@ export function webhookOutbox(parts: OutboxParts): UploadEventConsumer {
       return;
     }
     return append(parts, type, event).catch((error) => {
-      parts.logger.error({ err: error, uploadId: event.id, event: type }, 'could not queue a webhook: it is lost');
+      const repaired = event.type === 'completed' || event.type === 'failed';
+      parts.logger.error(
+        { err: error, uploadId: event.id, event: type },
+        repaired
+          ? 'could not queue a webhook; the sweeper will queue it later'
+          : 'could not queue a webhook: it is lost',
+      );
     });
   };
+
+  const revisit = async (record: UploadRecord, now: number) => {
+    const status = record.status;
+    if (config.urls.length === 0 || (status !== 'completed' && status !== 'failed')) return;
+    // Unmarked: created before webhooks were on (announcing it now would be news of old uploads).
+    if (record.announced === undefined || record.announced === status) return;
+    if (now - (record.completedAt ?? record.updatedAt) < ANNOUNCE_GRACE_MS) return;
+    if (!wanted.has(`upload.${status}`)) return;
+    const event: UploadEvent & { id: string } =
+      status === 'completed'
+        ? { type: 'completed', id: record.id }
+        : { type: 'failed', id: record.id, reason: record.error ?? 'unknown' };
+    parts.logger.warn(
+      { uploadId: record.id, event: status },
+      'queueing a webhook that was not queued when it happened',
+    );
+    await append(parts, `upload.${status}`, event);
+  };
+  return { consume, revisit };
 }
 
 async function append(parts: OutboxParts, type: WebhookEventType, event: UploadEvent & { id: string }) {
@@ -79,4 +126,8 @@ async function append(parts: OutboxParts, type: WebhookEventType, event: UploadE
   const w = keys.webhooks;
   await redis.enqueueWebhooks(w.outbox, w.due, Date.now(), type, key, JSON.stringify(payload), ...config.urls);
   parts.appended();
+  // Written second: a crash in between repeats the event (same key), never loses it.
+  if (event.type === 'created' || event.type === 'completed' || event.type === 'failed') {
+    await parts.markAnnounced(event.id, event.type);
+  }
 }

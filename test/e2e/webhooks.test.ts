@@ -203,6 +203,41 @@ describe('webhooks', () => {
     expect(hanging.deliveries.length).toBe(8);
   });
 
+  it('queues later a completion whose append failed: the sweeper finds it completed and not announced', async () => {
+    const hook = await receiver();
+    const ctx = await context({ WEBHOOK_URLS: hook.url, ...FAST_RETRIES });
+    const agent = request(ctx.app);
+    const data = randomBytes(100);
+    const { path: url, id } = await createUpload(agent, { size: data.length });
+    await hook.waitFor(() => hook.of('upload.created', id).length === 1);
+    expect(await outboxIsEmpty(ctx)).toBe(true);
+    // The next append fails, as after a failover between the two writes (or a crash: the record is the same).
+    const w = ctx.keys.webhooks;
+    await ctx.redis.set(w.outbox, 'not a stream');
+    expect((await patch(agent, url, 0, data)).status).toBe(204);
+    await ctx.redis.del(w.outbox);
+    const record = await ctx.reader.readRecord(id);
+    expect(record).toMatchObject({ status: 'completed', announced: 'created' });
+
+    // Within the grace the append may still be on its way: left alone.
+    await ctx.sweeper.sweep();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.of('upload.completed', id)).toHaveLength(0);
+    await ctx.redis.del(ctx.keys.orphanPassMarker);
+    await ctx.sweeper.sweep(Date.now() + 61_000);
+    await hook.waitFor(() => hook.of('upload.completed', id).length === 1);
+    expect(hook.of('upload.completed', id)[0]?.body).toMatchObject({
+      id: `${id}.completed`,
+      upload: { status: 'completed', size: 100, sha256: sha256(data) },
+    });
+    expect((await ctx.reader.readRecord(id))?.announced).toBe('completed');
+    // Announced now: a later pass does not repeat it.
+    await ctx.redis.del(ctx.keys.orphanPassMarker);
+    await ctx.sweeper.sweep(Date.now() + 62_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.of('upload.completed', id)).toHaveLength(1);
+  });
+
   it('moves a delivery to the dead-letter stream after its last attempt', async () => {
     const hook = await receiver();
     hook.answerWith(() => 500);
