@@ -48,7 +48,7 @@ export async function createFinalUpload(req: Request, res: Response, deps: Final
       const result = await deps.preCreate({
         upload: { id: undefined, size: undefined, metadata: metadata ?? {}, owner: caller?.owner, concat: 'final' },
         method: 'POST',
-        url: req.originalUrl,
+        url: req.originalUrl.split('?', 1)[0] as string,
         headers: req.headers,
       });
       metadata = metadataAfterHook(result, metadata);
