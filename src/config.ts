@@ -29,7 +29,9 @@ const unescapePem = (pem: string) => pem.replaceAll('\\n', '\n');
 
 function isPublicKeyPem(value: string): boolean {
   try {
-    return createPublicKey(unescapePem(value)).type === 'public';
+    const pem = unescapePem(value);
+    // SPKI only: what jose's importSPKI reads (a PKCS#1 "RSA PUBLIC KEY" is not).
+    return pem.includes('-----BEGIN PUBLIC KEY-----') && createPublicKey(pem).type === 'public';
   } catch {
     return false;
   }
@@ -372,7 +374,9 @@ function combinationProblems(e: Env): string[] {
         `AUTH_JWT_ALGORITHM: ${algorithm} does not go with this public key (it fits ${fitting.join(', ') || 'none of the supported algorithms'})`,
       );
     } else if (fitting.length === 0) {
-      problems.push('AUTH_JWT_PUBLIC_KEY: a key of a type no supported algorithm uses (RSA, EC P-256/P-384, Ed25519)');
+      problems.push(
+        'AUTH_JWT_PUBLIC_KEY: a key of a type no supported algorithm verifies (use RSA, EC P-256 or P-384, or Ed25519)',
+      );
     }
   }
   if (e.WEBHOOK_SECRET && e.WEBHOOK_URLS.length === 0) {
@@ -387,14 +391,11 @@ function algorithmsOfKey(pem: string): JwtAlgorithm[] {
   switch (key.asymmetricKeyType) {
     case 'rsa':
       return ['RS256', 'RS384', 'RS512', 'PS256'];
-    case 'rsa-pss':
-      return ['PS256'];
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;
       return curve === 'prime256v1' ? ['ES256'] : curve === 'secp384r1' ? ['ES384'] : [];
     }
     case 'ed25519':
-    case 'ed448':
       return ['EdDSA'];
     default:
       return [];

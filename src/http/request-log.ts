@@ -7,11 +7,25 @@ import type { Metrics } from '../metrics.js';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Query parameters that carry a secret (`?access_token=` for bearer tokens, `?token=` for the dashboard). */
-const CREDENTIALS = /([?&](?:access_token|token)=)[^&#]*/gi;
+const CREDENTIALS = new Set(['access_token', 'token']);
 
 /** A URL as it may be logged: secrets in its query string are replaced, so logs never hold a usable token. */
 export function withoutCredentials(url: string): string {
-  return url.replace(CREDENTIALS, '$1[redacted]');
+  const query = url.indexOf('?');
+  if (query === -1) return url;
+  // Each parameter's name as the server reads it (decoded: `access%5Ftoken` is access_token too).
+  const parts = url
+    .slice(query + 1)
+    .split('&')
+    .map((part) => {
+      const name = part.split('=', 1)[0] as string;
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name.replaceAll('+', ' '));
+      } catch {}
+      return CREDENTIALS.has(decoded.toLowerCase()) ? `${name}=[redacted]` : part;
+    });
+  return `${url.slice(0, query)}?${parts.join('&')}`;
 }
 
 /**

@@ -25,6 +25,13 @@ export type UploadEventConsumer = (event: UploadEvent) => void | Promise<void>;
 /** `emit` never rejects: a consumer's failure is reported, and the state it describes is in Redis regardless. */
 export type UploadEvents = { emit(event: UploadEvent): Promise<void> };
 
+/** An unfinished upload whose bytes are no longer on disk (removed or lost under it). */
+export const bytesLost = (id: string): UploadEvent => ({
+  type: 'failed',
+  id,
+  reason: 'its bytes are no longer on disk',
+});
+
 export const noEvents: UploadEvents = { emit: async () => {} };
 
 /** Fans events out to several consumers; one that fails does not stop the others. */

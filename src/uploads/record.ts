@@ -36,7 +36,7 @@ export type UploadRecord = Readonly<{
   speedBytesPerSecond: number | undefined;
   /** Who created the upload, as the authorizer named them; every later request must come from them. */
   owner: string | undefined;
-  /** The latest event of the upload whose webhook is in the outbox (created, completed, failed); unset without webhooks. */
+  /** `created` when created with webhooks on, then `completed`/`failed` once that webhook is in the outbox. */
   announced: string | undefined;
 }>;
 

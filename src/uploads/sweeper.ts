@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from './byte-store.js';
-import type { UploadEvents } from './events.js';
+import { bytesLost, type UploadEvents } from './events.js';
 import type { RedisLocker } from './locker.js';
 import type { UploadReader } from './progress.js';
 import type { UploadRecord } from './record.js';
@@ -146,10 +146,13 @@ export class Sweeper {
           await revisit(record, now).catch((error) => logger.warn({ err: error, uploadId: id }, 'revisit failed'));
         }
         if (!(await isOrphan(record))) continue;
-        const outcome = await this.underLock(
-          id,
-          async () => (await isOrphan(await reader.readRecord(id))) && tracker.remove(id),
-        );
+        const outcome = await this.underLock(id, async () => {
+          const again = await reader.readRecord(id);
+          if (!again || !(await isOrphan(again))) return false;
+          // As a request finding it would (TrackedStore.getUpload): an unfinished upload without bytes failed.
+          if (again.status !== 'completed') await this.parts.events.emit(bytesLost(id));
+          return tracker.remove(id);
+        });
         if (outcome === true) removed++;
       }
     } while (cursor !== '0' && Date.now() < deadline);

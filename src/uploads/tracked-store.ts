@@ -4,7 +4,7 @@ import type { OwnerSlots } from '../auth/owner-slots.js';
 import { AppError } from '../errors.js';
 import type { ByteStore } from './byte-store.js';
 import { chooseChunkSize, maxUploadBytes } from './chunk-grid.js';
-import type { UploadEvents } from './events.js';
+import { bytesLost, type UploadEvents } from './events.js';
 import type { UploadReader } from './progress.js';
 import { isFinal, type NewUpload, newRecord, parseRecord, type UploadRecord, type UploadStatus } from './record.js';
 import { requestScope } from './request-scope.js';
@@ -148,9 +148,10 @@ export class TrackedStore extends DataStore {
       throw ERRORS.FILE_NO_LONGER_EXISTS;
     }
     if (found === undefined) {
-      // Its bytes are gone from disk: the upload cannot go on. Announced before
-      // the record goes, so that the event still shows what the upload was.
-      await this.options.events.emit({ type: 'failed', id, reason: 'its bytes are no longer on disk' });
+      // Its bytes are gone from disk. A completed upload's file may have been
+      // moved on purpose (upload.completed says where it is); an unfinished one
+      // cannot go on: announced before the record goes, so the event shows what it was.
+      if (record.status !== 'completed') await this.options.events.emit(bytesLost(id));
       await tracker.remove(id);
       throw ERRORS.FILE_NO_LONGER_EXISTS;
     }

@@ -18,7 +18,7 @@ export type OutboxParts = Readonly<{
   logger: Logger;
   /** Called once deliveries are in the outbox, so this instance's dispatcher sends them at once. */
   appended: () => void;
-  /** Notes in the upload's record which of its events is in the outbox (created, then completed or failed). */
+  /** Notes in the upload's record that it was created with webhooks on, then which final event is in the outbox. */
   markAnnounced: (id: string, event: AnnouncedEvent) => Promise<void>;
 }>;
 
@@ -109,6 +109,8 @@ export function webhookOutbox(parts: OutboxParts): WebhookOutbox {
 
 async function append(parts: OutboxParts, type: WebhookEventType, event: UploadEvent & { id: string }) {
   const { redis, keys, reader, storagePath, config, tusPath } = parts;
+  // First, so that revisit knows this upload was created with webhooks on even if every append of it fails.
+  if (event.type === 'created') await parts.markAnnounced(event.id, 'created');
   const gone = event.type === 'terminated' || event.type === 'expired';
   const record = gone ? event.record : await reader.readRecord(event.id);
   const key = idempotencyKey(type, event.id, record);
@@ -127,7 +129,5 @@ async function append(parts: OutboxParts, type: WebhookEventType, event: UploadE
   await redis.enqueueWebhooks(w.outbox, w.due, Date.now(), type, key, JSON.stringify(payload), ...config.urls);
   parts.appended();
   // Written second: a crash in between repeats the event (same key), never loses it.
-  if (event.type === 'created' || event.type === 'completed' || event.type === 'failed') {
-    await parts.markAnnounced(event.id, event.type);
-  }
+  if (event.type === 'completed' || event.type === 'failed') await parts.markAnnounced(event.id, event.type);
 }

@@ -98,7 +98,9 @@ describe('logs', () => {
     expect((withToken?.req as { url?: string } | undefined)?.url).toBe(
       `/api/uploads/${id}/progress?access_token=[redacted]&x=1`,
     );
+    await agent.get(`/api/uploads/${id}/progress?access%5Ftoken=other-jwt`).set('X-Request-Id', 'encoded');
     expect(JSON.stringify(lines)).not.toContain('secret-jwt');
+    expect(JSON.stringify(lines)).not.toContain('other-jwt');
     // A request ID that is not a sane token is replaced, not echoed.
     const odd = await agent.get('/healthz').set('X-Request-Id', 'bad id; with spaces');
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);

@@ -211,13 +211,18 @@ describe('webhooks', () => {
     const { path: url, id } = await createUpload(agent, { size: data.length });
     await hook.waitFor(() => hook.of('upload.created', id).length === 1);
     expect(await outboxIsEmpty(ctx)).toBe(true);
-    // The next append fails, as after a failover between the two writes (or a crash: the record is the same).
+    // The next appends fail, as after a failover between the two writes (or a crash: the record is the same);
+    // for the second upload, both its creation's and its completion's.
     const w = ctx.keys.webhooks;
     await ctx.redis.set(w.outbox, 'not a stream');
+    const other = await createUpload(agent, { size: 2 });
+    expect(other.res.status).toBe(201);
     expect((await patch(agent, url, 0, data)).status).toBe(204);
+    expect((await patch(agent, other.path, 0, Buffer.from('ok'))).status).toBe(204);
     await ctx.redis.del(w.outbox);
     const record = await ctx.reader.readRecord(id);
     expect(record).toMatchObject({ status: 'completed', announced: 'created' });
+    expect(await ctx.reader.readRecord(other.id)).toMatchObject({ status: 'completed', announced: 'created' });
 
     // Within the grace the append may still be on its way: left alone.
     await ctx.sweeper.sweep();
@@ -231,11 +236,36 @@ describe('webhooks', () => {
       upload: { status: 'completed', size: 100, sha256: sha256(data) },
     });
     expect((await ctx.reader.readRecord(id))?.announced).toBe('completed');
+    await hook.waitFor(() => hook.of('upload.completed', other.id).length === 1);
+    expect(hook.of('upload.created', other.id)).toHaveLength(0);
     // Announced now: a later pass does not repeat it.
     await ctx.redis.del(ctx.keys.orphanPassMarker);
     await ctx.sweeper.sweep(Date.now() + 62_000);
     await new Promise((r) => setTimeout(r, 300));
     expect(hook.of('upload.completed', id)).toHaveLength(1);
+  });
+
+  it('says upload.failed for an unfinished upload whose bytes vanished, whoever finds it, and nothing for a completed one moved away', async () => {
+    const hook = await receiver();
+    const ctx = await context({ WEBHOOK_URLS: hook.url, ...FAST_RETRIES });
+    const agent = request(ctx.app);
+    const done = await createUpload(agent, { size: 3, body: Buffer.from('abc') });
+    const unfinished = await createUpload(agent, { size: 10, body: Buffer.from('abc') });
+    await hook.waitFor(() => hook.of('upload.completed', done.id).length === 1);
+    // A worker moves the finished file, as upload.completed invites it to; the client checks its upload again.
+    await rm(path.join(ctx.dir, done.id));
+    await rm(path.join(ctx.dir, unfinished.id));
+    expect((await head(agent, done.path)).status).toBe(410);
+    // No request comes for the unfinished one: the sweeper's record pass finds it.
+    await ctx.sweeper.sweep(Date.now() + 61_000);
+    await hook.waitFor(() => hook.of('upload.failed', unfinished.id).length === 1);
+    expect(hook.of('upload.failed', unfinished.id)[0]?.body).toMatchObject({
+      reason: 'its bytes are no longer on disk',
+      upload: { id: unfinished.id, offset: 3, size: 10 },
+    });
+    expect(await ctx.reader.readRecord(unfinished.id)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.of('upload.failed', done.id)).toHaveLength(0);
   });
 
   it('moves a delivery to the dead-letter stream after its last attempt', async () => {
