@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The only place Redis key names are built.
  *
@@ -44,8 +45,10 @@ export type Keys = Readonly<{
 export type WebhookKeys = Readonly<{
   /** Stream of deliveries not yet made: url, key, type, body. */
   outbox: string;
-  /** Sorted set: outbox entry ID -> when to (re)try it (ms). */
-  due: string;
+  /** Set of the names of the queues below that may hold deliveries. */
+  queues: string;
+  /** One URL's queue, a sorted set: outbox entry ID -> when to (re)try it (ms). */
+  queue(url: string): string;
   /** Hash: outbox entry ID -> failed attempts so far. */
   attempts: string;
   /** Stream of deliveries given up on, with their last error. */
@@ -74,7 +77,9 @@ export function createKeys(prefix: string): Keys {
     orphanScanCursor: `${prefix}sweeper:orphan-cursor`,
     webhooks: Object.freeze({
       outbox: `${prefix}webhooks:{outbox}`,
-      due: `${prefix}webhooks:{outbox}:due`,
+      queues: `${prefix}webhooks:{outbox}:queues`,
+      queue: (url: string) =>
+        `${prefix}webhooks:{outbox}:due:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`,
       attempts: `${prefix}webhooks:{outbox}:attempts`,
       dead: `${prefix}webhooks:{outbox}:dead`,
     }),

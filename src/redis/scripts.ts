@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import type { Result } from 'ioredis';
 import type { RedisClient } from './client.js';
 
-/** Each script's contract (keys, arguments, replies) is in the header of its .lua file. */
+/**
+ * Each script's contract (keys, arguments, replies) is in the header of its
+ * .lua file, whose name ends with its number of keys (`-n`: a variable number,
+ * passed first by the caller).
+ */
 const SCRIPTS = {
   createUpload: 'create-upload-2.lua',
   recordProgress: 'record-progress-2.lua',
@@ -13,8 +17,8 @@ const SCRIPTS = {
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
   setFieldsIfExists: 'set-fields-if-exists-1.lua',
-  enqueueWebhooks: 'enqueue-webhooks-2.lua',
-  claimWebhooks: 'claim-webhooks-3.lua',
+  enqueueWebhooks: 'enqueue-webhooks-n.lua',
+  claimWebhooks: 'claim-webhooks-n.lua',
   finishWebhook: 'finish-webhook-3.lua',
   retryWebhook: 'retry-webhook-4.lua',
   claimOwnerSlot: 'claim-owner-slot-1.lua',
@@ -47,26 +51,14 @@ declare module 'ioredis' {
     renewLock(lock: string, token: string, ttlMs: Arg): Result<0 | 1, Context>;
     releaseLock(lock: string, token: string): Result<0 | 1, Context>;
     setFieldsIfExists(upload: string, ...fields: Arg[]): Result<1 | -1, Context>;
-    enqueueWebhooks(
-      stream: string,
-      due: string,
-      now: Arg,
-      type: string,
-      key: string,
-      body: string,
-      ...urls: string[]
-    ): Result<string[], Context>;
+    enqueueWebhooks(numberOfKeys: number, ...keysThenArgs: Arg[]): Result<string[], Context>;
     claimWebhooks(
-      due: string,
-      stream: string,
-      attempts: string,
-      now: Arg,
-      leaseMs: Arg,
-      count: Arg,
-    ): Result<[id: string, attempts: number, fields: string[]][], Context>;
-    finishWebhook(due: string, stream: string, attempts: string, id: string): Result<1, Context>;
+      numberOfKeys: number,
+      ...keysThenArgs: Arg[]
+    ): Result<[id: string, attempts: number, fields: string[], queue: string][], Context>;
+    finishWebhook(queue: string, stream: string, attempts: string, id: string): Result<1, Context>;
     retryWebhook(
-      due: string,
+      queue: string,
       stream: string,
       attempts: string,
       dead: string,
@@ -86,8 +78,8 @@ declare module 'ioredis' {
 /** Registers every script on a client (EVALSHA, with a fallback to EVAL when the server lacks it). */
 export function defineScripts(redis: Pick<RedisClient, 'defineCommand'>): void {
   for (const [name, file] of Object.entries(SCRIPTS)) {
-    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
+    const keys = /-(\d+|n)\.lua$/.exec(file)?.[1];
     const lua = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
-    redis.defineCommand(name, { numberOfKeys, lua });
+    redis.defineCommand(name, keys === 'n' ? { lua } : { numberOfKeys: Number(keys), lua });
   }
 }

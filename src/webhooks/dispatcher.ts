@@ -10,11 +10,18 @@ const IN_FLIGHT = 32;
 /** ... and to one URL: a receiver that hangs holds at most this many, never the others' share. */
 const IN_FLIGHT_PER_URL = 8;
 const POLL_MS = 500;
-/** A delivery put back because its URL has its share in flight is due again this much later. */
-const PUT_BACK_MS = 50;
 const DEAD_LETTERS_KEPT = 10_000;
 
-type Delivery = Readonly<{ entryId: string; attempt: number; url: string; key: string; type: string; body: string }>;
+type Delivery = Readonly<{
+  entryId: string;
+  attempt: number;
+  /** The URL's queue in Redis (see enqueue-webhooks-n.lua). */
+  queue: string;
+  url: string;
+  key: string;
+  type: string;
+  body: string;
+}>;
 type Outcome = 'delivered' | 'failed' | 'dead';
 
 /**
@@ -75,19 +82,15 @@ export class WebhookDispatcher {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       const room = IN_FLIGHT - this.inFlight.size;
-      let taken = { leased: 0, putBack: 0 };
       if (room > 0) {
         try {
-          taken = await this.takeDue(room);
+          await this.takeDue(room);
         } catch (error) {
           if (!this.stopped) this.logger.warn({ err: error }, 'could not read the webhook outbox');
         }
       }
-      if (this.stopped) break;
-      // A full batch with some put back: what is due behind them may be for other receivers; look at once.
-      if (taken.putBack > 0 && taken.leased === room) continue;
-      // Else until a delivery ends (room again), one is appended, or the poll, whichever comes first.
-      await this.idle(taken.putBack > 0 ? PUT_BACK_MS : POLL_MS);
+      // Until a delivery ends (room again), one is appended, or the poll, whichever comes first.
+      if (!this.stopped) await this.idle(POLL_MS);
     }
   }
 
@@ -109,36 +112,38 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Leases up to `most` due deliveries and starts each, except those to a URL
-   * that has its share in flight: they are put back, due a poll later (no
-   * attempt counted).
+   * Leases up to `most` due deliveries, taking from each URL's queue no more
+   * than its share of IN_FLIGHT_PER_URL leaves room for, and starts each.
    */
-  private async takeDue(most: number): Promise<{ leased: number; putBack: number }> {
+  private async takeDue(most: number): Promise<void> {
     const w = this.keys.webhooks;
-    const leased = await this.redis.claimWebhooks(w.due, w.outbox, w.attempts, Date.now(), this.leaseMs, most);
-    const putBack: string[] = [];
-    for (const [entryId, attempts, flat] of leased) {
-      const next = toDelivery(entryId, attempts, flat);
-      const toUrl = this.inFlightTo.get(next.url) ?? 0;
-      if (toUrl >= IN_FLIGHT_PER_URL) {
-        putBack.push(entryId);
-        continue;
-      }
-      this.inFlightTo.set(next.url, toUrl + 1);
-      const delivery = this.deliver(next).finally(() => {
+    // In a random order, so that no queue always goes first when the total is short.
+    const queues = shuffled(await this.redis.smembers(w.queues))
+      .map((queue) => ({ queue, room: IN_FLIGHT_PER_URL - (this.inFlightTo.get(queue) ?? 0) }))
+      .filter(({ room }) => room > 0);
+    if (queues.length === 0) return;
+    const leased = await this.redis.claimWebhooks(
+      3 + queues.length,
+      w.outbox,
+      w.attempts,
+      w.queues,
+      ...queues.map(({ queue }) => queue),
+      Date.now(),
+      this.leaseMs,
+      most,
+      ...queues.map(({ room }) => room),
+    );
+    for (const [entryId, attempts, flat, queue] of leased) {
+      this.inFlightTo.set(queue, (this.inFlightTo.get(queue) ?? 0) + 1);
+      const delivery = this.deliver(toDelivery(entryId, attempts, flat, queue)).finally(() => {
         this.inFlight.delete(delivery);
-        const left = (this.inFlightTo.get(next.url) ?? 1) - 1;
-        if (left === 0) this.inFlightTo.delete(next.url);
-        else this.inFlightTo.set(next.url, left);
+        const left = (this.inFlightTo.get(queue) ?? 1) - 1;
+        if (left === 0) this.inFlightTo.delete(queue);
+        else this.inFlightTo.set(queue, left);
         this.wake();
       });
       this.inFlight.add(delivery);
     }
-    if (putBack.length > 0) {
-      const due = Date.now() + PUT_BACK_MS;
-      await this.redis.zadd(w.due, 'XX', ...putBack.flatMap((id) => [due, id]));
-    }
-    return { leased: leased.length, putBack: putBack.length };
   }
 
   private async deliver(delivery: Delivery): Promise<void> {
@@ -148,7 +153,7 @@ export class WebhookDispatcher {
     const log = { url: delivery.url, key: delivery.key, event: delivery.type, attempt: delivery.attempt };
     try {
       if (problem === undefined) {
-        await this.redis.finishWebhook(w.due, w.outbox, w.attempts, delivery.entryId);
+        await this.redis.finishWebhook(delivery.queue, w.outbox, w.attempts, delivery.entryId);
         this.counted('delivered');
         this.logger.debug(log, 'webhook delivered');
         return;
@@ -156,7 +161,7 @@ export class WebhookDispatcher {
       const c = this.config;
       const jitter = (0.8 + randomInt(0, 401) / 1000).toFixed(3);
       const delay = await this.redis.retryWebhook(
-        w.due,
+        delivery.queue,
         w.outbox,
         w.attempts,
         w.dead,
@@ -206,15 +211,24 @@ export class WebhookDispatcher {
   }
 }
 
-function toDelivery(entryId: string, attempt: number, flat: string[]): Delivery {
+function toDelivery(entryId: string, attempt: number, flat: string[], queue: string): Delivery {
   const fields = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
   return {
     entryId,
     attempt,
+    queue,
     url: fields.get('url') ?? '',
     key: fields.get('key') ?? '',
     type: fields.get('type') ?? '',
     body: fields.get('body') ?? '',
   };
+}
+
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = randomInt(0, i + 1);
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
 }

@@ -126,7 +126,18 @@ async function append(parts: OutboxParts, type: WebhookEventType, event: UploadE
   if (event.type === 'failed') payload.reason = event.reason;
   if (event.type === 'expired') payload.bytesRemoved = event.bytes;
   const w = keys.webhooks;
-  await redis.enqueueWebhooks(w.outbox, w.due, Date.now(), type, key, JSON.stringify(payload), ...config.urls);
+  const queues = config.urls.map((url) => w.queue(url));
+  await redis.enqueueWebhooks(
+    2 + queues.length,
+    w.outbox,
+    w.queues,
+    ...queues,
+    Date.now(),
+    type,
+    key,
+    JSON.stringify(payload),
+    ...config.urls,
+  );
   parts.appended();
   // Written second: a crash in between repeats the event (same key), never loses it.
   if (event.type === 'completed' || event.type === 'failed') await parts.markAnnounced(event.id, event.type);

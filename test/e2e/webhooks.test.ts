@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { verifySignature } from '../../src/index.js';
+import { createKeys, verifySignature } from '../../src/index.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { freePort, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { createUpload, head, patch, TUS } from '../helpers/tus.js';
@@ -53,8 +53,9 @@ async function outboxIsEmpty(ctx: TestContext): Promise<boolean> {
   const w = ctx.keys.webhooks;
   const deadline = Date.now() + 5000;
   for (;;) {
-    const [length, due] = await Promise.all([ctx.redis.xlen(w.outbox), ctx.redis.zcard(w.due)]);
-    if (length === 0 && due === 0) return true;
+    const queues = await ctx.redis.smembers(w.queues);
+    const due = await Promise.all(queues.map((queue) => ctx.redis.zcard(queue)));
+    if ((await ctx.redis.xlen(w.outbox)) === 0 && due.every((n) => n === 0)) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -200,6 +201,17 @@ describe('webhooks', () => {
     await healthy.waitFor(() => healthy.deliveries.length === 60, 10_000);
     expect(new Set(healthy.deliveries.map((d) => d.body.id)).size).toBe(60);
     // The hanging receiver holds no more than its share of this instance's deliveries.
+    expect(hanging.deliveries.length).toBe(8);
+    // With its backlog waiting, the dispatcher looks at the outbox only when polling: it does not spin.
+    const redis = ctx.redis as unknown as { claimWebhooks: (...args: unknown[]) => Promise<unknown> };
+    const claim = redis.claimWebhooks.bind(ctx.redis);
+    let claims = 0;
+    redis.claimWebhooks = (...args) => {
+      claims++;
+      return claim(...args);
+    };
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(claims).toBeLessThanOrEqual(3);
     expect(hanging.deliveries.length).toBe(8);
   });
 
@@ -428,7 +440,7 @@ describe('webhooks', () => {
     await server.kill('SIGKILL');
     hook.answerWith(() => 200);
     // A new instance with a short timeout: the dead one's lease (2 x 30 s + 1 s) is what it must wait out; shorten it.
-    const w = `${env.REDIS_KEY_PREFIX}webhooks:{outbox}:due`;
+    const w = createKeys(env.REDIS_KEY_PREFIX).webhooks.queue(hook.url);
     const redis = new Redis(inject('redisUrl'));
     try {
       const [entry] = await redis.zrange(w, 0, 0);

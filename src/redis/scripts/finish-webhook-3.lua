@@ -1,6 +1,6 @@
 --[[
   A delivery succeeded: it leaves the outbox.
-  KEYS[1] due  KEYS[2] outbox stream  KEYS[3] attempts
+  KEYS[1] the URL's queue  KEYS[2] outbox stream  KEYS[3] attempts
   ARGV[1] entry ID
   Returns: 1 (also when already gone, so a resend is harmless).
 ]]

@@ -1,7 +1,7 @@
 --[[
   A delivery failed: it is scheduled again after an exponential backoff, or,
   after its last attempt, moved to the dead-letter stream.
-  KEYS[1] due  KEYS[2] outbox stream  KEYS[3] attempts  KEYS[4] dead-letter stream
+  KEYS[1] the URL's queue  KEYS[2] outbox stream  KEYS[3] attempts  KEYS[4] dead-letter stream
   ARGV[1] entry ID  ARGV[2] now (ms)  ARGV[3] max attempts  ARGV[4] first delay (ms)
   ARGV[5] longest delay (ms)  ARGV[6] jitter factor (0.8..1.2)  ARGV[7] what went wrong
   ARGV[8] dead letters kept (approximately)
