@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Cluster, Redis } from 'ioredis';
+import { SignJWT } from 'jose';
 import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -10,6 +11,7 @@ import { createTestContext, type TestContext } from '../helpers/context.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { type RedisClusterProcesses, startRedisCluster } from '../helpers/redis-cluster.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const CHUNK = 64 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -117,6 +119,37 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
       expect(file.equals(Buffer.alloc(2 * CHUNK, 1)) || file.equals(Buffer.alloc(2 * CHUNK, 2))).toBe(true);
     } finally {
       await other.close();
+    }
+  });
+
+  it('queues and delivers webhooks, with owners and their limits (every script on one slot)', async () => {
+    const hook = await startReceiver();
+    const secret = 'a-jwt-secret-of-at-least-32-characters!';
+    const owned = await createTestContext(
+      { WEBHOOK_URLS: hook.url, AUTH_JWT_SECRET: secret, OWNER_MAX_CONCURRENT_UPLOADS: '1' },
+      cluster.url,
+    );
+    try {
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('alice')
+        .setExpirationTime('1m')
+        .sign(new TextEncoder().encode(secret));
+      const alice = { Authorization: `Bearer ${token}` };
+      const agent = request(owned.app);
+      const { path: url, id } = await createUpload(agent, { size: 4, headers: alice, metadata: { group: 'g' } });
+      expect((await createUpload(agent, { size: 4, headers: alice })).res.status).toBe(429);
+      expect((await patch(agent, url, 0, Buffer.from('data')).set(alice)).status).toBe(204);
+      await hook.waitFor(() => hook.of('upload.completed', id).length === 1);
+      expect(hook.of('upload.completed', id)[0]?.body.upload).toMatchObject({
+        owner: 'alice',
+        sha256: sha256(Buffer.from('data')),
+      });
+      expect((await agent.get('/api/groups/g/progress').set(alice)).status).toBe(200);
+      expect(await owned.reader.readRecord(id)).toMatchObject({ announced: 'completed', owner: 'alice' });
+    } finally {
+      await owned.close();
+      await hook.close();
     }
   });
 
