@@ -28,6 +28,14 @@ export type WebhookUpload = {
   createdAt: string | null;
   completedAt: string | null;
   chunks: { total: number | null; received: number; failed: number } | null;
+  /**
+   * tus concatenation: `partial` for a part of a file uploaded in parallel (not
+   * a file of its own: its final upload is), `final` for the file made of
+   * parts, null for an ordinary upload.
+   */
+  concat: 'partial' | 'final' | null;
+  /** A final upload's parts, in order. */
+  partials: readonly string[] | null;
 };
 
 /**
@@ -92,5 +100,7 @@ export function webhookUpload(
     chunks: record
       ? { total: record.totalChunks ?? null, received: record.receivedChunks, failed: record.failedChunks }
       : null,
+    concat: record?.uploadConcat === 'partial' ? 'partial' : record?.uploadConcat ? 'final' : null,
+    partials: record?.partials ?? null,
   };
 }

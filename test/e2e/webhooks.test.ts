@@ -280,6 +280,28 @@ describe('webhooks', () => {
     expect(hook.of('upload.failed', done.id)).toHaveLength(0);
   });
 
+  it('marks the parts of a parallel upload, so that only the final upload.completed is taken for the file', async () => {
+    const hook = await receiver();
+    const ctx = await context({ WEBHOOK_URLS: hook.url, WEBHOOK_EVENTS: 'upload.completed' });
+    const base = await ctx.listen();
+    const agent = request(base);
+    const partial = { 'Upload-Concat': 'partial' };
+    const a = await createUpload(agent, { size: 2, body: Buffer.from('ab'), headers: partial });
+    const b = await createUpload(agent, { size: 2, body: Buffer.from('cd'), headers: partial });
+    const final = await agent.post('/files').set(TUS).set('Upload-Concat', `final;${a.path} ${b.path}`);
+    expect(final.status).toBe(201);
+    const finalId = String(final.headers.location).split('/').pop() as string;
+    await hook.waitFor(() => hook.of('upload.completed').length === 3);
+    expect(hook.of('upload.completed', a.id)[0]?.body.upload).toMatchObject({ concat: 'partial', partials: null });
+    expect(hook.of('upload.completed', b.id)[0]?.body.upload).toMatchObject({ concat: 'partial' });
+    expect(hook.of('upload.completed', finalId)[0]?.body.upload).toMatchObject({
+      concat: 'final',
+      partials: [a.id, b.id],
+      size: 4,
+      sha256: sha256(Buffer.from('abcd')),
+    });
+  });
+
   it('moves a delivery to the dead-letter stream after its last attempt', async () => {
     const hook = await receiver();
     hook.answerWith(() => 500);
