@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): App {
   const metrics = createMetrics();
   const keys = createKeys(config.redisKeyPrefix);
   const reader = new UploadReader(redis, keys);
-  const feed = new UploadEventFeed(redis.duplicate(), keys, logger);
+  const feed = new UploadEventFeed(redis.duplicate(), keys, reader, logger);
   const webhooks = new WebhookDispatcher(redis, keys, config.webhooks, logger, (outcome) =>
     metrics.webhookDeliveries.inc({ outcome }),
   );
@@ -90,12 +90,7 @@ export function createApp(deps: AppDeps): App {
     markAnnounced: (id, status) => uploads.tracker.markAnnounced(id, status),
   });
   const events = fanOut(
-    [
-      countUploadEvents(metrics),
-      publishUploadEvents(redis, keys, reader, logger),
-      outbox.consume,
-      ...(deps.onEvent ?? []),
-    ],
+    [countUploadEvents(metrics), publishUploadEvents(redis, keys, logger), outbox.consume, ...(deps.onEvent ?? [])],
     (error, event) => logger.error({ err: error, event: event.type }, 'an event consumer failed'),
   );
   const access = new UploadAccess(authorize, redis, keys, config.limits);

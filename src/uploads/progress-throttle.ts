@@ -5,15 +5,16 @@
  * or by `flush`). So a PATCH costs Redis a constant number of calls plus at
  * most one per interval, however many chunks it covers.
  */
-export class ProgressThrottle {
+export class ProgressThrottle<T> {
   private lastAt = Number.NEGATIVE_INFINITY;
   private pending: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<unknown> = Promise.resolve();
+  private last: { offset: number; result: Promise<T> } | undefined;
 
   constructor(
     private readonly intervalMs: number,
-    private readonly record: (offset: number) => Promise<unknown>,
+    private readonly record: (offset: number) => Promise<T>,
     private readonly onLateError: (error: unknown) => void,
   ) {}
 
@@ -39,11 +40,22 @@ export class ProgressThrottle {
     await this.inFlight.catch(() => {});
   }
 
-  private now(offset: number): Promise<unknown> {
+  /**
+   * What recording `offset` answered, when it is the last offset recorded and
+   * that succeeded (so the caller need not record it again); else undefined.
+   */
+  async recorded(offset: number): Promise<T | undefined> {
+    if (this.last?.offset !== offset) return undefined;
+    return this.last.result.catch(() => undefined);
+  }
+
+  private now(offset: number): Promise<T> {
     this.pending = undefined;
     this.lastAt = Date.now();
-    this.inFlight = this.record(offset);
-    return this.inFlight;
+    const result = this.record(offset);
+    this.last = { offset, result };
+    this.inFlight = result;
+    return result;
   }
 
   private cancelTimer(): void {

@@ -34,7 +34,8 @@ export class UploadTracker {
     const [, created] = await Promise.all([
       this.indexes.due(upload.id, upload.expiresAt),
       this.redis.createUpload(k.upload, k.chunksReceived, upload.expiresAt, upload.createdAt, ...initialFields(upload)),
-      this.indexes.active(upload.id, upload.status ?? 'uploading', upload.createdAt),
+      // A new upload is in no status index yet: nothing to remove from the others.
+      this.indexes.active(upload.id, upload.status ?? 'uploading', upload.createdAt, upload.status ?? 'uploading'),
     ]);
     if (created === 0) throw new Error(`upload ${upload.id} already exists`);
   }

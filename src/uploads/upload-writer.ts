@@ -84,7 +84,8 @@ export class UploadWriter {
       throw error;
     }
     await throttle.flush();
-    const progress = await this.recordProgress(id, end);
+    // A body that ended on a chunk boundary the throttle just recorded is not recorded twice.
+    const progress = (await throttle.recorded(end)) ?? (await this.recordProgress(id, end));
     if (end > offset) void this.parts.events.emit({ type: 'received', id, bytes: end - offset });
     if (digest) this.keepDigest(id, { handle: digest.handle, offset: end });
     if (progress.status === 'assembling') await this.finalize(id);
