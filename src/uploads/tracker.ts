@@ -47,7 +47,9 @@ export class UploadTracker {
     if (reply === -1) return undefined;
     if (reply === -2) throw new Error(`offset ${offset} is beyond the size of upload ${id}`);
     const [stored, receivedChunks, status, previous] = reply;
-    await this.indexes.active(id, status as UploadStatus, now, previous as UploadStatus);
+    // Not waited for: the indexes are advisory (readers check each entry against its record),
+    // and later commands on this connection run after it, so this instance reads its own write.
+    this.indexes.active(id, status as UploadStatus, now, previous as UploadStatus).catch(() => {});
     return { offset: stored, receivedChunks, status: status as UploadStatus };
   }
 
