@@ -1,5 +1,5 @@
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis';
-import { defineScripts } from './scripts.js';
+import { defineScripts, VARIABLE_KEY_SCRIPTS } from './scripts.js';
 
 /** A client of one Redis or of a Redis Cluster: the server speaks to either the same way. */
 export type RedisClient = Redis | Cluster;
@@ -65,10 +65,16 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
         clusterRetryStrategy: retryStrategy,
         // One pipeline per node: commands of one tick share a write to each node they go to.
         enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: VARIABLE_KEY_SCRIPTS,
         lazyConnect: true,
       })
     : // Commands issued in the same tick (by concurrent requests) share one write.
-      new Redis(url, { ...connection, enableAutoPipelining: true, lazyConnect: true });
+      new Redis(url, {
+        ...connection,
+        enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: VARIABLE_KEY_SCRIPTS,
+        lazyConnect: true,
+      });
   defineScripts(redis);
   return redis;
 }

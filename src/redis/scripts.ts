@@ -24,6 +24,16 @@ const SCRIPTS = {
   claimOwnerSlot: 'claim-owner-slot-1.lua',
 } as const;
 
+/**
+ * Scripts with a variable number of keys. ioredis cannot auto-pipeline them
+ * correctly on a cluster: not knowing their keys, it groups them by their
+ * first argument (the key count), so they would join another node's batch and
+ * fail it ("All keys in the pipeline should belong to the same slots").
+ */
+export const VARIABLE_KEY_SCRIPTS = Object.entries(SCRIPTS)
+  .filter(([, file]) => file.endsWith('-n.lua'))
+  .map(([name]) => name);
+
 type Arg = string | number;
 export type ProgressReply = [offset: number, receivedChunks: number, status: string, previousStatus: string] | -1 | -2;
 
