@@ -69,9 +69,7 @@ export function liveRoutes(
         upload: rowView(record),
       });
     }
-    const stop = feed.listen((message) => {
-      if (message.id === id) stream.send(id, message.type, String(message.at), message);
-    });
+    const stop = feed.listen((message) => stream.send(id, message.type, String(message.at), message), id);
     res.once('close', stop);
   });
 

@@ -38,15 +38,23 @@ export function publishUploadEvents(redis: RedisClient, keys: Keys, logger: Logg
   };
 }
 
+/** Messages waiting for their rows, at most; past it, progress is dropped (the next one supersedes it). */
+const MAX_PENDING = 10_000;
+
+type Listener = Readonly<{ uploadId: string | undefined; hear: (message: LiveMessage) => void }>;
+
 /**
  * Hears the channel on its own connection and hands each message, with the
  * upload's current row, to the listeners of this instance (the live-update
- * streams). Rows are read only while someone listens, one message after the
- * other, so that listeners get them in the order they were published.
+ * streams). A row is read only when a listener wants that upload (or all of
+ * them); the reads run side by side and the messages are handed out in the
+ * order they were published.
  */
 export class UploadEventFeed {
-  private readonly listeners = new Set<(message: LiveMessage) => void>();
-  private reading: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<Listener>();
+  /** Messages in publish order, each with its row being read. */
+  private readonly pending: Array<{ published: Published; row: Promise<RowView | null | undefined> }> = [];
+  private draining = false;
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -56,28 +64,58 @@ export class UploadEventFeed {
   ) {
     subscriber.on('error', (error) => logger.debug({ err: error }, 'upload events subscriber connection error'));
     subscriber.on('message', (channel: string, text: string) => {
-      if (channel !== keys.eventsChannel || this.listeners.size === 0) return;
+      if (channel !== keys.eventsChannel) return;
       let published: Published;
       try {
         published = JSON.parse(text) as Published;
       } catch {
         return;
       }
-      this.reading = this.reading.then(() => this.deliver(published));
+      this.hear(published);
     });
   }
 
-  private async deliver(published: Published): Promise<void> {
+  private hear(published: Published): void {
+    if (!this.wanted(published.id)) return;
+    if (this.pending.length >= MAX_PENDING && published.type === 'progress') return;
     const gone = published.type === 'terminated' || published.type === 'expired';
-    let record: Awaited<ReturnType<UploadReader['readRecord']>>;
+    const row = gone
+      ? Promise.resolve(null)
+      : this.reader.readRecord(published.id).then(
+          (record) => (record ? rowView(record) : null),
+          (error) => {
+            this.logger.debug({ err: error, uploadId: published.id }, 'could not read an upload for its live event');
+            return undefined;
+          },
+        );
+    this.pending.push({ published, row });
+    if (!this.draining) void this.drain();
+  }
+
+  private wanted(id: string): boolean {
+    for (const listener of this.listeners) if (listener.uploadId === undefined || listener.uploadId === id) return true;
+    return false;
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
     try {
-      record = gone ? undefined : await this.reader.readRecord(published.id);
-    } catch (error) {
-      this.logger.debug({ err: error, uploadId: published.id }, 'could not read an upload for its live event');
-      return;
+      for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+        const row = await next.row;
+        if (row === undefined) continue; // unreadable: skipped, the next event carries the state
+        const message: LiveMessage = { ...next.published, upload: row };
+        for (const listener of this.listeners) {
+          if (listener.uploadId !== undefined && listener.uploadId !== message.id) continue;
+          try {
+            listener.hear(message);
+          } catch (error) {
+            this.logger.warn({ err: error }, 'a live-update listener failed');
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
     }
-    const message: LiveMessage = { ...published, upload: record ? rowView(record) : null };
-    for (const listener of this.listeners) listener(message);
   }
 
   async start(): Promise<void> {
@@ -89,7 +127,9 @@ export class UploadEventFeed {
     this.subscriber.disconnect();
   }
 
-  listen(listener: (message: LiveMessage) => void): () => void {
+  /** Hears every upload's changes, or only those of `uploadId`; returns how to stop. */
+  listen(hear: (message: LiveMessage) => void, uploadId?: string): () => void {
+    const listener: Listener = { uploadId, hear };
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
