@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { callHook, refusalMessage, refusalStatus } from './hook-call.js';
+import { askHook } from './hook-call.js';
 
 /** The upload about to be created, as the pre-create hook sees it. */
 export type PreCreateRequest = Readonly<{
@@ -43,21 +43,32 @@ const answerSchema = z.object({ metadata: metadataSchema.optional() }).optional(
 
 /** PRE_CREATE_HOOK_URL: POSTs the PreCreateRequest; 2xx allows (with `{ "metadata": {...} }` to change it), anything else refuses. */
 export function preCreateWebhook(url: string, timeoutMs: number): PreCreateHook {
-  return async (request) => {
-    const answer = await callHook(url, request, timeoutMs, 'pre-create');
-    if (answer.status < 200 || answer.status > 299) {
-      throw preCreateRefusal(refusalStatus(answer.status), refusalMessage(answer, 'Refused by the pre-create hook'));
-    }
-    const parsed = answerSchema.safeParse(answer.json);
-    if (!parsed.success) {
-      throw new AppError('HOOK_UNAVAILABLE', 502, 'The pre-create hook answered with invalid metadata');
-    }
-    return parsed.data;
+  const hook = {
+    url,
+    timeoutMs,
+    name: 'pre-create',
+    schema: answerSchema,
+    unreadable: 'The pre-create hook answered with invalid metadata',
   };
+  return (request) => askHook(hook, request, preCreateRefusal);
+}
+
+/**
+ * Runs the hook (if any) on an upload about to be created; returns the
+ * metadata to create it with. Both creation paths (@tus/server's POST and the
+ * final upload of a concatenation) come through here.
+ */
+export async function metadataFromPreCreate(
+  hook: PreCreateHook | undefined,
+  request: PreCreateRequest,
+  metadata: Record<string, string | null> | undefined,
+): Promise<Record<string, string | null> | undefined> {
+  if (!hook) return metadata;
+  return metadataAfterHook(await hook(request), metadata);
 }
 
 /** What the hook decided the metadata is; the client's when it said nothing. Checks what an in-process hook returned too. */
-export function metadataAfterHook(
+function metadataAfterHook(
   result: PreCreateResult,
   metadata: Record<string, string | null> | undefined,
 ): Record<string, string | null> | undefined {

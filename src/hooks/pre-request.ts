@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { type AccessGrant, type Authorizer, accessDenied } from '../auth/types.js';
-import { AppError } from '../errors.js';
-import { callHook, refusalMessage, refusalStatus } from './hook-call.js';
+import { askHook } from './hook-call.js';
 
 const limit = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const grantSchema = z
@@ -19,19 +18,12 @@ const grantSchema = z
  * other status to refuse, with a JSON `message` the client is shown.
  */
 export function preRequestHook(url: string, timeoutMs: number): Authorizer {
-  return async (request) => {
-    const answer = await callHook(url, request, timeoutMs, 'pre-request');
-    if (answer.status < 200 || answer.status > 299) {
-      throw accessDenied(refusalStatus(answer.status), refusalMessage(answer, 'Refused by the pre-request hook'));
-    }
-    const grant = grantSchema.safeParse(answer.json);
-    if (!grant.success) {
-      throw new AppError(
-        'HOOK_UNAVAILABLE',
-        502,
-        'The pre-request hook answered with something other than {owner, limits}',
-      );
-    }
-    return (grant.data ?? {}) as AccessGrant;
+  const hook = {
+    url,
+    timeoutMs,
+    name: 'pre-request',
+    schema: grantSchema,
+    unreadable: 'The pre-request hook answered with something other than {owner, limits}',
   };
+  return async (request) => ((await askHook(hook, request, accessDenied)) ?? {}) as AccessGrant;
 }

@@ -3,7 +3,7 @@ import { ERRORS, Metadata } from '@tus/utils';
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { metadataAfterHook, type PreCreateHook } from '../hooks/pre-create.js';
+import { metadataFromPreCreate, type PreCreateHook } from '../hooks/pre-create.js';
 import type { Logger } from '../log.js';
 import type { Concatenation } from '../uploads/concatenation.js';
 import { requestScope } from '../uploads/request-scope.js';
@@ -43,16 +43,17 @@ export async function createFinalUpload(req: Request, res: Response, deps: Final
       .filter((url) => url !== '')
       .map((url) => partialId(url, req, config));
     const caller = requestScope.getStore()?.caller;
-    let metadata = parseMetadata(req.headers['upload-metadata']);
-    if (deps.preCreate) {
-      const result = await deps.preCreate({
-        upload: { id: undefined, size: undefined, metadata: metadata ?? {}, owner: caller?.owner, concat: 'final' },
+    const requested = parseMetadata(req.headers['upload-metadata']);
+    const metadata = await metadataFromPreCreate(
+      deps.preCreate,
+      {
+        upload: { id: undefined, size: undefined, metadata: requested ?? {}, owner: caller?.owner, concat: 'final' },
         method: 'POST',
         url: req.originalUrl.split('?', 1)[0] as string,
         headers: req.headers,
-      });
-      metadata = metadataAfterHook(result, metadata);
-    }
+      },
+      requested,
+    );
     const { id, created } = await deps.concatenation.concatenate({
       partials,
       uploadConcat,

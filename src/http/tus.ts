@@ -8,7 +8,7 @@ import type { UploadAccess } from '../auth/access.js';
 import type { AccessIntent, Caller } from '../auth/types.js';
 import { allowsAnyOrigin, type Config } from '../config.js';
 import { AppError, invalidUploadId } from '../errors.js';
-import { metadataAfterHook, type PreCreateHook } from '../hooks/pre-create.js';
+import { metadataFromPreCreate, type PreCreateHook } from '../hooks/pre-create.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../uploads/checksum.js';
@@ -63,19 +63,19 @@ function createTusServer({ config, store, locker, logger, preCreate }: TusDeps):
     onUploadCreate: async (req, upload) => {
       if (!preCreate) return {};
       const scope = requestScope.getStore();
-      const result = await preCreate({
+      const request = {
         upload: {
           id: upload.id,
           size: upload.size,
           metadata: upload.metadata ?? {},
           owner: scope?.caller?.owner,
-          concat: scope?.partial ? 'partial' : undefined,
+          concat: scope?.partial ? ('partial' as const) : undefined,
         },
         method: req.method,
         url: new URL(req.url).pathname,
         headers: Object.fromEntries(req.headers),
-      });
-      return { metadata: metadataAfterHook(result, upload.metadata) };
+      };
+      return { metadata: await metadataFromPreCreate(preCreate, request, upload.metadata) };
     },
     onResponseError: (req, error) => {
       const pathname = new URL(req.url).pathname;
