@@ -52,31 +52,8 @@ export type Part = Readonly<{ id: string; record?: UploadRecord; received: reado
 /** One part of a parallel upload: its progress and the chunks it still misses, or `removed` once it is gone. */
 export function partView(part: Part) {
   if (!part.record) return { id: part.id, status: 'removed' as const };
-  const { missingChunks: missing, missingRanges } = missingView(part.record, part.received);
-  const {
-    id,
-    status,
-    size,
-    offset,
-    percent: done,
-    chunkSize,
-    totalChunks,
-    receivedChunks,
-    failedChunks,
-  } = progressView(part.record);
-  return {
-    id,
-    status,
-    size,
-    offset,
-    percent: done,
-    chunkSize,
-    totalChunks,
-    receivedChunks,
-    failedChunks,
-    missingChunks: missing,
-    missingRanges,
-  };
+  const { size, percent, failedChunks } = progressView(part.record);
+  return { ...missingView(part.record, part.received), size, percent, failedChunks };
 }
 
 /**

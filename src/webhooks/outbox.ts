@@ -63,28 +63,28 @@ export function webhookOutbox(parts: OutboxParts): WebhookOutbox {
   const consume: UploadEventConsumer = (event) => {
     const type = webhookType(event);
     if (!type || !('id' in event) || config.urls.length === 0) return;
-    if (type !== 'upload.progress') lastProgress.delete(event.id);
-    if (!wanted.has(type)) {
-      // Marked all the same: revisit repairs only uploads created while webhooks were on.
-      if (event.type === 'created') return parts.markAnnounced(event.id, 'created').catch(() => {});
-      return;
-    }
     if (type === 'upload.progress') {
-      if (!progressDue(event.id, Date.now())) return;
+      if (!wanted.has(type) || !progressDue(event.id, Date.now())) return;
       void append(parts, type, event).catch((error) =>
         parts.logger.warn({ err: error, uploadId: event.id }, 'could not queue a progress webhook'),
       );
       return;
     }
-    return append(parts, type, event).catch((error) => {
-      const repaired = event.type === 'completed' || event.type === 'failed';
-      parts.logger.error(
-        { err: error, uploadId: event.id, event: type },
-        repaired
-          ? 'could not queue a webhook; the sweeper will queue it later'
-          : 'could not queue a webhook: it is lost',
-      );
-    });
+    lastProgress.delete(event.id);
+    // Marked first, wanted or not, so that revisit knows the upload was created with webhooks on
+    // even if every append of it fails (and leaves alone those created before).
+    const marked = event.type === 'created' ? parts.markAnnounced(event.id, 'created') : Promise.resolve();
+    return marked
+      .then(() => (wanted.has(type) ? append(parts, type, event) : undefined))
+      .catch((error) => {
+        const repaired = event.type === 'completed' || event.type === 'failed';
+        parts.logger.error(
+          { err: error, uploadId: event.id, event: type },
+          repaired
+            ? 'could not queue a webhook; the sweeper will queue it later'
+            : 'could not queue a webhook: it is lost',
+        );
+      });
   };
 
   const revisit = async (record: UploadRecord, now: number) => {
@@ -109,8 +109,6 @@ export function webhookOutbox(parts: OutboxParts): WebhookOutbox {
 
 async function append(parts: OutboxParts, type: WebhookEventType, event: UploadEvent & { id: string }) {
   const { redis, keys, reader, storagePath, config, tusPath } = parts;
-  // First, so that revisit knows this upload was created with webhooks on even if every append of it fails.
-  if (event.type === 'created') await parts.markAnnounced(event.id, 'created');
   const gone = event.type === 'terminated' || event.type === 'expired';
   const record = gone ? event.record : await reader.readRecord(event.id);
   const key = idempotencyKey(type, event.id, record);
