@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
@@ -6,6 +6,7 @@ import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
 import { createUpload, getBytes, head, patch, rawRequest, TUS } from '../helpers/tus.js';
 
 const SECRET = 'a-jwt-secret-of-at-least-32-characters!';
@@ -186,11 +187,7 @@ describe('bearer tokens (JWT) and ownership', () => {
     const bobToken = await token('bob');
     expect((await ctx.reader.readRecord(url.split('/').pop() as string))?.owner).toBe('alice');
     const download = await getBytes(request(base), new URL(url).pathname, alice);
-    expect(
-      createHash('sha256')
-        .update(download.body as Buffer)
-        .digest('hex'),
-    ).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(sha256(download.body as Buffer)).toBe(sha256(data));
     // Bob's client given Alice's URL gets 403 on its HEAD and, as tus-js-client does on a 4xx, creates an upload of his own.
     const bobs = await upload(bearer(bobToken), url);
     expect(bobs).not.toBe(url);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,10 +6,10 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../../demo/build.mjs';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
 
 const TOKEN = 'a-dashboard-token-for-tests';
 const OUTPUT = path.join(process.cwd(), 'test-output', 'browser');
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let ctx: TestContext;
 let base: string;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,13 +8,13 @@ import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { type RedisClusterProcesses, startRedisCluster } from '../helpers/redis-cluster.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const CHUNK = 64 * 1024;
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let cluster: RedisClusterProcesses;
 let ctx: TestContext;

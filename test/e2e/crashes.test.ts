@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,11 +6,11 @@ import { Redis } from 'ioredis';
 import { Upload } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
+import { sha256 } from '../helpers/digest.js';
 import { openPatch, waitFor } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 
 const CHUNK = 64 * 1024;
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let dir: string;
 let prefix: string;

@@ -1,15 +1,15 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { Upload } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
 
 const CHUNK = 64 * 1024;
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let dir: string;
 let prefix: string;

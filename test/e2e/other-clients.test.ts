@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Upload } from 'tus-js-client';
@@ -8,7 +8,6 @@ import { createTestContext, type TestContext } from '../helpers/context.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 
 const CHUNK = 64 * 1024;
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let ctx: TestContext;
 let base: string;
@@ -32,6 +31,8 @@ print('resumed-at', second.offset)
 second.upload()
 print(first.url)
 `;
+
+import { sha256 } from '../helpers/digest.js';
 
 describe('tuspy (python3-tuspy)', () => {
   it('uploads in chunks, stops, and a new uploader resumes to a byte-identical file', async () => {

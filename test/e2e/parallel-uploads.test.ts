@@ -1,12 +1,12 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Upload, type UploadOptions } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
 
 const CHUNK = 64 * 1024;
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 let ctx: TestContext;
 let base: string;

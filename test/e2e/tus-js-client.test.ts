@@ -1,12 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Upload, type UploadOptions } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 function upload(data: Buffer, options: UploadOptions): Promise<Upload> {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,12 +8,12 @@ import { Upload } from 'tus-js-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createKeys, verifySignature } from '../../src/index.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
 import { freePort, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { createUpload, head, patch, TUS } from '../helpers/tus.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'a-webhook-secret-for-tests';
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 const contexts: TestContext[] = [];
 const receivers: Array<Awaited<ReturnType<typeof startReceiver>>> = [];
@@ -33,6 +33,17 @@ async function context(env: Record<string, string>) {
   const ctx = await createTestContext(env);
   contexts.push(ctx);
   return ctx;
+}
+
+/** The environment of a server child process delivering to `url`, on its own key prefix and folder. */
+function processEnv(url: string, env: Record<string, string>) {
+  return {
+    REDIS_URL: inject('redisUrl'),
+    UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'webhooks-')),
+    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+    WEBHOOK_URLS: url,
+    ...env,
+  };
 }
 
 /** Fast retries, so that a test sees several attempts in well under a second. */
@@ -403,17 +414,12 @@ describe('webhooks', () => {
   it('delivers upload.completed exactly once per idempotency key across a kill -9 and a restart of the server', async () => {
     const hook = await receiver();
     hook.answerWith(() => 500);
-    const dir = mkdtempSync(path.join(inject('tmpRoot'), 'webhooks-'));
-    const env = {
-      REDIS_URL: inject('redisUrl'),
-      UPLOAD_DIR: dir,
-      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
-      WEBHOOK_URLS: hook.url,
+    const env = processEnv(hook.url, {
       WEBHOOK_SECRET: SECRET,
       WEBHOOK_RETRY_BASE_MS: '100',
       WEBHOOK_RETRY_MAX_MS: '300',
       WEBHOOK_TIMEOUT_MS: '500',
-    };
+    });
     const server = await startServerProcess(env);
     const agent = request(server.url);
     const data = randomBytes(100_000);
@@ -447,15 +453,7 @@ describe('webhooks', () => {
   it('redelivers, after its lease runs out, a delivery that was in flight when its server was killed', async () => {
     const hook = await receiver();
     hook.answerWith(() => 0); // holds the request: the delivery is in flight
-    const dir = mkdtempSync(path.join(inject('tmpRoot'), 'webhooks-'));
-    const env = {
-      REDIS_URL: inject('redisUrl'),
-      UPLOAD_DIR: dir,
-      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
-      WEBHOOK_URLS: hook.url,
-      WEBHOOK_EVENTS: 'upload.completed',
-      WEBHOOK_TIMEOUT_MS: '30000',
-    };
+    const env = processEnv(hook.url, { WEBHOOK_EVENTS: 'upload.completed', WEBHOOK_TIMEOUT_MS: '30000' });
     const server = await startServerProcess(env);
     const { id } = await createUpload(request(server.url), { size: 2, body: Buffer.from('ok') });
     await hook.waitFor(() => hook.of('upload.completed', id).length === 1);

@@ -1,10 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BackgroundDigests } from '../../src/uploads/background-digest.js';
+import { sha256 } from '../helpers/digest.js';
 
 const digests = new BackgroundDigests();
 afterAll(() => digests.close());
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('BackgroundDigests', () => {
   it.each([0, 1, 4096, 1024 * 1024, 1024 * 1024 + 1, 3.5 * 1024 * 1024])(
