@@ -4,10 +4,9 @@
  * exports. See the README's "Embedding" section for an example.
  */
 
-export { type App, type AppDeps, createApp } from './app.js';
-export { UploadAccess } from './auth/access.js';
-export { authorizerFromConfig, preCreateFromConfig } from './auth/from-config.js';
-export { jwtAuthorizer } from './auth/jwt.js';
+export { type App, type AppDeps, createApp } from './app/create-app.js';
+export { authorizerFromConfig, preCreateFromConfig } from './app/from-config.js';
+export { createUploadService, type UploadService } from './app/wire-uploads.js';
 export {
   type AccessGrant,
   type AccessIntent,
@@ -16,7 +15,10 @@ export {
   accessDenied,
   type Caller,
   chainAuthorizers,
-} from './auth/types.js';
+} from './auth/authorizer.js';
+export { jwtAuthorizer } from './auth/jwt-authorizer.js';
+export { preRequestHook } from './auth/pre-request-hook.js';
+export { UploadAccess } from './auth/upload-access.js';
 export {
   type Config,
   ConfigError,
@@ -24,7 +26,7 @@ export {
   type OwnerLimits,
   renderConfigReference,
   type WebhookConfig,
-} from './config.js';
+} from './config/load-config.js';
 export { AppError, type ErrorCode } from './errors.js';
 export {
   type PreCreateHook,
@@ -32,20 +34,18 @@ export {
   type PreCreateResult,
   preCreateRefusal,
   preCreateWebhook,
-} from './hooks/pre-create.js';
-export { preRequestHook } from './hooks/pre-request.js';
+} from './hooks/pre-create-hook.js';
 export { createHttpServer } from './http/server.js';
 export { createLogger, type Logger } from './log.js';
 export { createRedisClient, type RedisClient } from './redis/client.js';
 export { createKeys, type Keys } from './redis/keys.js';
 export { findRedis } from './redis/local-server.js';
-export type { UploadEvent, UploadEventConsumer, UploadEvents } from './uploads/events.js';
-export { RedisLocker } from './uploads/locker.js';
-export { UploadReader } from './uploads/progress.js';
-export type { UploadRecord, UploadStatus } from './uploads/record.js';
-export { createUploadService, type UploadService } from './uploads/service.js';
-export { TrackedStore } from './uploads/tracked-store.js';
-export { UploadTracker } from './uploads/tracker.js';
+export { RedisLocker } from './uploads/coordination/redis-locker.js';
+export type { UploadEvent, UploadEventConsumer, UploadEvents } from './uploads/events/upload-events.js';
+export type { UploadRecord, UploadStatus } from './uploads/model/upload-record.js';
+export { UploadReader } from './uploads/read/upload-reader.js';
+export { UploadTracker } from './uploads/state/tracker.js';
+export { TrackedStore } from './uploads/store/tracked-store.js';
 export { WebhookDispatcher } from './webhooks/dispatcher.js';
 export {
   WEBHOOK_EVENT_TYPES,

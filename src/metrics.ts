@@ -1,6 +1,6 @@
 import dc from 'node:diagnostics_channel';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { UploadEvent } from './uploads/events.js';
+import type { UploadEvent } from './uploads/events/upload-events.js';
 
 /**
  * Prometheus metrics (prom-client), in a registry of their own. Names follow

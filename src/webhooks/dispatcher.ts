@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { WebhookConfig } from '../config.js';
+import type { WebhookConfig } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';

@@ -1,10 +1,10 @@
-import type { WebhookConfig } from '../config.js';
+import type { WebhookConfig } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import type { UploadEvent, UploadEventConsumer } from '../uploads/events.js';
-import type { UploadReader } from '../uploads/progress.js';
-import type { UploadRecord } from '../uploads/record.js';
+import type { UploadEvent, UploadEventConsumer } from '../uploads/events/upload-events.js';
+import type { UploadRecord } from '../uploads/model/upload-record.js';
+import type { UploadReader } from '../uploads/read/upload-reader.js';
 import { idempotencyKey, type WebhookEventType, type WebhookPayload, webhookType, webhookUpload } from './payload.js';
 
 export type OutboxParts = Readonly<{

@@ -1,5 +1,5 @@
-import type { UploadEvent } from '../uploads/events.js';
-import type { UploadRecord } from '../uploads/record.js';
+import type { UploadEvent } from '../uploads/events/upload-events.js';
+import type { UploadRecord } from '../uploads/model/upload-record.js';
 
 export const WEBHOOK_EVENT_TYPES = [
   'upload.created',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initialFields } from '../../src/uploads/record.js';
+import { initialFields } from '../../src/uploads/model/upload-record.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
 const TOKEN = 'a-dashboard-token-for-tests';

@@ -3,10 +3,10 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/client.js';
 import { createKeys } from '../../src/redis/keys.js';
-import { UploadIndexes } from '../../src/uploads/indexes.js';
-import { type LiveMessage, publishUploadEvents, UploadEventFeed } from '../../src/uploads/live.js';
-import { UploadReader } from '../../src/uploads/progress.js';
-import { UploadTracker } from '../../src/uploads/tracker.js';
+import { type LiveMessage, publishUploadEvents, UploadEventFeed } from '../../src/uploads/events/live-feed.js';
+import { UploadReader } from '../../src/uploads/read/upload-reader.js';
+import { UploadIndexes } from '../../src/uploads/state/indexes.js';
+import { UploadTracker } from '../../src/uploads/state/tracker.js';
 
 const clients: RedisClient[] = [];
 afterEach(() => {

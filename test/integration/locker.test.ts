@@ -4,7 +4,7 @@ import { createLogger } from '../../src/log.js';
 import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
-import { type LockerOptions, lockerOptions, RedisLocker } from '../../src/uploads/locker.js';
+import { type LockerOptions, lockerOptions, RedisLocker } from '../../src/uploads/coordination/redis-locker.js';
 
 const clients: RedisClient[] = [];
 const lockers: RedisLocker[] = [];

@@ -3,9 +3,9 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
-import { UploadIndexes } from '../../src/uploads/indexes.js';
-import { UploadReader } from '../../src/uploads/progress.js';
-import { UploadTracker } from '../../src/uploads/tracker.js';
+import { UploadReader } from '../../src/uploads/read/upload-reader.js';
+import { UploadIndexes } from '../../src/uploads/state/indexes.js';
+import { UploadTracker } from '../../src/uploads/state/tracker.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { expectEveryKeyToExpire } from '../helpers/redis-assert.js';
 

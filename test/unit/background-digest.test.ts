@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BackgroundDigests } from '../../src/uploads/background-digest.js';
+import { BackgroundDigests } from '../../src/uploads/digests/background-digest.js';
 import { sha256 } from '../helpers/digest.js';
 
 const digests = new BackgroundDigests();

@@ -6,7 +6,7 @@ import {
   percent,
   toRanges,
   totalChunks,
-} from '../../src/uploads/chunk-grid.js';
+} from '../../src/uploads/model/chunk-grid.js';
 
 describe('chunk grid', () => {
   it('totalChunks = ceil(size / chunkSize), unknown while deferred', () => {

@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { EventStream } from '../../src/http/event-stream.js';
+import { EventStream } from '../../src/http/api/event-stream.js';
 
 describe('EventStream and a client that does not read', () => {
   it('keeps only the latest event per key while the client is behind, and cuts it off past the bound', async () => {

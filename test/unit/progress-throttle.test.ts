@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProgressThrottle } from '../../src/uploads/progress-throttle.js';
+import { ProgressThrottle } from '../../src/uploads/writing/progress-throttle.js';
 
 describe('progress throttle', () => {
   it('records at once, then at most once per interval, and says what the last record answered', async () => {

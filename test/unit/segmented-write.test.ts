@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { writeInSegments } from '../../src/uploads/segmented-write.js';
+import { writeInSegments } from '../../src/uploads/writing/segmented-write.js';
 
 async function collect(segment: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];

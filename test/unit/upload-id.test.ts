@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isUploadId, newUploadId, parseUploadId } from '../../src/uploads/upload-id.js';
+import { isUploadId, newUploadId, parseUploadId } from '../../src/uploads/model/upload-id.js';
 
 describe('upload IDs', () => {
   it('are random lowercase UUIDs', () => {

@@ -1,0 +1,159 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import cors from 'cors';
+import express, { type Express } from 'express';
+import type { Authorizer } from '../auth/authorizer.js';
+import { UploadAccess } from '../auth/upload-access.js';
+import { allowsAnyOrigin, type Config, ConfigError } from '../config/load-config.js';
+import type { PreCreateHook } from '../hooks/pre-create-hook.js';
+import { liveRoutes } from '../http/api/live-routes.js';
+import { dashboardRoutes } from '../http/api/progress-routes.js';
+import { Drain } from '../http/drain.js';
+import { jsonErrorHandler, notFound } from '../http/errors.js';
+import { healthRoutes } from '../http/health.js';
+import { refuseDotSegments } from '../http/path-guard.js';
+import { requestLogging } from '../http/request-log.js';
+import { downloadHandler } from '../http/tus/download.js';
+import { tusHandler } from '../http/tus/tus-handler.js';
+import type { Logger } from '../log.js';
+import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from '../metrics.js';
+import type { RedisClient } from '../redis/client.js';
+import { createKeys } from '../redis/keys.js';
+import { publishUploadEvents, UploadEventFeed } from '../uploads/events/live-feed.js';
+import { fanOut, type UploadEventConsumer } from '../uploads/events/upload-events.js';
+import { UploadReader } from '../uploads/read/upload-reader.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { webhookOutbox } from '../webhooks/outbox.js';
+import { authorizerFromConfig, preCreateFromConfig } from './from-config.js';
+import { createUploadService, type UploadService } from './wire-uploads.js';
+
+export type AppDeps = Readonly<{
+  config: Config;
+  redis: RedisClient;
+  logger: Logger;
+  /**
+   * Decides who may touch which upload (see Authorizer). Default: from the
+   * configuration (bearer tokens, pre-request hook); null: everyone may.
+   */
+  authorize?: Authorizer | null;
+  /** Runs before each upload is created. Default: PRE_CREATE_HOOK_URL; null: none. */
+  preCreate?: PreCreateHook | null;
+  /** In-process listeners of upload events (awaited, like the webhook outbox). */
+  onEvent?: readonly UploadEventConsumer[];
+  /** Serve the demo pages at /demo (and redirect / there). Default true; an app embedding this one may want its own /. */
+  demo?: boolean;
+}>;
+
+export type App = UploadService &
+  Readonly<{
+    app: Express;
+    drain: Drain;
+    metrics: Metrics;
+    access: UploadAccess;
+    webhooks: WebhookDispatcher;
+  }>;
+
+/** dist/demo, from src/app.ts as from dist/app.js. */
+const DEMO_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'demo');
+
+/**
+ * Builds the whole application from its dependencies. It never listens and
+ * never reads the environment. `app` is an Express app: serve it (as the
+ * standalone server does), or mount it in your own with `yours.use(app)`.
+ */
+export function createApp(deps: AppDeps): App {
+  const { config, redis, logger } = deps;
+  const authorize = deps.authorize === undefined ? authorizerFromConfig(config) : (deps.authorize ?? undefined);
+  const preCreate = deps.preCreate === undefined ? preCreateFromConfig(config) : (deps.preCreate ?? undefined);
+  if (config.limits.maxConcurrentUploads > 0 && !authorize) {
+    // Uploads are counted per owner, and without an authorizer no request has one: the limit would do nothing.
+    throw new ConfigError([
+      'OWNER_MAX_CONCURRENT_UPLOADS: uploads are counted per owner, and no owner is known without AUTH_JWT_SECRET, AUTH_JWT_PUBLIC_KEY or PRE_REQUEST_HOOK_URL (or an authorize function)',
+    ]);
+  }
+  const metrics = createMetrics();
+  const keys = createKeys(config.redisKeyPrefix);
+  const reader = new UploadReader(redis, keys);
+  const feed = new UploadEventFeed(redis.duplicate(), keys, reader, logger);
+  const webhooks = new WebhookDispatcher(redis, keys, config.webhooks, logger, (outcome) =>
+    metrics.webhookDeliveries.inc({ outcome }),
+  );
+  const outbox = webhookOutbox({
+    redis,
+    keys,
+    reader,
+    storagePath: (id) => uploads.bytes.localPath?.(id),
+    config: config.webhooks,
+    tusPath: config.tusPath,
+    logger,
+    appended: () => webhooks.wake(),
+    markAnnounced: (id, status) => uploads.tracker.markAnnounced(id, status),
+  });
+  const events = fanOut(
+    [countUploadEvents(metrics), publishUploadEvents(redis, keys, logger), outbox.consume, ...(deps.onEvent ?? [])],
+    (error, event) => logger.error({ err: error, event: event.type }, 'an event consumer failed'),
+  );
+  const access = new UploadAccess(authorize, redis, keys, config.limits);
+  const uploads: UploadService = createUploadService({
+    config,
+    redis,
+    logger,
+    events,
+    revisit: outbox.revisit,
+    lockHooks: {
+      acquired: (waitedMs, contended) => {
+        metrics.lockWait.observe(waitedMs / 1000);
+        if (contended) metrics.lockContention.inc();
+      },
+    },
+  });
+  const drain = new Drain();
+  let stopObservingRedis = () => {};
+
+  const app = express();
+  app.disable('x-powered-by');
+  if (config.trustProxy) app.set('trust proxy', true);
+
+  app.use(requestLogging(logger, metrics));
+  app.use(refuseDotSegments);
+  if (deps.demo !== false) {
+    // The demo pages, bundled into dist/demo by `npm run build` (which `npm start` runs first).
+    app.get('/', (_req, res) => res.redirect('/demo/'));
+    app.use('/demo', express.static(DEMO_DIR, { index: 'index.html' }));
+  }
+  app.use(healthRoutes(redis, config.uploadDir, drain));
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use(drain.guard);
+  app.get(`${config.tusPath}/:id`, downloadHandler(config, uploads.reader, uploads.bytes, access));
+  const tus = tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate });
+  app.all([config.tusPath, `${config.tusPath}/*rest`], tus);
+
+  app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.corsOrigins] }));
+  app.use(dashboardRoutes(uploads.reader, access));
+  app.use(liveRoutes(uploads.reader, feed, access, config.dashboardToken));
+  // Only under this server's own paths: an app that mounts this one serves the rest.
+  app.use([config.tusPath, '/api'], notFound);
+  app.use(jsonErrorHandler(logger));
+  return {
+    ...uploads,
+    app,
+    drain,
+    metrics,
+    access,
+    webhooks,
+    start: async () => {
+      stopObservingRedis = observeRedisCommands(metrics);
+      await uploads.start();
+      await feed.start();
+      webhooks.start();
+    },
+    stop: async () => {
+      stopObservingRedis();
+      feed.stop();
+      await webhooks.stop();
+      await uploads.stop();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { AppError } from '../../errors.js';
+
+/**
+ * The uploads list and the all-uploads stream show other people's filenames:
+ * they need the dashboard token (`Authorization: Bearer <token>`, or
+ * `?token=` for EventSource, which cannot set headers). Without a configured
+ * token they are off (404), never open by accident.
+ */
+export function requireDashboardToken(token: string | undefined): RequestHandler {
+  const expected = token === undefined ? undefined : Buffer.from(token);
+  return (req, res, next) => {
+    if (!expected) {
+      throw new AppError('NOT_FOUND', 404, 'The uploads list is turned off; set DASHBOARD_TOKEN to turn it on');
+    }
+    const header = req.headers.authorization;
+    const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : req.query.token;
+    const candidate = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0);
+    if (candidate.length !== expected.length || !timingSafeEqual(candidate, expected)) {
+      res.set('WWW-Authenticate', 'Bearer realm="uploads"');
+      throw new AppError(
+        'UNAUTHORIZED',
+        401,
+        'This needs the dashboard token: Authorization: Bearer <DASHBOARD_TOKEN>',
+      );
+    }
+    next();
+  };
+}

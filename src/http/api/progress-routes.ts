@@ -1,0 +1,52 @@
+import express, { type Router } from 'express';
+import type { UploadAccess } from '../../auth/upload-access.js';
+import { AppError, invalidUploadId, uploadNotFound } from '../../errors.js';
+import { GROUP_RULE, isGroupName, parseUploadId } from '../../uploads/model/upload-id.js';
+import type { UploadReader } from '../../uploads/read/upload-reader.js';
+
+function requireUploadId(value: unknown): string {
+  const id = parseUploadId(value);
+  if (!id) throw invalidUploadId();
+  return id;
+}
+
+/**
+ * Read-only JSON endpoints for dashboards, plus the cheat sheet's own paths
+ * (`/api/upload/progress/:uploadId`, `POST /api/upload/retry`) so a frontend
+ * written against it works unchanged.
+ */
+export function dashboardRoutes(reader: UploadReader, access: UploadAccess): Router {
+  const router = express.Router();
+
+  const sendProgress = async (raw: unknown, req: express.Request, res: express.Response) => {
+    const id = requireUploadId(raw);
+    await access.check(req, 'read', id);
+    const progress = await reader.readProgress(id);
+    if (!progress) throw uploadNotFound();
+    res.set('Cache-Control', 'no-store').json(progress);
+  };
+  const sendMissing = async (raw: unknown, req: express.Request, res: express.Response) => {
+    const id = requireUploadId(raw);
+    await access.check(req, 'read', id);
+    const missing = await reader.readMissing(id);
+    if (!missing) throw uploadNotFound();
+    res.set('Cache-Control', 'no-store').json(missing);
+  };
+
+  router.get('/api/uploads/:id/progress', (req, res) => sendProgress(req.params.id, req, res));
+  router.get('/api/uploads/:id/missing', (req, res) => sendMissing(req.params.id, req, res));
+  router.get('/api/upload/progress/:uploadId', (req, res) => sendProgress(req.params.uploadId, req, res));
+  router.get('/api/groups/:group/progress', async (req, res) => {
+    const group = req.params.group;
+    if (!isGroupName(group)) throw new AppError('INVALID_REQUEST', 400, `Invalid group: ${GROUP_RULE}`);
+    // The caller's own group: group names are per owner (see Keys.group).
+    const { owner } = await access.checkMembers(req, 'read', (o) => reader.groupMembers(group, o));
+    const progress = await reader.readGroup(group, owner);
+    if (!progress) throw new AppError('UPLOAD_NOT_FOUND', 404, 'No upload belongs to this group');
+    res.set('Cache-Control', 'no-store').json(progress);
+  });
+  router.post('/api/upload/retry', express.json({ limit: '4kb' }), (req, res) =>
+    sendMissing((req.body as { uploadId?: unknown } | undefined)?.uploadId, req, res),
+  );
+  return router;
+}

@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { create as contentDisposition } from 'content-disposition';
+import type { RequestHandler } from 'express';
+import type { UploadAccess } from '../../auth/upload-access.js';
+import type { Config } from '../../config/load-config.js';
+import { AppError, invalidUploadId } from '../../errors.js';
+import type { ByteStore } from '../../uploads/bytes/file-byte-store.js';
+import { isUploadId } from '../../uploads/model/upload-id.js';
+import type { UploadReader } from '../../uploads/read/upload-reader.js';
+import { tusResponseHeaders } from './tus-headers.js';
+
+/** Types a browser may show inline; anything else is a download (no HTML or SVG that could run script). */
+const INLINE_TYPES = new Set([
+  'text/plain',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/bmp',
+  'image/webp',
+  'audio/wav',
+  'audio/webm',
+  'audio/ogg',
+  'audio/mpeg',
+  'video/mp4',
+  'video/webm',
+  'video/ogg',
+]);
+const MIME = /^[a-z]+\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
+
+/**
+ * GET of a completed upload, in place of @tus/server's, which answers 500 for
+ * a filename outside Latin-1 or with CR/LF, sends no CORS headers and has no
+ * Range support. Content-Disposition is built by `content-disposition`
+ * (RFC 6266 with an RFC 5987 `filename*`); Range, If-None-Match and HEAD come
+ * from Express's sendFile.
+ */
+export function downloadHandler(
+  config: Config,
+  reader: UploadReader,
+  bytes: ByteStore,
+  access: UploadAccess,
+): RequestHandler {
+  return async (req, res, next) => {
+    // Express routes HEAD to GET handlers; in tus, HEAD asks for the offset.
+    if (req.method === 'HEAD') return next('route');
+    const id = (req.params as { id?: string }).id;
+    res.set(tusResponseHeaders(req, config));
+    if (!isUploadId(id)) throw invalidUploadId();
+    await access.check(req, 'read', id);
+    const record = await reader.readRecord(id);
+    const file = bytes.localPath?.(id);
+    if (record?.status !== 'completed' || !file) {
+      throw new AppError('UPLOAD_NOT_FOUND', 404, 'No completed upload with this ID');
+    }
+    const { filename, filetype } = record.metadata ?? {};
+    const type = filetype && MIME.test(filetype.toLowerCase()) ? filetype.toLowerCase() : 'application/octet-stream';
+    res.set({
+      'Content-Type': type,
+      'Content-Disposition': contentDisposition(filename ?? undefined, {
+        type: INLINE_TYPES.has(type) ? 'inline' : 'attachment',
+      }),
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'private, no-cache',
+    });
+    res.sendFile(path.basename(file), { root: path.dirname(file), dotfiles: 'deny', lastModified: true }, (error) => {
+      if (error && !res.headersSent) next(error);
+    });
+  };
+}

@@ -1,0 +1,129 @@
+import { AppError } from '../../errors.js';
+import type { RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
+import { isFinal, parseRecord, type UploadRecord, type UploadStatus } from '../model/upload-record.js';
+import { groupView, missingView, type Part, partView, progressView, type RowView, rowView } from './views.js';
+
+export type UploadPage = { uploads: RowView[]; next: string | null };
+
+const encodeCursor = (entry: { id: string; score: number }) =>
+  Buffer.from(`${entry.score}:${entry.id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { score: number; id: string } {
+  const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
+  if (!score || !id || !Number.isFinite(Number(score))) {
+    throw new AppError('INVALID_REQUEST', 400, 'Invalid cursor: pass the "next" value of the previous page');
+  }
+  return { score: Number(score), id };
+}
+
+/** The read model: reads upload state from Redis and never writes it. */
+export class UploadReader {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+  ) {}
+
+  async readRecord(id: string): Promise<UploadRecord | undefined> {
+    return parseRecord(id, await this.readHash(id));
+  }
+
+  /** The raw hash of an upload (an empty object when it does not exist). */
+  readHash(id: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.forUpload(id).upload);
+  }
+
+  /** One upload's progress; a final upload's also lists its parts. */
+  async readProgress(id: string) {
+    const record = await this.readRecord(id);
+    if (!record) return undefined;
+    const view = progressView(record);
+    return record.partials ? { ...view, parts: (await this.readParts(record.partials)).map(partView) } : view;
+  }
+
+  async readMissing(id: string) {
+    const [part] = await this.readParts([id]);
+    return part?.record && missingView(part.record, part.received);
+  }
+
+  /** The IDs of a group's uploads (the group of that owner, when uploads have owners). */
+  groupMembers(group: string, owner: string | undefined): Promise<string[]> {
+    return this.redis.smembers(this.keys.group(group, owner));
+  }
+
+  /** The parts of one file uploaded in parallel (metadata `group`), and its final upload once there is one. */
+  async readGroup(group: string, owner: string | undefined) {
+    const ids = await this.groupMembers(group, owner);
+    const members = await this.readParts(ids);
+    const finals = members.flatMap((m) => (m.record && isFinal(m.record) ? [m.record] : []));
+    const final = finals.sort((a, b) => b.createdAt - a.createdAt)[0];
+    let parts = members.filter((m) => m.record && !isFinal(m.record));
+    if (final?.partials) {
+      // The final upload knows its parts' order (and those removed after assembly).
+      const byId = new Map(parts.map((p) => [p.id, p]));
+      parts = final.partials.map((id) => byId.get(id) ?? { id, received: [] });
+    } else {
+      parts.sort((a, b) => (a.record?.createdAt ?? 0) - (b.record?.createdAt ?? 0) || a.id.localeCompare(b.id));
+    }
+    return ids.length === 0 ? undefined : groupView(group, parts, final);
+  }
+
+  /**
+   * A page of uploads, newest activity first, optionally in one status, read
+   * from the activity index (never a scan of the keyspace): one range read and
+   * one read per row. `cursor` continues after the previous page.
+   */
+  async listUploads(options: { status?: UploadStatus; limit: number; cursor?: string }): Promise<UploadPage> {
+    const { status, limit } = options;
+    const key = status ? this.keys.statusIndex(status) : this.keys.recentIndex;
+    const after = options.cursor ? decodeCursor(options.cursor) : undefined;
+    const flat = await this.redis.zrevrangebyscore(
+      key,
+      after ? after.score : '+inf',
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      2 * limit + 1,
+    );
+    const entries: Array<{ id: string; score: number }> = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const entry = { id: flat[i] as string, score: Number(flat[i + 1]) };
+      // Members of equal score come in reverse lexicographic order: those at or above the cursor were shown.
+      if (after && entry.score === after.score && entry.id >= after.id) continue;
+      entries.push(entry);
+    }
+    const page = entries.slice(0, limit);
+    const records = await Promise.all(page.map((e) => this.readRecord(e.id)));
+    const now = Date.now();
+    // The index is written next to the records, not with them: an entry whose record is gone or has moved on is skipped.
+    const uploads = records.flatMap((r) => (r && (!status || r.status === status) ? [rowView(r, now)] : []));
+    const last = page.at(-1);
+    const more = entries.length > limit || flat.length / 2 === 2 * limit + 1;
+    return { uploads, next: more && last ? encodeCursor(last) : null };
+  }
+
+  /** Up to `limit` upload IDs whose removal time has come, oldest first. */
+  async dueForRemoval(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.expiryIndex, '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /**
+   * Records and received chunk indexes of several uploads. Commands issued
+   * together share round trips (auto-pipelining, one batch per cluster node);
+   * an explicit pipeline would fail on a cluster, where the uploads' keys live
+   * on different nodes.
+   */
+  private async readParts(ids: readonly string[]): Promise<Part[]> {
+    return Promise.all(
+      ids.map(async (id) => {
+        const k = this.keys.forUpload(id);
+        const [hash, members] = await Promise.all([
+          this.redis.hgetall(k.upload),
+          this.redis.smembers(k.chunksReceived),
+        ]);
+        return { id, record: parseRecord(id, hash), received: members.map(Number) };
+      }),
+    );
+  }
+}

@@ -1,0 +1,145 @@
+import { AppError, uploadNotFound } from '../../errors.js';
+import { execAll, type RedisClient } from '../../redis/client.js';
+import type { Keys } from '../../redis/keys.js';
+import { initialFields, type NewUpload, type UploadStatus } from '../model/upload-record.js';
+import type { UploadIndexes } from './indexes.js';
+
+export type ProgressState = Readonly<{ offset: number; receivedChunks: number; status: UploadStatus }>;
+
+export type TrackerPolicy = Readonly<{
+  /** How long a completed upload is kept after it completed. */
+  completedRetentionMs: number;
+  /** TTL of a group's set, renewed as members join: longer than any member lives. */
+  groupTtlMs: number;
+}>;
+
+/**
+ * The write model: every change to an upload's state in Redis goes through here.
+ * Each write is one script or command whose effect is the same when repeated,
+ * because ioredis resends a command whose reply was lost.
+ */
+export class UploadTracker {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly policy: TrackerPolicy,
+    readonly indexes: UploadIndexes,
+  ) {}
+
+  async create(upload: NewUpload): Promise<void> {
+    const k = this.keys.forUpload(upload.id);
+    // In one round trip, the expiry index first on the wire: if the record is
+    // created, the sweeper knows of it. (An entry whose creation then failed finds
+    // nothing, or only bytes, behind it, and is cleared.)
+    const [, created] = await Promise.all([
+      this.indexes.due(upload.id, upload.expiresAt),
+      this.redis.createUpload(k.upload, k.chunksReceived, upload.expiresAt, upload.createdAt, ...initialFields(upload)),
+      // A new upload is in no status index yet: nothing to remove from the others.
+      this.indexes.active(upload.id, upload.status ?? 'uploading', upload.createdAt, upload.status ?? 'uploading'),
+    ]);
+    if (created === 0) throw new Error(`upload ${upload.id} already exists`);
+  }
+
+  /** Records that bytes [0, offset) are stored; undefined when the upload is gone. */
+  async recordProgress(id: string, offset: number, now = Date.now()): Promise<ProgressState | undefined> {
+    const k = this.keys.forUpload(id);
+    const reply = await this.redis.recordProgress(k.upload, k.chunksReceived, offset, now);
+    if (reply === -1) return undefined;
+    if (reply === -2) throw new Error(`offset ${offset} is beyond the size of upload ${id}`);
+    const [stored, receivedChunks, status, previous] = reply;
+    // Not waited for: the indexes are advisory (readers check each entry against its record),
+    // and later commands on this connection run after it, so this instance reads its own write.
+    this.indexes.active(id, status as UploadStatus, now, previous as UploadStatus).catch(() => {});
+    return { offset: stored, receivedChunks, status: status as UploadStatus };
+  }
+
+  /** Moves the recorded offset back to what is really stored; returns the chunks uncounted. */
+  async rewindProgress(id: string, offset: number, now = Date.now()): Promise<number> {
+    const k = this.keys.forUpload(id);
+    const removed = await this.redis.rewindProgress(k.upload, k.chunksReceived, offset, now);
+    if (removed > 0) await this.indexes.active(id, 'uploading', now);
+    return Math.max(0, removed);
+  }
+
+  async declareLength(id: string, size: number, now = Date.now()): Promise<number> {
+    const reply = await this.redis.declareLength(this.keys.forUpload(id).upload, size, now);
+    if (reply === -1) throw uploadNotFound();
+    if (reply === -2) throw new AppError('INVALID_REQUEST', 400, 'Upload-Length was already declared for this upload');
+    if (reply === -3)
+      throw new AppError('INVALID_REQUEST', 400, 'Upload-Length is smaller than the bytes already received');
+    return reply;
+  }
+
+  /** assembling → completed: records the SHA-256 and keeps the upload for the retention period. */
+  /** `sha256` is left out when the server records no digest (UPLOAD_DIGEST=none). */
+  async complete(id: string, sha256: string | undefined, now = Date.now()): Promise<boolean> {
+    const keepUntil = now + this.policy.completedRetentionMs;
+    const k = this.keys.forUpload(id);
+    // Both at once (one round trip): an index entry later than the record says is harmless,
+    // the sweeper re-reads the record before it removes anything.
+    const [moved] = await Promise.all([
+      this.redis.finishAssembly(
+        k.upload,
+        k.chunksReceived,
+        'completed',
+        now,
+        keepUntil,
+        'completedAt',
+        now,
+        ...(sha256 === undefined ? [] : ['sha256', sha256]),
+      ),
+      this.indexes.due(id, keepUntil),
+      this.indexes.active(id, 'completed', now, 'assembling'),
+    ]);
+    return moved === 1;
+  }
+
+  /** assembling → failed, with a reason; the upload keeps its expiry. */
+  async fail(id: string, reason: string, expiresAt: number, now = Date.now()): Promise<boolean> {
+    const k = this.keys.forUpload(id);
+    const moved = await this.redis.finishAssembly(
+      k.upload,
+      k.chunksReceived,
+      'failed',
+      now,
+      expiresAt,
+      'error',
+      reason,
+    );
+    if (moved === 1) await this.indexes.active(id, 'failed', now, 'assembling');
+    return moved === 1;
+  }
+
+  /** Counts one request that ended without storing its whole body (once per request ID). */
+  async recordFailure(id: string, requestId: string, now = Date.now()): Promise<number | undefined> {
+    const reply = await this.redis.recordFailure(this.keys.forUpload(id).upload, requestId, now);
+    return reply === -1 ? undefined : reply;
+  }
+
+  /** Notes that bytes from `offset` on are being written unverified (a PATCH with Upload-Checksum). */
+  async markUnverified(id: string, offset: number): Promise<boolean> {
+    return (await this.redis.setFieldsIfExists(this.keys.forUpload(id).upload, 'unverifiedFrom', offset)) === 1;
+  }
+
+  /** Notes which of the upload's events has its webhook in the outbox (see webhooks/outbox.ts). */
+  async markAnnounced(id: string, event: 'created' | 'completed' | 'failed'): Promise<void> {
+    await this.redis.setFieldsIfExists(this.keys.forUpload(id).upload, 'announced', event);
+  }
+
+  async clearUnverified(id: string): Promise<void> {
+    await this.redis.hdel(this.keys.forUpload(id).upload, 'unverifiedFrom');
+  }
+
+  /** Deletes both keys of an upload at once, and its index entry; false when there was no record. */
+  async remove(id: string): Promise<boolean> {
+    const k = this.keys.forUpload(id);
+    const [deleted] = await Promise.all([this.redis.del(k.upload, k.chunksReceived), this.indexes.forget(id)]);
+    return deleted > 0;
+  }
+
+  /** Links an upload to the group of parts of one file uploaded in parallel. */
+  async addToGroup(group: string, owner: string | undefined, id: string): Promise<void> {
+    const key = this.keys.group(group, owner);
+    await execAll(this.redis.multi().sadd(key, id).pexpire(key, this.policy.groupTtlMs));
+  }
+}

@@ -1,0 +1,227 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ERRORS } from '@tus/utils';
+import { AppError } from '../../errors.js';
+import { isRedisUnavailable } from '../../redis/client.js';
+import type { ByteStore } from '../bytes/file-byte-store.js';
+import { BackgroundDigests, type DigestHandle } from '../digests/background-digest.js';
+import { type ChecksumExpectation, checksumHash, checksumMismatch } from '../digests/checksum.js';
+import type { UploadEvents } from '../events/upload-events.js';
+import type { UploadReader } from '../read/upload-reader.js';
+import type { ProgressState, UploadTracker } from '../state/tracker.js';
+import { ProgressThrottle } from './progress-throttle.js';
+import { writeInSegments } from './segmented-write.js';
+
+export type WriterParts = Readonly<{
+  bytes: ByteStore;
+  tracker: UploadTracker;
+  reader: UploadReader;
+  /** Progress is recorded at most this often while a body streams. */
+  progressIntervalMs: number;
+  /** Whether a completed upload gets its SHA-256 recorded. */
+  digest: boolean;
+  onLateError: (error: unknown) => void;
+  events: UploadEvents;
+}>;
+
+/** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process (computed off the main thread). */
+type RunningDigest = { handle: DigestHandle; offset: number };
+const RUNNING_DIGESTS = 10_000;
+
+/**
+ * Writes the body of one request into an upload and records it, and finishes
+ * an upload once its last byte is stored.
+ */
+export class UploadWriter {
+  private readonly finalizing = new Map<string, Promise<void>>();
+  /** Saves reading a whole file again to hash it when it completes; lost or stale ones just mean that re-read. */
+  private readonly digests = new Map<string, RunningDigest>();
+  private readonly background = new BackgroundDigests();
+
+  constructor(private readonly parts: WriterParts) {}
+
+  async close(): Promise<void> {
+    await this.background.close();
+  }
+
+  /**
+   * Appends `stream` at `offset`. Bytes on disk are recorded as they arrive
+   * (at chunk boundaries, at most once per progress interval) so that a
+   * dashboard sees a long PATCH advance. If the request fails, what reached the
+   * disk is recorded before the error is rethrown.
+   */
+  async write(stream: Readable, id: string, offset: number, chunkSize: number): Promise<number> {
+    const { bytes } = this.parts;
+    const digest = this.takeDigest(id, offset);
+    const throttle = new ProgressThrottle(
+      this.parts.progressIntervalMs,
+      (at) => this.recordProgress(id, at),
+      this.parts.onLateError,
+    );
+    let end: number;
+    try {
+      end = await writeInSegments(
+        stream,
+        offset,
+        chunkSize,
+        async (segment, at) => {
+          const stored = await bytes.write(segment, id, at);
+          await throttle.stored(stored);
+          return stored;
+        },
+        digest && ((data) => digest.handle.update(data)),
+      );
+    } catch (error) {
+      digest?.handle.drop();
+      await throttle.flush();
+      // If Redis fails here too, the next HEAD reconciles from the disk.
+      const stored = await bytes.bytesStored(id).catch(() => undefined);
+      if (stored !== undefined) {
+        await this.parts.tracker.recordProgress(id, stored).catch(() => {});
+        if (stored > offset) void this.parts.events.emit({ type: 'received', id, bytes: stored - offset });
+      }
+      throw error;
+    }
+    await throttle.flush();
+    // A body that ended on a chunk boundary the throttle just recorded is not recorded twice.
+    const progress = (await throttle.recorded(end)) ?? (await this.recordProgress(id, end));
+    if (end > offset) void this.parts.events.emit({ type: 'received', id, bytes: end - offset });
+    if (digest) this.keepDigest(id, { handle: digest.handle, offset: end });
+    if (progress.status === 'assembling') await this.finalize(id);
+    return end;
+  }
+
+  /**
+   * tus checksum extension: "Once the entire request has been received, the
+   * Server MUST verify the uploaded chunk against the provided checksum [...]
+   * the uploaded chunk MUST be discarded, and the upload and its offset MUST
+   * NOT be updated" on a mismatch. The body is hashed as it streams to disk
+   * and recorded only once verified; otherwise it is cut off again. While it
+   * is unverified the record says so, so that a crash in between discards it too.
+   */
+  async writeVerified(
+    stream: Readable,
+    id: string,
+    offset: number,
+    chunkSize: number,
+    expected: ChecksumExpectation,
+  ): Promise<number> {
+    const { bytes, tracker } = this.parts;
+    if (!(await tracker.markUnverified(id, offset))) throw ERRORS.FILE_NO_LONGER_EXISTS;
+    const hash = checksumHash(expected);
+    let end: number | undefined;
+    let failure: unknown;
+    try {
+      end = await writeInSegments(
+        stream,
+        offset,
+        chunkSize,
+        (segment, at) => bytes.write(segment, id, at),
+        (data) => {
+          hash.update(data);
+        },
+      );
+    } catch (error) {
+      failure = error;
+    }
+    if (failure === undefined && hash.digest().equals(expected.digest)) {
+      this.forget(id);
+      const progress = await this.recordProgress(id, end as number);
+      if ((end as number) > offset)
+        void this.parts.events.emit({ type: 'received', id, bytes: (end as number) - offset });
+      await tracker.clearUnverified(id);
+      if (progress.status === 'assembling') await this.finalize(id);
+      return end as number;
+    }
+    await bytes.truncate(id, offset);
+    await tracker.clearUnverified(id);
+    // A body that did not arrive whole cannot match its checksum either; its own error says more.
+    throw failure ?? checksumMismatch();
+  }
+
+  /** Records a request that stored nothing, finalizing when that completes the upload (an empty upload). */
+  async settle(id: string, offset: number): Promise<void> {
+    const progress = await this.recordProgress(id, offset);
+    if (progress.status === 'assembling') await this.finalize(id);
+  }
+
+  /** The running digest of an upload if this process saw all its bytes before `offset`; a new one at 0. */
+  private takeDigest(id: string, offset: number): RunningDigest | undefined {
+    if (!this.parts.digest) return undefined;
+    const digest = this.digests.get(id);
+    this.digests.delete(id);
+    if (digest?.offset === offset) return digest;
+    digest?.handle.drop();
+    return offset === 0 ? { handle: this.background.start(), offset: 0 } : undefined;
+  }
+
+  private keepDigest(id: string, digest: RunningDigest): void {
+    if (this.digests.size >= RUNNING_DIGESTS) {
+      const oldest = this.digests.keys().next().value;
+      if (oldest !== undefined) this.forget(oldest);
+    }
+    this.digests.set(id, digest);
+  }
+
+  /** Forgets what this process knew of an upload (it was removed, or its bytes changed elsewhere). */
+  forget(id: string): void {
+    this.digests.get(id)?.handle.drop();
+    this.digests.delete(id);
+  }
+
+  /**
+   * assembling → completed: the whole file's SHA-256 is recorded (from the
+   * running digest when this process saw every byte, else by reading the file).
+   * One finalization per upload at a time in this process; a second caller waits for the first.
+   */
+  finalize(id: string): Promise<void> {
+    let running = this.finalizing.get(id);
+    if (!running) {
+      running = this.computeAndRecordDigest(id).finally(() => this.finalizing.delete(id));
+      this.finalizing.set(id, running);
+    }
+    return running;
+  }
+
+  private async recordProgress(id: string, offset: number): Promise<ProgressState> {
+    const progress = await this.parts.tracker.recordProgress(id, offset);
+    // Deleted or expired while this request was writing.
+    if (!progress) throw ERRORS.FILE_NO_LONGER_EXISTS;
+    void this.parts.events.emit({ type: 'progress', id });
+    return progress;
+  }
+
+  private async computeAndRecordDigest(id: string): Promise<void> {
+    const { bytes, tracker, reader } = this.parts;
+    const running = this.digests.get(id);
+    this.digests.delete(id);
+    let completed: boolean;
+    try {
+      const stored = running && (await bytes.bytesStored(id));
+      let sha256: string | undefined;
+      if (!this.parts.digest) {
+        sha256 = undefined;
+      } else if (running && running.offset === stored) {
+        sha256 = await running.handle.digest();
+      } else {
+        running?.handle.drop();
+        const hash = createHash('sha256');
+        await pipeline(bytes.read(id), hash);
+        sha256 = hash.digest('hex');
+      }
+      completed = await tracker.complete(id, sha256);
+    } catch (error) {
+      // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.
+      if (isRedisUnavailable(error)) throw error;
+      const record = await reader.readRecord(id);
+      const reason = `finalization failed: ${(error as Error).message}`;
+      if (record && (await tracker.fail(id, reason, record.expiresAt))) {
+        await this.parts.events.emit({ type: 'failed', id, reason });
+      }
+      throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The upload was stored but could not be finalized');
+    }
+    // Awaited: the request that completed the upload is answered once its webhooks are in the outbox.
+    if (completed) await this.parts.events.emit({ type: 'completed', id });
+  }
+}
