@@ -6,7 +6,7 @@
 
 export { type App, type AppDeps, createApp } from './app/create-app.js';
 export { authorizerFromConfig, preCreateFromConfig } from './app/from-config.js';
-export { createUploadService, type UploadService } from './app/wire-uploads.js';
+export { type Uploads, wireUploads } from './app/wire-uploads.js';
 export {
   type AccessGrant,
   type AccessIntent,
@@ -27,7 +27,8 @@ export {
   renderConfigReference,
   type WebhookConfig,
 } from './config/load-config.js';
-export { AppError, type ErrorCode } from './errors.js';
+export { AppError, appError } from './errors/app-error.js';
+export type { ErrorCode } from './errors/registry.js';
 export {
   type PreCreateHook,
   type PreCreateRequest,

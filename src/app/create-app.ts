@@ -18,14 +18,14 @@ import { tusHandler } from '../http/tus/tus-handler.js';
 import type { Logger } from '../log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
-import { createKeys } from '../redis/keys.js';
+import { createKeys, type Keys } from '../redis/keys.js';
 import { publishUploadEvents, UploadEventFeed } from '../uploads/events/live-feed.js';
 import { fanOut, type UploadEventConsumer } from '../uploads/events/upload-events.js';
 import { UploadReader } from '../uploads/read/upload-reader.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { webhookOutbox } from '../webhooks/outbox.js';
 import { authorizerFromConfig, preCreateFromConfig } from './from-config.js';
-import { createUploadService, type UploadService } from './wire-uploads.js';
+import { type Uploads, wireUploads } from './wire-uploads.js';
 
 export type AppDeps = Readonly<{
   config: Config;
@@ -44,9 +44,11 @@ export type AppDeps = Readonly<{
   demo?: boolean;
 }>;
 
-export type App = UploadService &
+export type App = Uploads &
   Readonly<{
     app: Express;
+    keys: Keys;
+    reader: UploadReader;
     drain: Drain;
     metrics: Metrics;
     access: UploadAccess;
@@ -94,9 +96,11 @@ export function createApp(deps: AppDeps): App {
     (error, event) => logger.error({ err: error, event: event.type }, 'an event consumer failed'),
   );
   const access = new UploadAccess(authorize, redis, keys, config.limits);
-  const uploads: UploadService = createUploadService({
+  const uploads: Uploads = wireUploads({
     config,
     redis,
+    keys,
+    reader,
     logger,
     events,
     revisit: outbox.revisit,
@@ -126,18 +130,20 @@ export function createApp(deps: AppDeps): App {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(drain.guard);
-  app.get(`${config.tusPath}/:id`, downloadHandler(config, uploads.reader, uploads.bytes, access));
+  app.get(`${config.tusPath}/:id`, downloadHandler(config, reader, uploads.bytes, access));
   const tus = tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate });
   app.all([config.tusPath, `${config.tusPath}/*rest`], tus);
 
   app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.corsOrigins] }));
-  app.use(dashboardRoutes(uploads.reader, access));
-  app.use(liveRoutes(uploads.reader, feed, access, config.dashboardToken));
+  app.use(dashboardRoutes(reader, access));
+  app.use(liveRoutes(reader, feed, access, config.dashboardToken));
   // Only under this server's own paths: an app that mounts this one serves the rest.
   app.use([config.tusPath, '/api'], notFound);
   app.use(jsonErrorHandler(logger));
   return {
     ...uploads,
+    keys,
+    reader,
     app,
     drain,
     metrics,

@@ -1,34 +1,36 @@
 import type { Config } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
-import { createKeys } from '../redis/keys.js';
+import type { Keys } from '../redis/keys.js';
 import { createFileByteStore } from '../uploads/bytes/file-byte-store.js';
 import { Concatenation } from '../uploads/concatenation/concatenation.js';
 import { type LockerHooks, lockerOptions, RedisLocker } from '../uploads/coordination/redis-locker.js';
 import { Sweeper } from '../uploads/coordination/sweeper.js';
 import type { UploadEvents } from '../uploads/events/upload-events.js';
+import { UploadLifecycle } from '../uploads/lifecycle/upload-lifecycle.js';
 import { isUploadId } from '../uploads/model/upload-id.js';
 import type { UploadRecord } from '../uploads/model/upload-record.js';
-import { UploadReader } from '../uploads/read/upload-reader.js';
+import type { UploadReader } from '../uploads/read/upload-reader.js';
 import { UploadIndexes } from '../uploads/state/indexes.js';
 import { OwnerSlots } from '../uploads/state/owner-slots.js';
 import { UploadTracker } from '../uploads/state/tracker.js';
-import { requestScope } from '../uploads/store/request-context.js';
 import { TrackedStore } from '../uploads/store/tracked-store.js';
+import { UploadWriter } from '../uploads/writing/upload-writer.js';
 
-export type UploadServiceDeps = Readonly<{
+export type UploadsDeps = Readonly<{
   config: Config;
   redis: RedisClient;
+  keys: Keys;
+  reader: UploadReader;
   logger: Logger;
   events: UploadEvents;
-  lockHooks?: LockerHooks;
+  lockHooks?: Pick<LockerHooks, 'acquired'>;
   /** Shown every record now and then by the sweeper (the webhook outbox repairs what it missed). */
   revisit?: (record: UploadRecord, now: number) => Promise<void>;
 }>;
 
 /** Everything that keeps uploads (bytes, state, locks, sweeping), wired from one configuration; no HTTP. */
-export function createUploadService({ config, redis, logger, events, lockHooks = {}, revisit }: UploadServiceDeps) {
-  const keys = createKeys(config.redisKeyPrefix);
+export function wireUploads({ config, redis, keys, reader, logger, events, lockHooks = {}, revisit }: UploadsDeps) {
   const uploadTtlMs = config.uploadTtlSeconds * 1000;
   const completedRetentionMs = config.completedRetentionSeconds * 1000;
   const digest = config.uploadDigest === 'sha256';
@@ -36,8 +38,9 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
   const indexTtlMs = 2 * Math.max(uploadTtlMs, completedRetentionMs);
   const indexes = new UploadIndexes(redis, keys, indexTtlMs);
   const tracker = new UploadTracker(redis, keys, { completedRetentionMs, groupTtlMs: indexTtlMs }, indexes);
-  const reader = new UploadReader(redis, keys);
   const bytes = createFileByteStore(config.uploadDir);
+  const slots = new OwnerSlots(redis, keys, uploadTtlMs);
+  const lifecycle = new UploadLifecycle({ bytes, tracker, reader, events, slots });
   const locker = new RedisLocker(
     redis,
     redis.duplicate(),
@@ -46,35 +49,38 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
     logger,
     {
       ...lockHooks,
-      // A tus request reads the upload's record right after taking its lock: read it in the same round trip.
-      alongsideAttempt: (id) => {
-        const scope = requestScope.getStore();
-        if (!scope || !isUploadId(id)) return;
-        const hash = reader.readHash(id);
-        hash.catch(() => {}); // whoever consumes it sees the error; unconsumed, it is dropped
-        scope.prefetched = { id, hash };
-      },
+      // Whoever takes an upload's lock reads its record next: read it in the same round trip.
+      readAlongside: (id) => (isUploadId(id) ? reader.readHash(id) : undefined),
     },
   );
   const sweeper = new Sweeper(
-    { redis, keys, bytes, tracker, reader, locker, logger, events, revisit },
+    { redis, keys, bytes, tracker, reader, lifecycle, locker, logger, events, revisit },
     { orphanIntervalMs: config.orphanSweepIntervalSeconds * 1000, orphanGraceMs: 60_000, budgetMs: 30_000 },
   );
-  const slots = new OwnerSlots(redis, keys, uploadTtlMs);
+  const writer = new UploadWriter({
+    bytes,
+    tracker,
+    lifecycle,
+    events,
+    progressIntervalMs: config.progressIntervalMs,
+    digest,
+    onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
+  });
   const store = new TrackedStore({
     bytes,
     tracker,
     reader,
-    sweeper,
-    events,
+    lifecycle,
+    writer,
     chunkSizeBytes: config.chunkSizeBytes,
     maxSizeBytes: config.maxSizeBytes,
     uploadTtlMs,
-    progressIntervalMs: config.progressIntervalMs,
-    digest,
-    onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
     fence: (id) => locker.fence(id),
-    slots,
+    takeLockedRead: (id) => locker.takeRead(id),
+    sweep: async () => {
+      const report = await sweeper.sweep();
+      return report.expired + report.orphanFiles + report.orphanRecords;
+    },
   });
   const concatenation = new Concatenation({
     redis,
@@ -82,31 +88,30 @@ export function createUploadService({ config, redis, logger, events, lockHooks =
     bytes,
     tracker,
     reader,
+    lifecycle,
     locker,
-    events,
     chunkSizeBytes: config.chunkSizeBytes,
     maxSizeBytes: config.maxSizeBytes,
     uploadTtlMs,
     removePartials: config.removePartialsAfterConcat,
     digest,
-    slots,
   });
   return {
-    keys,
     tracker,
-    reader,
     bytes,
+    lifecycle,
     locker,
     sweeper,
+    writer,
     store,
     concatenation,
     /** Connects what listens in the background (lock release requests). */
     start: () => locker.start(),
     stop: async () => {
       await locker.stop();
-      await store.writer.close();
+      await writer.close();
     },
   };
 }
 
-export type UploadService = ReturnType<typeof createUploadService>;
+export type Uploads = ReturnType<typeof wireUploads>;

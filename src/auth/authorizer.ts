@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { OwnerLimits } from '../config/load-config.js';
-import { AppError } from '../errors.js';
+import { type AppError, appError, withHeaders } from '../errors/app-error.js';
 
 /** What a request wants to do with an upload. */
 export type AccessIntent = 'create' | 'resume' | 'read' | 'delete';
@@ -30,18 +30,19 @@ export type AccessGrant = Readonly<{ owner?: string; limits?: Partial<OwnerLimit
  */
 export type Authorizer = (request: AccessRequest) => AccessGrant | Promise<AccessGrant>;
 
-/** Who a request comes from, once authorized, and what they may do. */
-export type Caller = Readonly<{ owner: string | undefined; limits: OwnerLimits }>;
+export type { Caller } from '../uploads/store/request-context.js';
 
 /** A refusal with the status and message the client sees (401 gets the WWW-Authenticate header RFC 6750 asks for). */
 export function accessDenied(status: number, message: string): AppError {
   if (status === 401) {
-    return new AppError('UNAUTHORIZED', 401, message, {
+    return withHeaders(appError('UNAUTHORIZED', { reason: message }), {
       // A header value may hold only visible ASCII here (a hook's message may not be): the body keeps it whole.
       'WWW-Authenticate': `Bearer realm="uploads", error="invalid_token", error_description="${message.replace(/[^\x20-\x7e]|["\\]/g, '')}"`,
     });
   }
-  return new AppError(status === 403 ? 'FORBIDDEN' : 'HOOK_REJECTED', status, message);
+  return status === 403
+    ? appError('FORBIDDEN', { reason: message })
+    : appError('HOOK_REJECTED', { status, reason: message });
 }
 
 /** Runs authorizers in order; each sees who the ones before found the caller to be, and may refine it. */

@@ -18,6 +18,11 @@ export class UploadAccess {
     private readonly defaults: OwnerLimits,
   ) {}
 
+  /** Who a request is when nothing is checked about it (OPTIONS). */
+  get anonymous(): Caller {
+    return { owner: undefined, limits: this.defaults };
+  }
+
   /** Whether requests are checked at all (an authorizer is configured). */
   get enabled(): boolean {
     return this.authorize !== undefined;
@@ -25,7 +30,7 @@ export class UploadAccess {
 
   /** Authorizes `intent` on upload `uploadId` (none when creating); throws the 401/403/... to answer. */
   async check(req: IncomingMessage, intent: AccessIntent, uploadId?: string): Promise<Caller> {
-    if (!this.authorize) return { owner: undefined, limits: this.defaults };
+    if (!this.authorize) return this.anonymous;
     const owner = uploadId ? await this.ownerOf(uploadId) : undefined;
     const grant = await this.authorize({
       intent,

@@ -1,10 +1,8 @@
 import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import { CHUNK_SIZE_BOUNDS } from '../uploads/model/chunk-grid.js';
 import { WEBHOOK_EVENT_TYPES, type WebhookEventType } from '../webhooks/payload.js';
-
-/** Smallest and largest chunk size a client may ask for (Upload-Metadata `chunkSize`). */
-export const CHUNK_SIZE_BOUNDS = { minBytes: 64 * 1024, maxBytes: 1024 * 1024 * 1024 } as const;
 
 const wholeNumber = (min: number, max: number) =>
   z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError } from '../errors.js';
+import { type AppError, appError } from '../errors/app-error.js';
 
 export type HookAnswer = Readonly<{ status: number; json: unknown; text: string }>;
 
@@ -21,7 +21,7 @@ async function callHook(url: string, body: unknown, timeoutMs: number, name: str
   } catch (error) {
     const e = error as Error;
     const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'it could not be reached';
-    throw new AppError('HOOK_UNAVAILABLE', 503, `The ${name} hook is unavailable (${why}); retry shortly`);
+    throw appError('HOOK_UNAVAILABLE', { hook: name, why });
   }
   let json: unknown;
   try {
@@ -61,6 +61,6 @@ export async function askHook<T>(
     throw refuse(refusalStatus(answer.status), refusalMessage(answer, `Refused by the ${hook.name} hook`));
   }
   const parsed = hook.schema.safeParse(answer.json);
-  if (!parsed.success) throw new AppError('HOOK_UNAVAILABLE', 502, hook.unreadable);
+  if (!parsed.success) throw appError('HOOK_ANSWER_INVALID', { problem: hook.unreadable });
   return parsed.data;
 }

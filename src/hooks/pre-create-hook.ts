@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { appError } from '../errors/app-error.js';
 import { askHook } from './hook-call.js';
 
 /** The upload about to be created, as the pre-create hook sees it. */
@@ -29,7 +29,8 @@ export type PreCreateResult = { metadata?: Record<string, string | null> } | und
  */
 export type PreCreateHook = (request: PreCreateRequest) => PreCreateResult | Promise<PreCreateResult>;
 
-export const preCreateRefusal = (status: number, message: string) => new AppError('HOOK_REJECTED', status, message);
+export const preCreateRefusal = (status: number, message: string) =>
+  appError('HOOK_REJECTED', { status, reason: message });
 
 /** tus: metadata keys "MUST NOT contain spaces and commas and MUST NOT be empty". */
 const metadataSchema = z.record(
@@ -74,6 +75,7 @@ function metadataAfterHook(
 ): Record<string, string | null> | undefined {
   if (!result?.metadata) return metadata;
   const parsed = metadataSchema.safeParse(result.metadata);
-  if (!parsed.success) throw new AppError('HOOK_UNAVAILABLE', 502, 'The pre-create hook returned invalid metadata');
+  if (!parsed.success)
+    throw appError('HOOK_ANSWER_INVALID', { problem: 'The pre-create hook returned invalid metadata' });
   return parsed.data;
 }

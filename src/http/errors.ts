@@ -1,45 +1,56 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { AppError, stateStoreUnavailable } from '../errors.js';
+import { type AppError, appError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 import { isRedisUnavailable } from '../redis/client.js';
+import { fromTusError } from './tus/tus-errors.js';
 
-/** An error in @tus/server's shape (its ERRORS, and errors thrown into its handlers). */
-export type TusError = { status_code: number; body: string };
-export const isTusError = (e: unknown): e is TusError =>
-  typeof (e as TusError)?.status_code === 'number' && typeof (e as TusError)?.body === 'string';
+/** The response header naming the error's code (the JSON API also has it in its body). */
+export const ERROR_CODE_HEADER = 'X-Error-Code';
 
 /**
- * The one translation from any error to what a client is told. Known errors
- * keep their status and message; anything else becomes a logged 500 whose body
- * says nothing of the internals.
+ * The one translation from any error to what a client is told. Errors of the
+ * registry keep their status and message; Redis being unavailable is a 503;
+ * anything else becomes a logged 500 whose body says nothing of the internals.
  */
 export function toAppError(error: unknown, logger: Logger): AppError {
-  if (error instanceof AppError) return error;
+  const known = fromTusError(error);
+  if (known) return known;
   if (isRedisUnavailable(error)) {
     logger.warn({ err: error }, 'redis unavailable');
-    return stateStoreUnavailable();
+    return appError('STATE_STORE_UNAVAILABLE');
   }
   // http-errors, as thrown by Express's body parsers and sendFile: client errors with a message meant for clients.
   const http = error as { type?: string; status?: number; expose?: boolean; message?: string };
-  if (http.type === 'entity.parse.failed') {
-    return new AppError('INVALID_REQUEST', 400, 'The request body is not valid JSON');
-  }
   if (http.expose === true && typeof http.status === 'number' && http.status >= 400 && http.status < 500) {
-    return new AppError('INVALID_REQUEST', http.status, http.message ?? 'Bad request');
+    return fromHttpError(http.status, http.type, http.message ?? 'bad request');
   }
   logger.error({ err: error }, 'unexpected error');
-  return new AppError('INTERNAL', 500, 'Internal server error');
+  return appError('INTERNAL');
+}
+
+function fromHttpError(status: number, type: string | undefined, reason: string): AppError {
+  if (type === 'entity.parse.failed') return appError('INVALID_REQUEST');
+  if (status === 413) return appError('BODY_TOO_LARGE');
+  if (status === 415) return appError('UNSUPPORTED_BODY_ENCODING', { reason });
+  if (status === 416) return appError('RANGE_NOT_SATISFIABLE');
+  if (status === 412) return appError('PRECONDITION_FAILED');
+  if (status === 404) return appError('UPLOAD_NOT_FOUND');
+  return appError('UNREADABLE_BODY', { reason });
+}
+
+/** Headers every error response carries: its code, Retry-After on a 503, and the error's own. */
+export function errorHeaders(e: AppError): Record<string, string> {
+  return { ...e.headers, [ERROR_CODE_HEADER]: e.code, ...(e.status === 503 ? { 'Retry-After': '1' } : {}) };
 }
 
 export function jsonErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const e = toAppError(error, req.log ?? logger);
-    if (e.status === 503) res.setHeader('Retry-After', '1');
-    res.set(e.headers);
+    res.set(errorHeaders(e));
     res.status(e.status).json({ error: { code: e.code, message: e.message, requestId: req.id } });
   };
 }
 
-export const notFound: RequestHandler = (req, res) => {
-  res.status(404).json({ error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.path}` } });
+export const notFound: RequestHandler = (req) => {
+  throw appError('NOT_FOUND', { method: req.method, path: req.path });
 };

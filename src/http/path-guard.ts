@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { AppError } from '../errors.js';
+import { appError } from '../errors/app-error.js';
 
 /** A `.` or `..` segment, also percent-encoded (`%2e`); a backslash is a separator to the WHATWG URL parser. */
 const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
@@ -19,7 +19,7 @@ export const refuseDotSegments: RequestHandler = (req, _res, next) => {
       .split('/')
       .some((segment) => DOT_SEGMENT.test(segment))
   ) {
-    next(new AppError('INVALID_REQUEST', 400, 'The URL path has "." or ".." segments: send the path without them'));
+    next(appError('DOT_SEGMENTS'));
     return;
   }
   next();

@@ -96,7 +96,7 @@ describe('odd requests', () => {
       const keys = (await ctx.allKeys()).filter((k) => k.includes('upload:{') && !k.endsWith('received'));
       return keys[0]?.match(/\{(.+)\}/)?.[1];
     });
-    await waitFor(async () => (((await ctx.store.getUpload(id)).offset ?? 0) > 0 ? true : undefined));
+    await waitFor(async () => (((await ctx.bytes.bytesStored(id)) ?? 0) > 0 ? true : undefined));
     socket.resetAndDestroy();
     const record = await waitFor(async () => {
       const r = await ctx.reader.readRecord(id);

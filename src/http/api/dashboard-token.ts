@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 
 /**
  * The uploads list and the all-uploads stream show other people's filenames:
@@ -12,18 +12,14 @@ export function requireDashboardToken(token: string | undefined): RequestHandler
   const expected = token === undefined ? undefined : Buffer.from(token);
   return (req, res, next) => {
     if (!expected) {
-      throw new AppError('NOT_FOUND', 404, 'The uploads list is turned off; set DASHBOARD_TOKEN to turn it on');
+      throw appError('DASHBOARD_OFF');
     }
     const header = req.headers.authorization;
     const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : req.query.token;
     const candidate = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0);
     if (candidate.length !== expected.length || !timingSafeEqual(candidate, expected)) {
       res.set('WWW-Authenticate', 'Bearer realm="uploads"');
-      throw new AppError(
-        'UNAUTHORIZED',
-        401,
-        'This needs the dashboard token: Authorization: Bearer <DASHBOARD_TOKEN>',
-      );
+      throw appError('DASHBOARD_TOKEN_REQUIRED');
     }
     next();
   };

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { UploadAccess } from '../../auth/upload-access.js';
-import { AppError, invalidUploadId, uploadNotFound } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import type { UploadEventFeed } from '../../uploads/events/live-feed.js';
 import { parseUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadStatus } from '../../uploads/model/upload-record.js';
@@ -15,11 +15,11 @@ const SNAPSHOT_ROWS = 50;
 function pageOptions(query: Record<string, unknown>) {
   const status = query.status === undefined ? undefined : String(query.status);
   if (status !== undefined && !STATUSES.includes(status as UploadStatus)) {
-    throw new AppError('INVALID_REQUEST', 400, `status must be one of ${STATUSES.join(', ')}`);
+    throw appError('INVALID_STATUS_FILTER', { statuses: STATUSES });
   }
   const limit = query.limit === undefined ? 50 : Number(query.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-    throw new AppError('INVALID_REQUEST', 400, 'limit must be a whole number from 1 to 500');
+    throw appError('INVALID_PAGE_LIMIT');
   }
   const cursor = query.cursor === undefined ? undefined : String(query.cursor);
   return { status: status as UploadStatus | undefined, limit, cursor };
@@ -55,10 +55,10 @@ export function liveRoutes(
   // Changes to one upload, to its owner; on (re)connection its state, unless Last-Event-ID shows the client has it.
   router.get('/api/uploads/:id/events', async (req, res) => {
     const id = parseUploadId(req.params.id);
-    if (!id) throw invalidUploadId();
+    if (!id) throw appError('INVALID_UPLOAD_ID');
     await access.check(req, 'read', id);
     const record = await reader.readRecord(id);
-    if (!record) throw uploadNotFound();
+    if (!record) throw appError('UPLOAD_NOT_FOUND');
     const stream = new EventStream(res);
     const seen = Number(req.headers['last-event-id'] ?? Number.NaN);
     if (!(seen >= record.updatedAt)) {

@@ -1,12 +1,12 @@
 import express, { type Router } from 'express';
 import type { UploadAccess } from '../../auth/upload-access.js';
-import { AppError, invalidUploadId, uploadNotFound } from '../../errors.js';
-import { GROUP_RULE, isGroupName, parseUploadId } from '../../uploads/model/upload-id.js';
+import { appError } from '../../errors/app-error.js';
+import { isGroupName, parseUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadReader } from '../../uploads/read/upload-reader.js';
 
 function requireUploadId(value: unknown): string {
   const id = parseUploadId(value);
-  if (!id) throw invalidUploadId();
+  if (!id) throw appError('INVALID_UPLOAD_ID');
   return id;
 }
 
@@ -22,14 +22,14 @@ export function dashboardRoutes(reader: UploadReader, access: UploadAccess): Rou
     const id = requireUploadId(raw);
     await access.check(req, 'read', id);
     const progress = await reader.readProgress(id);
-    if (!progress) throw uploadNotFound();
+    if (!progress) throw appError('UPLOAD_NOT_FOUND');
     res.set('Cache-Control', 'no-store').json(progress);
   };
   const sendMissing = async (raw: unknown, req: express.Request, res: express.Response) => {
     const id = requireUploadId(raw);
     await access.check(req, 'read', id);
     const missing = await reader.readMissing(id);
-    if (!missing) throw uploadNotFound();
+    if (!missing) throw appError('UPLOAD_NOT_FOUND');
     res.set('Cache-Control', 'no-store').json(missing);
   };
 
@@ -38,11 +38,11 @@ export function dashboardRoutes(reader: UploadReader, access: UploadAccess): Rou
   router.get('/api/upload/progress/:uploadId', (req, res) => sendProgress(req.params.uploadId, req, res));
   router.get('/api/groups/:group/progress', async (req, res) => {
     const group = req.params.group;
-    if (!isGroupName(group)) throw new AppError('INVALID_REQUEST', 400, `Invalid group: ${GROUP_RULE}`);
+    if (!isGroupName(group)) throw appError('INVALID_GROUP', { field: 'group' });
     // The caller's own group: group names are per owner (see Keys.group).
     const { owner } = await access.checkMembers(req, 'read', (o) => reader.groupMembers(group, o));
     const progress = await reader.readGroup(group, owner);
-    if (!progress) throw new AppError('UPLOAD_NOT_FOUND', 404, 'No upload belongs to this group');
+    if (!progress) throw appError('GROUP_NOT_FOUND');
     res.set('Cache-Control', 'no-store').json(progress);
   });
   router.post('/api/upload/retry', express.json({ limit: '4kb' }), (req, res) =>

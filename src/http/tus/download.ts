@@ -3,8 +3,8 @@ import { create as contentDisposition } from 'content-disposition';
 import type { RequestHandler } from 'express';
 import type { UploadAccess } from '../../auth/upload-access.js';
 import type { Config } from '../../config/load-config.js';
-import { AppError, invalidUploadId } from '../../errors.js';
-import type { ByteStore } from '../../uploads/bytes/file-byte-store.js';
+import { appError } from '../../errors/app-error.js';
+import type { ByteStore } from '../../uploads/bytes/byte-store.js';
 import { isUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadReader } from '../../uploads/read/upload-reader.js';
 import { tusResponseHeaders } from './tus-headers.js';
@@ -45,12 +45,12 @@ export function downloadHandler(
     if (req.method === 'HEAD') return next('route');
     const id = (req.params as { id?: string }).id;
     res.set(tusResponseHeaders(req, config));
-    if (!isUploadId(id)) throw invalidUploadId();
+    if (!isUploadId(id)) throw appError('INVALID_UPLOAD_ID');
     await access.check(req, 'read', id);
     const record = await reader.readRecord(id);
     const file = bytes.localPath?.(id);
     if (record?.status !== 'completed' || !file) {
-      throw new AppError('UPLOAD_NOT_FOUND', 404, 'No completed upload with this ID');
+      throw appError('UPLOAD_NOT_FOUND', { detail: 'No completed upload with this ID' });
     }
     const { filename, filetype } = record.metadata ?? {};
     const type = filetype && MIME.test(filetype.toLowerCase()) ? filetype.toLowerCase() : 'application/octet-stream';

@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import { ERRORS, Metadata } from '@tus/utils';
+import { Metadata } from '@tus/utils';
 import type { Request, Response } from 'express';
 import type { Config } from '../../config/load-config.js';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import { metadataFromPreCreate, type PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { Logger } from '../../log.js';
 import type { Concatenation } from '../../uploads/concatenation/concatenation.js';
-import { requestScope } from '../../uploads/store/request-context.js';
+import type { Caller } from '../../uploads/store/request-context.js';
 import { publicOrigin, sendTusError, tusResponseHeaders, uploadUrl } from './tus-headers.js';
 import { uploadIdFromPath } from './upload-path.js';
 
@@ -22,19 +22,20 @@ export type FinalUploadDeps = Readonly<{
  * cannot do. tus: "The Client MUST NOT include the Upload-Length header in the
  * final upload creation"; the partial URLs "MAY be absolute or relative".
  */
-export async function createFinalUpload(req: Request, res: Response, deps: FinalUploadDeps): Promise<void> {
+export async function createFinalUpload(
+  req: Request,
+  res: Response,
+  deps: FinalUploadDeps,
+  caller: Caller,
+): Promise<void> {
   const { config } = deps;
   const headers = tusResponseHeaders(req, config);
   try {
     if (req.headers['tus-resumable'] !== '1.0.0') {
-      throw { status_code: 412, body: 'Tus-Resumable Required\n' };
+      throw appError('TUS_RESUMABLE_REQUIRED');
     }
     if (req.headers['upload-length'] !== undefined || req.headers['upload-defer-length'] !== undefined) {
-      throw new AppError(
-        'INVALID_REQUEST',
-        400,
-        'A final upload takes no Upload-Length: its length is the sum of its partial uploads',
-      );
+      throw appError('FINAL_UPLOAD_WITH_LENGTH');
     }
     const uploadConcat = String(req.headers['upload-concat']);
     const partials = uploadConcat
@@ -42,12 +43,12 @@ export async function createFinalUpload(req: Request, res: Response, deps: Final
       .split(' ')
       .filter((url) => url !== '')
       .map((url) => partialId(url, req, config));
-    const caller = requestScope.getStore()?.caller;
+
     const requested = parseMetadata(req.headers['upload-metadata']);
     const metadata = await metadataFromPreCreate(
       deps.preCreate,
       {
-        upload: { id: undefined, size: undefined, metadata: requested ?? {}, owner: caller?.owner, concat: 'final' },
+        upload: { id: undefined, size: undefined, metadata: requested ?? {}, owner: caller.owner, concat: 'final' },
         method: 'POST',
         url: req.originalUrl.split('?', 1)[0] as string,
         headers: req.headers,
@@ -58,8 +59,8 @@ export async function createFinalUpload(req: Request, res: Response, deps: Final
       partials,
       uploadConcat,
       metadata,
-      owner: caller?.owner,
-      maxSizeBytes: caller?.limits.maxSizeBytes,
+      owner: caller.owner,
+      maxSizeBytes: caller.limits.maxSizeBytes,
     });
     if (!created)
       (req.log ?? deps.logger).info({ uploadId: id }, 'final upload requested again: answering with the existing one');
@@ -97,18 +98,13 @@ function normalHost(proto: string, host: string): string {
   }
 }
 
-const notAPartialUrl = (url: string) =>
-  new AppError(
-    'INVALID_REQUEST',
-    400,
-    `Upload-Concat: ${JSON.stringify(url.slice(0, 200))} is not the URL of an upload on this server`,
-  );
+const notAPartialUrl = (url: string) => appError('NOT_A_PARTIAL_URL', { url });
 
 function parseMetadata(header: string | string[] | undefined): Record<string, string | null> | undefined {
   if (header === undefined) return undefined;
   try {
     return Metadata.parse(String(header));
   } catch {
-    throw ERRORS.INVALID_METADATA;
+    throw appError('INVALID_METADATA');
   }
 }

@@ -1,27 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Server } from '@tus/server';
 import type { Locker } from '@tus/utils';
 import type { RequestHandler } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
-import type { AccessIntent, Caller } from '../../auth/authorizer.js';
+import type { AccessIntent } from '../../auth/authorizer.js';
 import type { UploadAccess } from '../../auth/upload-access.js';
-import { allowsAnyOrigin, type Config } from '../../config/load-config.js';
-import { AppError, invalidUploadId } from '../../errors.js';
-import { metadataFromPreCreate, type PreCreateHook } from '../../hooks/pre-create-hook.js';
+import type { Config } from '../../config/load-config.js';
+import { type AppError, appError } from '../../errors/app-error.js';
+import type { PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { Concatenation } from '../../uploads/concatenation/concatenation.js';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../../uploads/digests/checksum.js';
-import { newUploadId } from '../../uploads/model/upload-id.js';
 import { isFinal } from '../../uploads/model/upload-record.js';
 import type { UploadTracker } from '../../uploads/state/tracker.js';
-import { type RequestScope, requestScope } from '../../uploads/store/request-context.js';
+import {
+  type Caller,
+  runTusRequest,
+  type TusRequestInput,
+  type TusRequestOutcome,
+} from '../../uploads/store/request-context.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
 import type { Drain } from '../drain.js';
-import { isTusError, type TusError, toAppError } from '../errors.js';
+import { ERROR_CODE_HEADER, errorHeaders } from '../errors.js';
 import { createFinalUpload } from './final-upload.js';
+import { codeOfUnthrownTusError } from './tus-errors.js';
 import { sendTusError } from './tus-headers.js';
+import { createTusServer } from './tus-server.js';
 import { uploadIdFromPath } from './upload-path.js';
 
 export type TusDeps = Readonly<{
@@ -37,64 +42,10 @@ export type TusDeps = Readonly<{
   metrics: Metrics;
 }>;
 
-function createTusServer({ config, store, locker, logger, preCreate }: TusDeps): Server {
-  return new Server({
-    path: config.tusPath,
-    datastore: store,
-    locker,
-    maxSize: (req, id) =>
-      store.maxSizeFor(req.method === 'POST' ? undefined : (id ?? undefined), req.headers.get('upload-metadata')),
-    relativeLocation: config.relativeLocation,
-    respectForwardedHeaders: config.trustProxy,
-    allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.corsOrigins],
-    allowedHeaders: ['Upload-Checksum'],
-    namingFunction: () => {
-      const id = newUploadId();
-      const scope = requestScope.getStore();
-      if (scope) scope.createdId = id;
-      return id;
-    },
-    getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.tusPath),
-    onIncomingRequest: async (req) => {
-      const checksum = req.headers.get('upload-checksum');
-      const scope = requestScope.getStore();
-      if (req.method === 'PATCH' && checksum !== null && scope) scope.checksum = parseUploadChecksum(checksum);
-    },
-    onUploadCreate: async (req, upload) => {
-      if (!preCreate) return {};
-      const scope = requestScope.getStore();
-      const request = {
-        upload: {
-          id: upload.id,
-          size: upload.size,
-          metadata: upload.metadata ?? {},
-          owner: scope?.caller?.owner,
-          concat: scope?.partial ? ('partial' as const) : undefined,
-        },
-        method: req.method,
-        url: new URL(req.url).pathname,
-        headers: Object.fromEntries(req.headers),
-      };
-      return { metadata: await metadataFromPreCreate(preCreate, request, upload.metadata) };
-    },
-    onResponseError: (req, error) => {
-      const pathname = new URL(req.url).pathname;
-      // A malformed ID is a client error of its own, not an unknown upload.
-      if ((error as { status_code?: number }).status_code === 404 && pathname.startsWith(`${config.tusPath}/`)) {
-        if (!uploadIdFromPath(pathname, config.tusPath)) return tusError(invalidUploadId());
-      }
-      if (isTusError(error)) return error;
-      return tusError(toAppError(error, requestScope.getStore()?.logger ?? logger));
-    },
-  });
-}
-
-const tusError = (e: TusError): TusError => ({ status_code: e.status_code, body: e.body });
-
 /** What each tus method asks to do, for the authorizer (OPTIONS touches no upload). */
 const INTENTS: Readonly<Record<string, AccessIntent>> = {
   POST: 'create',
-  // Downloads are served by http/download.ts; a GET that reaches @tus/server is checked all the same.
+  // Downloads are served by http/tus/download.ts; a GET that reaches @tus/server is checked all the same.
   GET: 'read',
   HEAD: 'resume',
   PATCH: 'resume',
@@ -103,21 +54,18 @@ const INTENTS: Readonly<Record<string, AccessIntent>> = {
 
 /**
  * Express handler for the tus routes. It must be mounted before any body
- * parser: @tus/server reads the raw request stream. Each request runs in its
- * own RequestScope, through which the store learns what the DataStore
- * interface does not carry (checksum, partial upload) and tells what it read.
+ * parser: @tus/server reads the raw request stream. The request is
+ * authorized and its tus inputs read first; then it is served as one tus
+ * request (see runTusRequest), whose outcome the response is finished from.
  */
 export function tusHandler(deps: TusDeps): RequestHandler {
-  const server = createTusServer(deps);
+  const answered = new WeakMap<Request, AppError>();
+  const server = createTusServer({ ...deps, answeredWith: (request, error) => answered.set(request, error) });
   const idleMs = deps.config.idleTimeoutSeconds * 1000;
 
   return (req, res) => {
+    const logger = req.log ?? deps.logger;
     const concat = req.headers['upload-concat'];
-    const scope: RequestScope = {
-      method: req.method,
-      partial: req.method === 'POST' && concat === 'partial',
-      logger: req.log,
-    };
     const requestId = String(req.id ?? randomUUID());
     cutOffSilentBody(req, idleMs);
     // The path as @tus/server will see it (normalized by the WHATWG URL parser), so both name the same upload.
@@ -128,32 +76,55 @@ export function tusHandler(deps: TusDeps): RequestHandler {
       (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
     const stopTimer = req.method === 'PATCH' ? deps.metrics.patchDuration.startTimer() : undefined;
     if (writing) deps.metrics.activeUploads.inc();
+    let outcome: TusRequestOutcome | undefined;
     res.once('close', () => {
       if (writing) deps.metrics.activeUploads.dec();
       stopTimer?.();
-      countFailedBody(deps, req, res, uploadId ?? scope.createdId, requestId);
+      countFailedBody(deps, req, res, uploadId ?? outcome?.createdId, requestId);
     });
-    const handled = requestScope.run(scope, async () => {
-      const intent = INTENTS[req.method];
-      if (intent) {
-        try {
-          scope.caller = await deps.access.check(req, intent, uploadId);
-          checkOwnerSizeLimit(req, scope.caller);
-        } catch (error) {
-          return sendTusError(req, res, error, deps.config, req.log ?? deps.logger);
-        }
+    const handled = (async () => {
+      let input: TusRequestInput;
+      try {
+        input = await readInput(req, deps, uploadId, logger);
+      } catch (error) {
+        return sendTusError(req, res, error, deps.config, logger);
       }
       if (req.method === 'POST' && typeof concat === 'string' && concat.startsWith('final;')) {
-        return createFinalUpload(req, res, deps);
+        return createFinalUpload(req, res, deps, input.caller);
       }
-      const response = await server.handleWeb(new NodeRequest({ req, res }));
-      res.locals.uploadId = uploadId ?? scope.createdId;
-      res.locals.bytesStored = scope.stored;
-      decorate(response, scope);
-      await send(res, response);
-    });
+      await runTusRequest(input, async (served) => {
+        outcome = served;
+        const request = new NodeRequest({ req, res });
+        const response = await server.handleWeb(request);
+        res.locals.uploadId = uploadId ?? served.createdId;
+        res.locals.bytesStored = served.stored;
+        decorate(response, input.method, served, answered.get(request));
+        await send(res, response);
+      });
+    })();
     deps.drain.track(req, handled);
     return handled;
+  };
+}
+
+/** Who sends the request (authorized before any byte is read), and what the store must know of it. */
+async function readInput(
+  req: IncomingMessage,
+  deps: TusDeps,
+  uploadId: string | undefined,
+  logger: Logger,
+): Promise<TusRequestInput> {
+  const method = req.method ?? 'GET';
+  const intent = INTENTS[method];
+  const caller = intent ? await deps.access.check(req, intent, uploadId) : deps.access.anonymous;
+  checkOwnerSizeLimit(req, caller);
+  const checksum = req.headers['upload-checksum'];
+  return {
+    method,
+    logger,
+    caller,
+    partial: method === 'POST' && req.headers['upload-concat'] === 'partial',
+    checksum: method === 'PATCH' && typeof checksum === 'string' ? parseUploadChecksum(checksum) : undefined,
   };
 }
 
@@ -166,26 +137,25 @@ function checkOwnerSizeLimit(req: IncomingMessage, caller: Caller): void {
   const limit = caller.limits.maxSizeBytes;
   const length = Number(req.headers['upload-length']);
   if (limit > 0 && Number.isSafeInteger(length) && length > limit) {
-    throw new AppError(
-      'OVER_SIZE_LIMIT',
-      413,
-      `This upload is ${length} bytes; your uploads may be at most ${limit} bytes`,
-    );
+    throw appError('OVER_SIZE_LIMIT', { length, limit });
   }
 }
 
-/** What @tus/server leaves out of its responses. */
-function decorate(response: Response, scope: RequestScope): void {
+/** What @tus/server leaves out of its responses: the error's code and headers, and what the store read. */
+function decorate(response: Response, method: string, outcome: TusRequestOutcome, error: AppError | undefined): void {
   const headers = response.headers;
+  if (error) for (const [name, value] of Object.entries(errorHeaders(error))) headers.set(name, value);
+  else if (response.status >= 400)
+    headers.set(ERROR_CODE_HEADER, codeOfUnthrownTusError(response.status) ?? 'INTERNAL');
   if (response.status === 503) headers.set('Retry-After', '1');
-  if (scope.method === 'OPTIONS') {
+  if (method === 'OPTIONS') {
     // The store claims @tus/server's misspelled 'concatentation' only to get past its gate for partial uploads.
     const extensions = (headers.get('tus-extension') ?? '').split(',').filter((e) => e !== 'concatentation');
     headers.set('Tus-Extension', extensions.join(','));
     headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
   }
-  const record = scope.record;
-  if (scope.method === 'HEAD' && response.status === 200 && record?.uploadConcat) {
+  const record = outcome.record;
+  if (method === 'HEAD' && response.status === 200 && record?.uploadConcat) {
     // tus: HEAD "against partial or final upload MUST include the Upload-Concat header and its value as received
     // in the upload creation request", and for a final upload "SHOULD NOT contain the Upload-Offset header unless
     // the concatenation has been successfully finished".

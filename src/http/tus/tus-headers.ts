@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EXPOSED_HEADERS, TUS_RESUMABLE } from '@tus/utils';
 import type { Config } from '../../config/load-config.js';
 import type { Logger } from '../../log.js';
-import { isTusError, toAppError } from '../errors.js';
+import { errorHeaders, toAppError } from '../errors.js';
 
 /** Request bodies up to this size are read and dropped after an early error; a larger one closes the connection instead. */
 const DRAINED_BODY_BYTES = 64 * 1024;
@@ -35,16 +35,14 @@ export function sendTusError(
   config: Config,
   logger: Logger,
 ): void {
-  const e = isTusError(error) ? error : toAppError(error, logger);
-  const own = (e as { headers?: Record<string, string> }).headers ?? {};
+  const e = toAppError(error, logger);
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && Number(req.headers['content-length'] ?? 0) <= DRAINED_BODY_BYTES) req.resume();
   else if (!res.headersSent) res.setHeader('Connection', 'close');
   if (!res.headersSent) {
     res.writeHead(e.status_code, {
       ...tusResponseHeaders(req, config),
-      ...own,
-      ...(e.status_code === 503 ? { 'Retry-After': '1' } : {}),
+      ...errorHeaders(e),
       'Content-Type': 'text/plain; charset=utf-8',
     });
   }

@@ -1,29 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { opendir, stat, statfs, truncate, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type KvStore, Upload } from '@tus/utils';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import { isUploadId } from '../model/upload-id.js';
-
-/** Where an upload's bytes live. Records (size, metadata, progress) live in Redis, not here. */
-export interface ByteStore {
-  create(id: string): Promise<void>;
-  /** Appends `stream` at `offset`; resolves to the new end once the bytes are stored. */
-  write(stream: Readable, id: string, offset: number): Promise<number>;
-  read(id: string): Readable;
-  /** Cuts the bytes back to `length` (discarding a body whose checksum did not match). */
-  truncate(id: string, length: number): Promise<void>;
-  /** false when there were no bytes to remove; throws when they could not be removed. */
-  remove(id: string): Promise<boolean>;
-  /** Bytes stored for the upload; undefined when it has none (not even an empty file). */
-  bytesStored(id: string): Promise<number | undefined>;
-  /** The file holding the upload's bytes, for stores that keep them in local files (GET serves it with Range support). */
-  localPath?(id: string): string;
-  /** Every upload that has bytes here, with when they last changed (ms). */
-  list(): AsyncIterable<{ id: string; modifiedAt: number }>;
-}
+import type { ByteStore } from './byte-store.js';
 
 /**
  * FileStore keeps a JSON record beside each file unless given a configstore.
@@ -37,13 +19,6 @@ const noRecords: KvStore<Upload> = {
   list: async () => [],
 };
 
-const storageFull = () =>
-  new AppError(
-    'STORAGE_FULL',
-    507,
-    "The server's upload storage is full; the bytes received so far are kept, retry later",
-  );
-
 async function isNearlyFull(directory: string): Promise<boolean> {
   const fs = await statfs(directory).catch(() => undefined);
   return fs !== undefined && fs.bavail * fs.bsize < 1024 * 1024;
@@ -55,7 +30,7 @@ export function createFileByteStore(directory: string): ByteStore {
   mkdirSync(directory, { recursive: true });
   const files = new FileStore({ directory, configstore: noRecords });
   const filePath = (id: string) => {
-    if (!isUploadId(id)) throw ERRORS.FILE_NOT_FOUND;
+    if (!isUploadId(id)) throw appError('UPLOAD_NOT_FOUND');
     return path.join(directory, id);
   };
   return {
@@ -68,7 +43,7 @@ export function createFileByteStore(directory: string): ByteStore {
         return await files.write(stream, id, offset);
       } catch (error) {
         // FileStore reports every write failure as FILE_WRITE_ERROR; a full disk deserves its own answer.
-        if (error === ERRORS.FILE_WRITE_ERROR && (await isNearlyFull(directory))) throw storageFull();
+        if (error === ERRORS.FILE_WRITE_ERROR && (await isNearlyFull(directory))) throw appError('STORAGE_FULL');
         throw error;
       }
     },

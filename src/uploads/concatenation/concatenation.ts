@@ -1,24 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { Lock, Locker } from '@tus/utils';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
-import type { ByteStore } from '../bytes/file-byte-store.js';
-import type { UploadEvents } from '../events/upload-events.js';
+import type { ByteStore } from '../bytes/byte-store.js';
+import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import { maxUploadBytes } from '../model/chunk-grid.js';
 import { newUploadId } from '../model/upload-id.js';
 import { isFinal, isPartial, type UploadRecord } from '../model/upload-record.js';
 import type { UploadReader } from '../read/upload-reader.js';
-import type { OwnerSlots } from '../state/owner-slots.js';
 import type { UploadTracker } from '../state/tracker.js';
 import { writeInSegments } from '../writing/segmented-write.js';
 
-export type ConcatenationParts = Readonly<{
+export type ConcatenationDeps = Readonly<{
   redis: RedisClient;
   keys: Keys;
   bytes: ByteStore;
   tracker: UploadTracker;
   reader: UploadReader;
+  lifecycle: UploadLifecycle;
   locker: Locker;
   chunkSizeBytes: number;
   maxSizeBytes: number;
@@ -27,9 +27,6 @@ export type ConcatenationParts = Readonly<{
   removePartials: boolean;
   /** Whether the final upload gets its SHA-256 recorded. */
   digest: boolean;
-  events: UploadEvents;
-  /** Owners' unfinished-upload counts: partials removed here stop counting at once. */
-  slots?: OwnerSlots;
 }>;
 
 export type FinalUploadRequest = Readonly<{
@@ -45,7 +42,7 @@ export type FinalUploadRequest = Readonly<{
 
 const LOCK_WAIT_MS = 10_000;
 
-const notYours = (id: string) => new AppError('FORBIDDEN', 403, `Upload ${id} belongs to another user`);
+const notYours = (id: string) => appError('FORBIDDEN', { reason: `Upload ${id} belongs to another user` });
 
 /**
  * tus concatenation: a final upload made of completed partial uploads, in
@@ -56,7 +53,7 @@ const notYours = (id: string) => new AppError('FORBIDDEN', 403, `Upload ${id} be
  * gets the same final upload, not a second copy.
  */
 export class Concatenation {
-  constructor(private readonly parts: ConcatenationParts) {}
+  constructor(private readonly parts: ConcatenationDeps) {}
 
   /**
    * Returns the final upload's ID, and whether this call made it. One
@@ -79,12 +76,12 @@ export class Concatenation {
         const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
         const ownerMax = request.maxSizeBytes || Number.POSITIVE_INFINITY;
         if (size > Math.min(ownerMax, maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes))) {
-          throw new AppError('INVALID_REQUEST', 413, 'The final upload would exceed the maximum upload size');
+          throw appError('FINAL_UPLOAD_TOO_LARGE');
         }
         const id = newUploadId();
-        const createdAt = await this.createRecord(id, size, partials, request);
+        await this.createFinal(id, size, partials, request);
         await redis.set(sameRequest, id, 'PX', uploadTtlMs);
-        await this.assemble(id, size, partials, createdAt);
+        await this.parts.lifecycle.finish(id, 'concatenation', () => this.assemble(id, size, partials));
         if (this.parts.removePartials) await this.removeAll(partials);
         return { id, created: true };
       } finally {
@@ -105,43 +102,35 @@ export class Concatenation {
     const record = await this.parts.reader.readRecord(id);
     if (record?.owner !== undefined && record.owner !== owner) throw notYours(id);
     if (record?.status === 'completed') return id;
-    if (record?.status === 'assembling') {
-      await this.parts.tracker.fail(id, 'concatenation was interrupted', record.expiresAt);
-    }
+    if (record?.status === 'assembling') await this.parts.lifecycle.fail(id, 'concatenation was interrupted');
     return undefined;
   }
 
   /** "Partial URLs are validated like any ID": each must exist, be partial, and be complete. */
   private async completedPartials(ids: readonly string[], owner: string | undefined): Promise<UploadRecord[]> {
-    if (ids.length === 0)
-      throw new AppError('INVALID_REQUEST', 400, 'Upload-Concat: final needs at least one partial upload URL');
+    if (ids.length === 0) throw appError('NO_PARTIALS');
     const records: UploadRecord[] = [];
     for (const id of ids) {
       const record = await this.parts.reader.readRecord(id);
-      if (!record) throw new AppError('UPLOAD_NOT_FOUND', 404, `Partial upload ${id} was not found`);
+      if (!record) throw appError('PARTIAL_NOT_FOUND', { id });
       if (record.owner !== undefined && record.owner !== owner) throw notYours(id);
       if (!isPartial(record) || isFinal(record)) {
-        throw new AppError('INVALID_REQUEST', 400, `Upload ${id} is not a partial upload (Upload-Concat: partial)`);
+        throw appError('NOT_A_PARTIAL_UPLOAD', { id });
       }
       if (record.status !== 'completed') {
-        throw new AppError(
-          'INVALID_REQUEST',
-          400,
-          `Partial upload ${id} is not complete (${record.offset} of ${record.size ?? '?'} bytes)`,
-        );
+        throw appError('PARTIAL_NOT_COMPLETE', { id, offset: record.offset, size: record.size });
       }
       records.push(record);
     }
     return records;
   }
 
-  /** The final's record, `assembling` from the start; its group is its partials' when they share one. */
-  private async createRecord(id: string, size: number, partials: UploadRecord[], request: FinalUploadRequest) {
-    const { tracker, bytes, chunkSizeBytes, uploadTtlMs } = this.parts;
+  /** The final upload, `assembling` from the start; its group is its partials' when they share one. */
+  private async createFinal(id: string, size: number, partials: UploadRecord[], request: FinalUploadRequest) {
+    const { chunkSizeBytes, uploadTtlMs } = this.parts;
     const groups = new Set(partials.map((p) => p.group));
-    const group = groups.size === 1 ? [...groups][0] : undefined;
     const createdAt = Date.now();
-    await tracker.create({
+    await this.parts.lifecycle.create({
       id,
       size,
       chunkSize: chunkSizeBytes,
@@ -150,58 +139,44 @@ export class Concatenation {
       expiresAt: createdAt + uploadTtlMs,
       uploadConcat: request.uploadConcat,
       partials: request.partials,
-      group,
+      group: groups.size === 1 ? [...groups][0] : undefined,
       status: 'assembling',
       owner: request.owner,
     });
-    await bytes.create(id);
-    if (group !== undefined) await tracker.addToGroup(group, request.owner, id);
-    await this.parts.events.emit({ type: 'created', id });
-    return createdAt;
   }
 
-  /** Copies the partials' bytes in order, hashing them on the way; progress advances chunk by chunk. */
-  private async assemble(id: string, size: number, partials: UploadRecord[], createdAt: number): Promise<void> {
-    const { tracker, bytes, chunkSizeBytes, uploadTtlMs } = this.parts;
-    const hash = createHash('sha256');
-    let completed: boolean;
-    try {
-      let offset = 0;
-      for (const partial of partials) {
-        offset = await writeInSegments(
-          bytes.read(partial.id),
-          offset,
-          chunkSizeBytes,
-          async (segment, at) => {
-            const end = await bytes.write(segment, id, at);
-            await tracker.recordProgress(id, end);
-            return end;
-          },
-          this.parts.digest
-            ? (data) => {
-                hash.update(data);
-              }
-            : undefined,
-        );
-      }
-      if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);
-      await tracker.recordProgress(id, offset);
-      completed = await tracker.complete(id, this.parts.digest ? hash.digest('hex') : undefined);
-    } catch (error) {
-      const reason = `concatenation failed: ${(error as Error).message}`;
-      if (await tracker.fail(id, reason, createdAt + uploadTtlMs).catch(() => false)) {
-        await this.parts.events.emit({ type: 'failed', id, reason });
-      }
-      throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The partial uploads could not be concatenated');
+  /**
+   * Copies the partials' bytes in order, hashing them on the way; progress
+   * advances chunk by chunk. Resolves to the SHA-256 (undefined when none is recorded).
+   */
+  private async assemble(id: string, size: number, partials: UploadRecord[]): Promise<string | undefined> {
+    const { tracker, bytes, chunkSizeBytes } = this.parts;
+    const hash = this.parts.digest ? createHash('sha256') : undefined;
+    let offset = 0;
+    for (const partial of partials) {
+      offset = await writeInSegments(
+        bytes.read(partial.id),
+        offset,
+        chunkSizeBytes,
+        async (segment, at) => {
+          const end = await bytes.write(segment, id, at);
+          await tracker.recordProgress(id, end);
+          return end;
+        },
+        hash &&
+          ((data) => {
+            hash.update(data);
+          }),
+      );
     }
-    if (completed) await this.parts.events.emit({ type: 'completed', id });
+    if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);
+    await tracker.recordProgress(id, offset);
+    return hash?.digest('hex');
   }
 
   private async removeAll(partials: UploadRecord[]): Promise<void> {
     for (const partial of new Map(partials.map((p) => [p.id, p])).values()) {
-      await this.parts.bytes.remove(partial.id);
-      await this.parts.tracker.remove(partial.id);
-      if (partial.owner !== undefined) await this.parts.slots?.release(partial.owner, partial.id);
+      await this.parts.lifecycle.remove(partial.id, 'merged', partial);
     }
   }
 

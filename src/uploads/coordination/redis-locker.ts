@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import type { Logger } from '../../log.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
@@ -28,14 +28,15 @@ export const lockerOptions = (ttlMs: number, acquireTimeoutMs: number): LockerOp
 });
 
 export type LockerHooks = Readonly<{
-  /** Called in the same tick as each SET that tries for a lock, so a read it issues shares that round trip. */
-  alongsideAttempt?: (id: string) => void;
+  /**
+   * A read issued in the same tick as each SET that tries for lock `id`, so
+   * that it shares that round trip (undefined: nothing to read). The read of
+   * the attempt that wins is what the holder sees: see `takeRead`.
+   */
+  readAlongside?: (id: string) => Promise<Record<string, string>> | undefined;
   /** A lock was taken after `waitedMs`; `contended` if it was held by another request first. */
   acquired?: (waitedMs: number, contended: boolean) => void;
 }>;
-
-export const uploadLocked = () =>
-  new AppError('UPLOAD_LOCKED', 423, 'The upload is busy with another request; retry shortly');
 
 /**
  * @tus/server's Locker, across processes: any number of instances sharing
@@ -102,6 +103,15 @@ export class RedisLocker implements Locker {
     return this.held.get(id)?.fence;
   }
 
+  /**
+   * What was read together with the lock this process holds on `id` (see
+   * LockerHooks.readAlongside), once: a later read must go to Redis, since
+   * the holder may have changed the upload since.
+   */
+  takeRead(id: string): Promise<Record<string, string>> | undefined {
+    return this.held.get(id)?.takeRead();
+  }
+
   /** Locks held by this process right now. */
   get heldCount(): number {
     return this.held.size;
@@ -137,6 +147,7 @@ class RedisLock implements Lock {
   private requestRelease: RequestRelease | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private fenceTimer: NodeJS.Timeout | undefined;
+  private read: Promise<Record<string, string>> | undefined;
 
   constructor(
     private readonly locker: RedisLocker,
@@ -155,7 +166,7 @@ class RedisLock implements Lock {
     const started = Date.now();
     let nudgedAt = 0;
     for (let attempt = 0; ; attempt++) {
-      if (signal.aborted || stopping.signal.aborted) throw uploadLocked();
+      if (signal.aborted || stopping.signal.aborted) throw appError('UPLOAD_LOCKED');
       if (await this.tryOnce(requestRelease)) {
         this.locker.hooks.acquired?.(Date.now() - started, attempt > 0);
         return;
@@ -164,7 +175,7 @@ class RedisLock implements Lock {
         nudgedAt = Date.now();
         await redis.publish(keys.lockReleaseChannel, this.id);
       }
-      if (Date.now() >= deadline) throw uploadLocked();
+      if (Date.now() >= deadline) throw appError('UPLOAD_LOCKED');
       await sleep(Math.min(20 * 2 ** attempt, 200, deadline - Date.now()), signal, stopping.signal);
     }
   }
@@ -180,20 +191,31 @@ class RedisLock implements Lock {
     const { redis, options } = this.locker;
     const sentAt = Date.now();
     let reply: string | null;
+    let read: Promise<Record<string, string>> | undefined;
     try {
       const setting = redis.set(this.key, this.token, 'PX', options.ttlMs, 'NX');
-      this.locker.hooks.alongsideAttempt?.(this.id);
+      read = this.locker.hooks.readAlongside?.(this.id);
+      read?.catch(() => {}); // whoever takes it sees the error; untaken, it is dropped
       reply = await setting;
     } catch (error) {
       redis.releaseLock(this.key, this.token).catch(() => {});
       throw error;
     }
     if (reply !== 'OK' && (await redis.get(this.key)) !== this.token) return false;
+    // Issued after our SET on the same connection, the read sees the upload as its holder does.
+    this.read = read;
     this.hold(sentAt, requestRelease);
     return true;
   }
 
+  takeRead(): Promise<Record<string, string>> | undefined {
+    const read = this.read;
+    this.read = undefined;
+    return read;
+  }
+
   async unlock(): Promise<void> {
+    this.read = undefined;
     this.stopTimers();
     this.locker.untrack(this.id, this);
     try {
@@ -245,7 +267,7 @@ class RedisLock implements Lock {
     if (this.controller.signal.aborted) return;
     this.locker.logger.warn({ uploadId: this.id, reason }, 'lost an upload lock: stopping its writer');
     this.stopTimers();
-    this.controller.abort(new AppError('UPLOAD_LOCKED', 423, 'The upload lock was lost; retry shortly'));
+    this.controller.abort(appError('LOCK_LOST'));
     this.askToRelease();
   }
 

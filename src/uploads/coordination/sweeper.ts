@@ -2,19 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
-import type { ByteStore } from '../bytes/file-byte-store.js';
-import { bytesLost, type UploadEvents } from '../events/upload-events.js';
+import type { ByteStore } from '../bytes/byte-store.js';
+import type { UploadEvents } from '../events/upload-events.js';
+import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import type { UploadRecord } from '../model/upload-record.js';
 import type { UploadReader } from '../read/upload-reader.js';
 import type { UploadTracker } from '../state/tracker.js';
 import type { RedisLocker } from './redis-locker.js';
 
-export type SweeperParts = Readonly<{
+export type SweeperDeps = Readonly<{
   redis: RedisClient;
   keys: Keys;
   bytes: ByteStore;
   tracker: UploadTracker;
   reader: UploadReader;
+  lifecycle: UploadLifecycle;
   locker: RedisLocker;
   logger: Logger;
   events: UploadEvents;
@@ -47,7 +49,7 @@ const BATCH = 200;
  */
 export class Sweeper {
   constructor(
-    private readonly parts: SweeperParts,
+    private readonly parts: SweeperDeps,
     private readonly options: SweeperOptions,
   ) {}
 
@@ -87,7 +89,8 @@ export class Sweeper {
             await this.parts.tracker.indexes.due(id, record.expiresAt);
             return false;
           }
-          return this.removeUpload(id);
+          const { hadBytes, hadRecord } = await this.parts.lifecycle.remove(id, 'expired', record);
+          return hadBytes || hadRecord;
         });
         if (outcome === 'busy') skipped.add(id);
         else if (outcome) removed++;
@@ -108,7 +111,8 @@ export class Sweeper {
       for (const id of orphans) {
         const outcome = await this.underLock(id, async () => {
           if ((await this.parts.reader.readRecord(id)) !== undefined) return false;
-          return bytes.remove(id);
+          // As a request finding them would (TrackedStore.getUpload): bytes whose record is gone have expired.
+          return (await this.parts.lifecycle.remove(id, 'expired')).hadBytes;
         });
         if (outcome === true) removed++;
       }
@@ -129,7 +133,7 @@ export class Sweeper {
    * look orphaned are locked and checked again.
    */
   private async removeRecordsWithoutFile(now: number, deadline: number): Promise<number> {
-    const { redis, keys, bytes, reader, tracker, revisit, logger } = this.parts;
+    const { redis, keys, bytes, reader, lifecycle, revisit, logger } = this.parts;
     const isOrphan = async (record: UploadRecord | undefined) =>
       record !== undefined &&
       now - record.createdAt >= this.options.orphanGraceMs &&
@@ -149,26 +153,14 @@ export class Sweeper {
         const outcome = await this.underLock(id, async () => {
           const again = await reader.readRecord(id);
           if (!again || !(await isOrphan(again))) return false;
-          // As a request finding it would (TrackedStore.getUpload): an unfinished upload without bytes failed.
-          if (again.status !== 'completed') await this.parts.events.emit(bytesLost(id));
-          return tracker.remove(id);
+          // As a request finding it would (TrackedStore.getUpload).
+          return (await lifecycle.remove(id, 'lost', again)).hadRecord;
         });
         if (outcome === true) removed++;
       }
     } while (cursor !== '0' && Date.now() < deadline);
     await redis.set(keys.orphanScanCursor, cursor, 'PX', this.options.orphanIntervalMs * 2);
     return removed;
-  }
-
-  /** Bytes first, then keys and index entry: a failure in between leaves a record, which a later pass removes. */
-  private async removeUpload(id: string): Promise<boolean> {
-    const bytes = (await this.parts.bytes.bytesStored(id)) ?? 0;
-    const record = await this.parts.reader.readRecord(id);
-    const hadBytes = await this.parts.bytes.remove(id);
-    const hadRecord = await this.parts.tracker.remove(id);
-    if (hadBytes || hadRecord)
-      await this.parts.events.emit({ type: 'expired', id, bytes: hadBytes ? bytes : 0, record });
-    return hadBytes || hadRecord;
   }
 
   /** Runs `work` under the upload's lock if it is free now; never asks a request holding it to stop. */

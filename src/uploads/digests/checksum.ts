@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 
 /**
  * tus checksum extension: "The Server MUST support at least the SHA1 checksum
@@ -12,8 +12,6 @@ const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = { md5: 16, sha1: 20, sha
 
 export type ChecksumExpectation = Readonly<{ algorithm: ChecksumAlgorithm; digest: Buffer }>;
 
-export const checksumMismatch = () => ({ status_code: 460, body: 'Checksum Mismatch\n' });
-
 /**
  * Parses `Upload-Checksum: <algorithm> <base64 digest>`. tus: "400 Bad Request
  * if the checksum algorithm is not supported by the server".
@@ -21,28 +19,16 @@ export const checksumMismatch = () => ({ status_code: 460, body: 'Checksum Misma
 export function parseUploadChecksum(header: string): ChecksumExpectation {
   const match = /^([a-z0-9-]+) ([A-Za-z0-9+/]+={0,2})$/.exec(header.trim());
   if (!match) {
-    throw new AppError(
-      'INVALID_REQUEST',
-      400,
-      'Upload-Checksum must be "<algorithm> <base64 digest>", e.g. "sha1 Kq5sNclPz7QV2+lfQIuc6R7oRu0="',
-    );
+    throw appError('INVALID_CHECKSUM_HEADER');
   }
   const [, name, base64] = match as unknown as [string, string, string];
   if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(name)) {
-    throw new AppError(
-      'INVALID_REQUEST',
-      400,
-      `Unsupported checksum algorithm "${name}"; supported: ${CHECKSUM_ALGORITHMS.join(', ')}`,
-    );
+    throw appError('UNSUPPORTED_CHECKSUM_ALGORITHM', { name, supported: CHECKSUM_ALGORITHMS });
   }
   const algorithm = name as ChecksumAlgorithm;
   const digest = Buffer.from(base64, 'base64');
   if (digest.length !== DIGEST_BYTES[algorithm]) {
-    throw new AppError(
-      'INVALID_REQUEST',
-      400,
-      `Upload-Checksum: a ${algorithm} digest is ${DIGEST_BYTES[algorithm]} bytes`,
-    );
+    throw appError('INVALID_CHECKSUM_LENGTH', { algorithm, bytes: DIGEST_BYTES[algorithm] });
   }
   return { algorithm, digest };
 }

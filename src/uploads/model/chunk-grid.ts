@@ -3,8 +3,10 @@
  * Chunk i covers bytes [i * chunkSize, (i + 1) * chunkSize), the last one shorter.
  * The same rules are enforced in Redis by record-progress-2.lua.
  */
-import { CHUNK_SIZE_BOUNDS } from '../../config/load-config.js';
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
+
+/** Smallest and largest chunk size a client may ask for (Upload-Metadata `chunkSize`). */
+export const CHUNK_SIZE_BOUNDS = { minBytes: 64 * 1024, maxBytes: 1024 * 1024 * 1024 } as const;
 
 /**
  * The most chunks one upload may have. It bounds the received-chunks set in
@@ -64,11 +66,7 @@ export function chooseChunkSize(requested: string | null | undefined, serverDefa
   const { minBytes, maxBytes } = CHUNK_SIZE_BOUNDS;
   const bytes = requested !== null && /^\d{1,16}$/.test(requested) ? Number(requested) : Number.NaN;
   if (!(bytes >= minBytes && bytes <= maxBytes)) {
-    throw new AppError(
-      'INVALID_CHUNK_SIZE',
-      400,
-      `Upload-Metadata chunkSize must be a whole number of bytes between ${minBytes} and ${maxBytes}`,
-    );
+    throw appError('INVALID_CHUNK_SIZE', { minBytes, maxBytes });
   }
   return bytes;
 }

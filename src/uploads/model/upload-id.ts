@@ -20,4 +20,3 @@ export function parseUploadId(value: unknown): string | undefined {
 /** A group links the parts of one file uploaded in parallel (Upload-Metadata `group`, chosen by the client). */
 const GROUP = /^[A-Za-z0-9_-]{1,64}$/;
 export const isGroupName = (value: unknown): value is string => typeof value === 'string' && GROUP.test(value);
-export const GROUP_RULE = 'a group is 1 to 64 letters, digits, "-" or "_"';

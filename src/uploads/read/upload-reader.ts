@@ -1,4 +1,4 @@
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import { isFinal, parseRecord, type UploadRecord, type UploadStatus } from '../model/upload-record.js';
@@ -12,7 +12,7 @@ const encodeCursor = (entry: { id: string; score: number }) =>
 function decodeCursor(cursor: string): { score: number; id: string } {
   const [score, id] = Buffer.from(cursor, 'base64url').toString().split(':');
   if (!score || !id || !Number.isFinite(Number(score))) {
-    throw new AppError('INVALID_REQUEST', 400, 'Invalid cursor: pass the "next" value of the previous page');
+    throw appError('INVALID_CURSOR');
   }
   return { score: Number(score), id };
 }

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 
@@ -26,11 +26,7 @@ export class OwnerSlots {
     await this.forgetFinished(key, limit, now);
     const until = now + this.uploadTtlMs;
     if ((await this.redis.claimOwnerSlot(key, id, now, until, limit, this.uploadTtlMs + 60_000)) === 1) return;
-    throw new AppError(
-      'TOO_MANY_UPLOADS',
-      429,
-      `You have ${limit} unfinished uploads, the most allowed at once: finish or delete one, then retry`,
-    );
+    throw appError('TOO_MANY_UPLOADS', { limit });
   }
 
   /** An upload deleted by its owner stops counting at once. */

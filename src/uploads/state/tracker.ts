@@ -1,4 +1,4 @@
-import { AppError, uploadNotFound } from '../../errors.js';
+import { appError } from '../../errors/app-error.js';
 import { execAll, type RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import { initialFields, type NewUpload, type UploadStatus } from '../model/upload-record.js';
@@ -63,10 +63,9 @@ export class UploadTracker {
 
   async declareLength(id: string, size: number, now = Date.now()): Promise<number> {
     const reply = await this.redis.declareLength(this.keys.forUpload(id).upload, size, now);
-    if (reply === -1) throw uploadNotFound();
-    if (reply === -2) throw new AppError('INVALID_REQUEST', 400, 'Upload-Length was already declared for this upload');
-    if (reply === -3)
-      throw new AppError('INVALID_REQUEST', 400, 'Upload-Length is smaller than the bytes already received');
+    if (reply === -1) throw appError('UPLOAD_NOT_FOUND');
+    if (reply === -2) throw appError('LENGTH_ALREADY_DECLARED');
+    if (reply === -3) throw appError('LENGTH_BELOW_OFFSET');
     return reply;
   }
 

@@ -1,38 +1,59 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Caller } from '../../auth/authorizer.js';
+import type { OwnerLimits } from '../../config/load-config.js';
 import type { Logger } from '../../log.js';
 import type { ChecksumExpectation } from '../digests/checksum.js';
 import type { UploadRecord } from '../model/upload-record.js';
 
+/** Who a request comes from, once authorized, and what they may do. */
+export type Caller = Readonly<{ owner: string | undefined; limits: OwnerLimits }>;
+
 /**
  * What one tus request tells the store beyond @tus/server's DataStore
- * arguments (which carry no headers), and what the store tells back for the
- * response. Set by the HTTP layer around each tus request.
+ * arguments (which carry no headers). Set once, by the HTTP layer, before
+ * @tus/server sees the request; never changed after.
  */
-export type RequestScope = {
-  readonly method: string;
-  /** The ID @tus/server chose for the upload this request creates. */
-  createdId?: string;
-  /** `Upload-Concat: partial` on a creation. */
-  partial?: boolean;
-  /** `Upload-Checksum` of a PATCH, parsed. */
-  checksum?: ChecksumExpectation;
-  /** The record the store read while serving this request. */
-  record?: UploadRecord;
-  /**
-   * An upload's hash read in the same round trip as the SET that took its
-   * lock (queued right behind it on the connection), so it is what the lock
-   * holder sees. Consumed by the store's first read of that upload.
-   */
-  prefetched?: { id: string; hash: Promise<Record<string, string>> };
-  /** The record this request just created (a POST reads it back at once). */
-  created?: UploadRecord;
-  /** Bytes this request stored. */
-  stored?: number;
-  /** Who sent the request, once authorized, and their limits. */
-  caller?: Caller;
+export type TusRequestInput = Readonly<{
+  method: string;
   /** Logs with this request's ID. */
-  logger?: Logger;
+  logger: Logger;
+  /** Authorized before any byte is read. */
+  caller: Caller;
+  /** `Upload-Concat: partial` on a creation. */
+  partial: boolean;
+  /** `Upload-Checksum` of a PATCH, parsed. */
+  checksum: ChecksumExpectation | undefined;
+}>;
+
+/** What the store tells the HTTP layer about the request, for its response and its log line. Written by the store only. */
+export type TusRequestOutcome = {
+  /** The upload this request created. */
+  createdId: string | undefined;
+  /** The upload's record as the store read it (HEAD answers Upload-Concat from it). */
+  record: UploadRecord | undefined;
+  /** Bytes this request stored. */
+  stored: number | undefined;
 };
 
-export const requestScope = new AsyncLocalStorage<RequestScope>();
+export type TusRequest = Readonly<{ input: TusRequestInput; outcome: TusRequestOutcome }>;
+
+const current = new AsyncLocalStorage<TusRequest>();
+
+/** Runs `serve` as one tus request: the store sees `input`, and `serve` reads what the store did from the outcome. */
+export function runTusRequest<T>(
+  input: TusRequestInput,
+  serve: (outcome: TusRequestOutcome) => Promise<T>,
+): Promise<T> {
+  const request: TusRequest = { input, outcome: { createdId: undefined, record: undefined, stored: undefined } };
+  return current.run(request, () => serve(request.outcome));
+}
+
+/**
+ * The tus request being served. The store's DataStore methods are only ever
+ * called by @tus/server while serving one; anything else (the sweeper,
+ * concatenation) goes through the lifecycle, not the store.
+ */
+export function currentTusRequest(): TusRequest {
+  const request = current.getStore();
+  if (!request) throw new Error('the tus store was called outside a tus request (see runTusRequest)');
+  return request;
+}

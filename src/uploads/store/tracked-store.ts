@@ -1,61 +1,49 @@
 import { Readable } from 'node:stream';
-import { DataStore, ERRORS, Metadata, Upload } from '@tus/utils';
-import { AppError } from '../../errors.js';
-import type { ByteStore } from '../bytes/file-byte-store.js';
-import type { Sweeper } from '../coordination/sweeper.js';
-import { bytesLost, type UploadEvents } from '../events/upload-events.js';
+import { DataStore, Metadata, Upload } from '@tus/utils';
+import { appError } from '../../errors/app-error.js';
+import type { ByteStore } from '../bytes/byte-store.js';
+import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import { chooseChunkSize, maxUploadBytes } from '../model/chunk-grid.js';
-import { GROUP_RULE, isGroupName } from '../model/upload-id.js';
-import {
-  isFinal,
-  type NewUpload,
-  newRecord,
-  parseRecord,
-  type UploadRecord,
-  type UploadStatus,
-} from '../model/upload-record.js';
+import { isGroupName } from '../model/upload-id.js';
+import { isFinal, parseRecord, type UploadRecord, type UploadStatus } from '../model/upload-record.js';
 import type { UploadReader } from '../read/upload-reader.js';
-import type { OwnerSlots } from '../state/owner-slots.js';
 import type { UploadTracker } from '../state/tracker.js';
-import { UploadWriter } from '../writing/upload-writer.js';
-import { requestScope } from './request-context.js';
+import type { UploadWriter } from '../writing/upload-writer.js';
+import { currentTusRequest, type TusRequest } from './request-context.js';
 
 const CHUNK_SIZE_CACHE_ENTRIES = 10_000;
 
-export type TrackedStoreOptions = Readonly<{
+export type TrackedStoreDeps = Readonly<{
   bytes: ByteStore;
   tracker: UploadTracker;
   reader: UploadReader;
+  lifecycle: UploadLifecycle;
+  writer: UploadWriter;
   chunkSizeBytes: number;
   maxSizeBytes: number;
   uploadTtlMs: number;
-  /** Progress is recorded at most this often while a body streams. */
-  progressIntervalMs: number;
-  /** Whether a completed upload gets its SHA-256 recorded. */
-  digest: boolean;
-  /** Reports an error of work that outlived its request (a late progress update). */
-  onLateError: (error: unknown) => void;
-  events: UploadEvents;
   /** Aborted when this process may no longer write upload `id` (its lock is lost). */
-  fence?: (id: string) => AbortSignal | undefined;
-  sweeper: Sweeper;
-  /** Counts each owner's unfinished uploads against their limit. */
-  slots?: OwnerSlots;
+  fence: (id: string) => AbortSignal | undefined;
+  /** The upload's hash as read together with the lock this request holds on it (once). */
+  takeLockedRead: (id: string) => Promise<Record<string, string>> | undefined;
+  /** One sweep of expired uploads; resolves to how many were removed. */
+  sweep: () => Promise<number>;
 }>;
 
 /**
  * The tus DataStore: bytes go to the byte store, and every create, write,
  * declared length and removal is recorded in Redis as part of the request
  * (awaited), so that when a request ends, the record, the chunk set and the
- * bytes agree.
+ * bytes agree. Its methods serve @tus/server's requests only (each needs the
+ * request's context); other callers go through the lifecycle.
  */
 export class TrackedStore extends DataStore {
-  readonly writer: UploadWriter;
   private readonly chunkSizes = new Map<string, number>();
+  /** The record a POST just created, which @tus/server reads back at once: no round trip for it. */
+  private readonly created = new WeakMap<TusRequest, UploadRecord>();
 
-  constructor(private readonly options: TrackedStoreOptions) {
+  constructor(private readonly deps: TrackedStoreDeps) {
     super();
-    this.writer = new UploadWriter(options);
     this.extensions = [
       'creation',
       'creation-with-upload',
@@ -66,77 +54,59 @@ export class TrackedStore extends DataStore {
       'concatenation',
       // @tus/server answers 501 to any Upload-Concat unless the store claims this
       // misspelled name; partial uploads then pass through it. It is taken out of
-      // OPTIONS again (http/tus.ts), and final uploads never reach @tus/server.
+      // OPTIONS again (http/tus), and final uploads never reach @tus/server.
       'concatentation',
     ];
   }
 
   override async create(upload: Upload): Promise<Upload> {
-    const { bytes, tracker } = this.options;
-    const chunkSize = chooseChunkSize(upload.metadata?.chunkSize, this.options.chunkSizeBytes);
-    if (upload.size !== undefined && upload.size > maxUploadBytes(chunkSize, this.options.maxSizeBytes)) {
-      throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
+    const request = currentTusRequest();
+    const { caller, partial } = request.input;
+    const chunkSize = chooseChunkSize(upload.metadata?.chunkSize, this.deps.chunkSizeBytes);
+    if (upload.size !== undefined && upload.size > maxUploadBytes(chunkSize, this.deps.maxSizeBytes)) {
+      throw appError('UPLOAD_TOO_LARGE');
     }
     const group = upload.metadata?.group ?? undefined;
-    if (group !== undefined && !isGroupName(group)) {
-      throw new AppError('INVALID_REQUEST', 400, `Invalid Upload-Metadata group: ${GROUP_RULE}`);
-    }
+    if (group !== undefined && !isGroupName(group)) throw appError('INVALID_GROUP', { field: 'Upload-Metadata group' });
     const createdAt = upload.creation_date ? Date.parse(upload.creation_date) : Date.now();
-    const scope = requestScope.getStore();
-    const partial = scope?.partial === true;
-    const owner = scope?.caller?.owner;
-    const concurrent = scope?.caller?.limits.maxConcurrentUploads ?? 0;
-    // Per-owner limit, checked before anything is created (and so before any byte is accepted).
-    if (owner !== undefined && concurrent > 0) await this.options.slots?.claim(owner, upload.id, concurrent, createdAt);
-    // Read with the lock, before the record existed.
-    if (scope) scope.prefetched = undefined;
-    const created: NewUpload = {
-      id: upload.id,
-      size: upload.size,
-      chunkSize,
-      metadata: upload.metadata,
-      createdAt,
-      expiresAt: createdAt + this.options.uploadTtlMs,
-      uploadConcat: partial ? 'partial' : undefined,
-      group,
-      owner,
-    };
-    await tracker.create(created);
+    const record = await this.deps.lifecycle.create(
+      {
+        id: upload.id,
+        size: upload.size,
+        chunkSize,
+        metadata: upload.metadata,
+        createdAt,
+        expiresAt: createdAt + this.deps.uploadTtlMs,
+        uploadConcat: partial ? 'partial' : undefined,
+        group,
+        owner: caller.owner,
+      },
+      caller.limits.maxConcurrentUploads,
+    );
+    request.outcome.createdId = upload.id;
     this.rememberChunkSize(upload.id, chunkSize);
-    try {
-      await bytes.create(upload.id);
-    } catch (error) {
-      await tracker.remove(upload.id).catch(() => {});
-      throw error;
-    }
-    if (group !== undefined) await tracker.addToGroup(group, owner, upload.id);
-    await this.options.events.emit({ type: 'created', id: upload.id });
     // An empty upload is complete as soon as it exists.
-    if (upload.size === 0) await this.writer.settle(upload.id, 0);
-    // @tus/server reads the upload back at once; unless a body is written to it first, this is it.
-    else if (scope) scope.created = newRecord(created);
+    if (upload.size === 0) await this.deps.writer.settle(upload.id, 0);
+    else this.created.set(request, record);
     return upload;
   }
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
-    const scope = requestScope.getStore();
-    // What this request read or created of the upload is out of date once it writes.
-    if (scope) {
-      scope.created = undefined;
-      scope.prefetched = undefined;
-    }
+    const request = currentTusRequest();
+    // What this request created is out of date once it writes.
+    this.created.delete(request);
     // A writer that may have lost its lock stops at once, keeping what it stored.
-    const fence = this.options.fence?.(id);
+    const fence = this.deps.fence(id);
     const stopWriting = () => stream.destroy(fence?.reason);
     fence?.addEventListener('abort', stopWriting, { once: true });
     if (fence?.aborted) stopWriting();
     try {
-      const chunkSize = (await this.chunkSizeOf(id)) ?? this.options.chunkSizeBytes;
-      const checksum = scope?.checksum;
+      const chunkSize = (await this.chunkSizeOf(id)) ?? this.deps.chunkSizeBytes;
+      const { checksum } = request.input;
       const end = checksum
-        ? await this.writer.writeVerified(stream, id, offset, chunkSize, checksum)
-        : await this.writer.write(stream, id, offset, chunkSize);
-      if (scope) scope.stored = end - offset;
+        ? await this.deps.writer.writeVerified(stream, id, offset, chunkSize, checksum)
+        : await this.deps.writer.write(stream, id, offset, chunkSize);
+      request.outcome.stored = end - offset;
       return end;
     } finally {
       fence?.removeEventListener('abort', stopWriting);
@@ -144,53 +114,38 @@ export class TrackedStore extends DataStore {
   }
 
   override async getUpload(id: string): Promise<Upload> {
-    const { bytes, tracker } = this.options;
-    const [record, found] = await Promise.all([this.readRecordOnce(id), bytes.bytesStored(id)]);
+    const request = currentTusRequest();
+    const { bytes, lifecycle } = this.deps;
+    const [record, found] = await Promise.all([this.readRecordOnce(request, id), bytes.bytesStored(id)]);
     if (!record) {
-      if (found === undefined) throw ERRORS.FILE_NOT_FOUND;
-      // The record expired (or was lost) while its bytes remain: without its
-      // state the upload cannot be resumed, so its bytes go too. Whoever
-      // removes them says so (the sweeper will find nothing left to announce).
-      if (await bytes.remove(id)) await this.options.events.emit({ type: 'expired', id, bytes: found });
-      throw ERRORS.FILE_NO_LONGER_EXISTS;
+      if (found === undefined) throw appError('UPLOAD_NOT_FOUND');
+      // The record expired (or was lost) while its bytes remain: without its state the upload cannot be resumed.
+      await lifecycle.remove(id, 'expired');
+      throw appError('UPLOAD_GONE');
     }
     if (found === undefined) {
-      // Its bytes are gone from disk. A completed upload's file may have been
-      // moved on purpose (upload.completed says where it is); an unfinished one
-      // cannot go on: announced before the record goes, so the event shows what it was.
-      if (record.status !== 'completed') await this.options.events.emit(bytesLost(id));
-      await tracker.remove(id);
-      throw ERRORS.FILE_NO_LONGER_EXISTS;
+      await lifecycle.remove(id, 'lost', record);
+      throw appError('UPLOAD_GONE');
     }
-    const scope = requestScope.getStore();
-    if (scope) scope.record = record;
+    request.outcome.record = record;
     // tus concatenation: "The Server MUST respond with the 403 Forbidden status to PATCH requests against a final upload URL".
-    if (scope?.method === 'PATCH' && isFinal(record)) {
-      throw new AppError('INVALID_REQUEST', 403, 'A final upload (Upload-Concat: final) cannot be modified');
-    }
+    if (request.input.method === 'PATCH' && isFinal(record)) throw appError('FINAL_UPLOAD_READ_ONLY');
     this.rememberChunkSize(id, record.chunkSize);
     const { stored, status } = await this.reconcile(record, found);
     return toUpload(record, stored, status);
   }
 
   override async declareUploadLength(id: string, size: number): Promise<void> {
-    await this.options.tracker.declareLength(id, size);
+    await this.deps.tracker.declareLength(id, size);
   }
 
-  /**
-   * Termination. The bytes go first: if the process dies before the keys
-   * follow, the record without bytes is removed by the next request or the
-   * sweeper; the other order could leave bytes that nothing refers to.
-   */
+  /** tus termination. */
   override async remove(id: string): Promise<void> {
+    const request = currentTusRequest();
     this.chunkSizes.delete(id);
-    this.writer.forget(id);
-    const record = await this.readRecordOnce(id);
-    const hadBytes = await this.options.bytes.remove(id);
-    const hadRecord = await this.options.tracker.remove(id);
-    if (!hadRecord && !hadBytes) throw ERRORS.FILE_NOT_FOUND;
-    if (record?.owner !== undefined) await this.options.slots?.release(record.owner, id);
-    await this.options.events.emit({ type: 'terminated', id, record });
+    this.deps.writer.forget(id);
+    const removal = await this.deps.lifecycle.remove(id, 'terminated', await this.readRecordOnce(request, id));
+    if (!removal.hadRecord && !removal.hadBytes) throw appError('UPLOAD_NOT_FOUND');
   }
 
   /**
@@ -198,32 +153,31 @@ export class TrackedStore extends DataStore {
    * a new one, by the chunk size it asks for; and by the caller's own limit.
    */
   async maxSizeFor(id: string | undefined, metadataHeader: string | null): Promise<number> {
-    const chunkSize = id ? await this.chunkSizeOf(id) : requestedChunkSize(metadataHeader, this.options.chunkSizeBytes);
-    const max = maxUploadBytes(chunkSize ?? this.options.chunkSizeBytes, this.options.maxSizeBytes);
-    const ownerMax = requestScope.getStore()?.caller?.limits.maxSizeBytes || Number.POSITIVE_INFINITY;
+    const chunkSize = id ? await this.chunkSizeOf(id) : requestedChunkSize(metadataHeader, this.deps.chunkSizeBytes);
+    const max = maxUploadBytes(chunkSize ?? this.deps.chunkSizeBytes, this.deps.maxSizeBytes);
+    const ownerMax = currentTusRequest().input.caller.limits.maxSizeBytes || Number.POSITIVE_INFINITY;
     return Math.min(max, ownerMax);
   }
 
   /**
    * The bytes of an upload as a web stream (@tus/server's GET path, which this
-   * server does not route to: see http/download.ts). A Node stream given to
+   * server does not route to: see http/tus/download.ts). A Node stream given to
    * `new Response()` makes undici throw an uncaught "ReadableStream is already
    * closed" on Node 20 when the client closes right after the body.
    */
   async read(id: string): Promise<ReadableStream> {
-    const record = await this.options.reader.readRecord(id);
-    if (record?.status !== 'completed') throw ERRORS.FILE_NOT_FOUND;
-    return Readable.toWeb(this.options.bytes.read(id)) as ReadableStream;
+    const record = await this.deps.reader.readRecord(id);
+    if (record?.status !== 'completed') throw appError('UPLOAD_NOT_FOUND');
+    return Readable.toWeb(this.deps.bytes.read(id)) as ReadableStream;
   }
 
   override getExpiration(): number {
-    return this.options.uploadTtlMs;
+    return this.deps.uploadTtlMs;
   }
 
   /** @tus/server's cleanUpExpiredUploads: one sweep; returns the uploads removed. */
   override async deleteExpired(): Promise<number> {
-    const report = await this.options.sweeper.sweep();
-    return report.expired + report.orphanFiles + report.orphanRecords;
+    return this.deps.sweep();
   }
 
   /**
@@ -233,7 +187,7 @@ export class TrackedStore extends DataStore {
    * under the upload's lock. Returns the bytes stored and the status.
    */
   private async reconcile(record: UploadRecord, found: number): Promise<{ stored: number; status: UploadStatus }> {
-    const { bytes, tracker } = this.options;
+    const { bytes, tracker } = this.deps;
     let stored = found;
     if (record.unverifiedFrom !== undefined) {
       if (stored > record.unverifiedFrom) {
@@ -249,7 +203,7 @@ export class TrackedStore extends DataStore {
       status = 'uploading';
     }
     if (status === 'assembling' && stored === record.size && !isFinal(record)) {
-      await this.writer.finalize(record.id);
+      await this.deps.writer.finalize(record.id);
       status = 'completed';
     }
     return { stored, status };
@@ -257,21 +211,20 @@ export class TrackedStore extends DataStore {
 
   /**
    * The record, without a round trip of its own when this request already has
-   * it: read with its lock, or just created by this POST.
+   * it: just created by this POST, or read with its lock.
    */
-  private async readRecordOnce(id: string): Promise<UploadRecord | undefined> {
-    const scope = requestScope.getStore();
-    if (scope?.created?.id === id) return scope.created;
-    const prefetched = scope?.prefetched?.id === id ? scope.prefetched.hash : undefined;
-    if (scope) scope.prefetched = undefined;
-    return prefetched ? parseRecord(id, await prefetched) : this.options.reader.readRecord(id);
+  private async readRecordOnce(request: TusRequest, id: string): Promise<UploadRecord | undefined> {
+    const created = this.created.get(request);
+    if (created?.id === id) return created;
+    const withLock = this.deps.takeLockedRead(id);
+    return withLock ? parseRecord(id, await withLock) : this.deps.reader.readRecord(id);
   }
 
   /** An upload's chunk size never changes, so it is remembered rather than read on every PATCH. */
   private async chunkSizeOf(id: string): Promise<number | undefined> {
     const known = this.chunkSizes.get(id);
     if (known !== undefined) return known;
-    const record = await this.options.reader.readRecord(id);
+    const record = await this.deps.reader.readRecord(id);
     if (record) this.rememberChunkSize(id, record.chunkSize);
     return record?.chunkSize;
   }

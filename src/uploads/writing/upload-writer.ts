@@ -1,22 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ERRORS } from '@tus/utils';
-import { AppError } from '../../errors.js';
-import { isRedisUnavailable } from '../../redis/client.js';
-import type { ByteStore } from '../bytes/file-byte-store.js';
+import { appError } from '../../errors/app-error.js';
+
+import type { ByteStore } from '../bytes/byte-store.js';
 import { BackgroundDigests, type DigestHandle } from '../digests/background-digest.js';
-import { type ChecksumExpectation, checksumHash, checksumMismatch } from '../digests/checksum.js';
+import { type ChecksumExpectation, checksumHash } from '../digests/checksum.js';
 import type { UploadEvents } from '../events/upload-events.js';
-import type { UploadReader } from '../read/upload-reader.js';
+import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import type { ProgressState, UploadTracker } from '../state/tracker.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { writeInSegments } from './segmented-write.js';
 
-export type WriterParts = Readonly<{
+export type WriterDeps = Readonly<{
   bytes: ByteStore;
   tracker: UploadTracker;
-  reader: UploadReader;
+  lifecycle: UploadLifecycle;
   /** Progress is recorded at most this often while a body streams. */
   progressIntervalMs: number;
   /** Whether a completed upload gets its SHA-256 recorded. */
@@ -39,7 +38,7 @@ export class UploadWriter {
   private readonly digests = new Map<string, RunningDigest>();
   private readonly background = new BackgroundDigests();
 
-  constructor(private readonly parts: WriterParts) {}
+  constructor(private readonly parts: WriterDeps) {}
 
   async close(): Promise<void> {
     await this.background.close();
@@ -108,7 +107,7 @@ export class UploadWriter {
     expected: ChecksumExpectation,
   ): Promise<number> {
     const { bytes, tracker } = this.parts;
-    if (!(await tracker.markUnverified(id, offset))) throw ERRORS.FILE_NO_LONGER_EXISTS;
+    if (!(await tracker.markUnverified(id, offset))) throw appError('UPLOAD_GONE');
     const hash = checksumHash(expected);
     let end: number | undefined;
     let failure: unknown;
@@ -137,7 +136,7 @@ export class UploadWriter {
     await bytes.truncate(id, offset);
     await tracker.clearUnverified(id);
     // A body that did not arrive whole cannot match its checksum either; its own error says more.
-    throw failure ?? checksumMismatch();
+    throw failure ?? appError('CHECKSUM_MISMATCH');
   }
 
   /** Records a request that stored nothing, finalizing when that completes the upload (an empty upload). */
@@ -178,7 +177,9 @@ export class UploadWriter {
   finalize(id: string): Promise<void> {
     let running = this.finalizing.get(id);
     if (!running) {
-      running = this.computeAndRecordDigest(id).finally(() => this.finalizing.delete(id));
+      running = this.parts.lifecycle
+        .finish(id, 'finalization', () => this.digestOf(id))
+        .finally(() => this.finalizing.delete(id));
       this.finalizing.set(id, running);
     }
     return running;
@@ -187,41 +188,24 @@ export class UploadWriter {
   private async recordProgress(id: string, offset: number): Promise<ProgressState> {
     const progress = await this.parts.tracker.recordProgress(id, offset);
     // Deleted or expired while this request was writing.
-    if (!progress) throw ERRORS.FILE_NO_LONGER_EXISTS;
+    if (!progress) throw appError('UPLOAD_GONE');
     void this.parts.events.emit({ type: 'progress', id });
     return progress;
   }
 
-  private async computeAndRecordDigest(id: string): Promise<void> {
-    const { bytes, tracker, reader } = this.parts;
+  /** The SHA-256 of the whole upload; undefined when no digest is recorded (UPLOAD_DIGEST=none). */
+  private async digestOf(id: string): Promise<string | undefined> {
     const running = this.digests.get(id);
     this.digests.delete(id);
-    let completed: boolean;
-    try {
-      const stored = running && (await bytes.bytesStored(id));
-      let sha256: string | undefined;
-      if (!this.parts.digest) {
-        sha256 = undefined;
-      } else if (running && running.offset === stored) {
-        sha256 = await running.handle.digest();
-      } else {
-        running?.handle.drop();
-        const hash = createHash('sha256');
-        await pipeline(bytes.read(id), hash);
-        sha256 = hash.digest('hex');
-      }
-      completed = await tracker.complete(id, sha256);
-    } catch (error) {
-      // Redis being unavailable leaves the upload 'assembling'; the next HEAD or PATCH finalizes it.
-      if (isRedisUnavailable(error)) throw error;
-      const record = await reader.readRecord(id);
-      const reason = `finalization failed: ${(error as Error).message}`;
-      if (record && (await tracker.fail(id, reason, record.expiresAt))) {
-        await this.parts.events.emit({ type: 'failed', id, reason });
-      }
-      throw new AppError('UPLOAD_FINALIZATION_FAILED', 500, 'The upload was stored but could not be finalized');
+    if (!this.parts.digest) {
+      running?.handle.drop();
+      return undefined;
     }
-    // Awaited: the request that completed the upload is answered once its webhooks are in the outbox.
-    if (completed) await this.parts.events.emit({ type: 'completed', id });
+    const stored = running && (await this.parts.bytes.bytesStored(id));
+    if (running && running.offset === stored) return running.handle.digest();
+    running?.handle.drop();
+    const hash = createHash('sha256');
+    await pipeline(this.parts.bytes.read(id), hash);
+    return hash.digest('hex');
   }
 }

@@ -1,0 +1,70 @@
+import { Server } from '@tus/server';
+import type { Locker } from '@tus/utils';
+import { allowsAnyOrigin, type Config } from '../../config/load-config.js';
+import type { AppError } from '../../errors/app-error.js';
+import { appError } from '../../errors/app-error.js';
+import { metadataFromPreCreate, type PreCreateHook } from '../../hooks/pre-create-hook.js';
+import type { Logger } from '../../log.js';
+import { newUploadId } from '../../uploads/model/upload-id.js';
+import { currentTusRequest } from '../../uploads/store/request-context.js';
+import type { TrackedStore } from '../../uploads/store/tracked-store.js';
+import { ERROR_CODE_HEADER, toAppError } from '../errors.js';
+import { uploadIdFromPath } from './upload-path.js';
+
+export type TusServerDeps = Readonly<{
+  config: Config;
+  store: TrackedStore;
+  locker: Locker;
+  logger: Logger;
+  preCreate: PreCreateHook | undefined;
+  /** Hears the error each tus request was answered with (its code goes into the response headers). */
+  answeredWith: (request: Request, error: AppError) => void;
+}>;
+
+/** @tus/server, configured: the protocol engine, speaking to our store and locker. */
+export function createTusServer({ config, store, locker, logger, preCreate, answeredWith }: TusServerDeps): Server {
+  return new Server({
+    path: config.tusPath,
+    datastore: store,
+    locker,
+    maxSize: (req, id) =>
+      store.maxSizeFor(req.method === 'POST' ? undefined : (id ?? undefined), req.headers.get('upload-metadata')),
+    relativeLocation: config.relativeLocation,
+    respectForwardedHeaders: config.trustProxy,
+    allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.corsOrigins],
+    allowedHeaders: ['Upload-Checksum'],
+    exposedHeaders: [ERROR_CODE_HEADER],
+    namingFunction: () => newUploadId(),
+    getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.tusPath),
+    onUploadCreate: async (req, upload) => {
+      if (!preCreate) return {};
+      const { caller, partial } = currentTusRequest().input;
+      const request = {
+        upload: {
+          id: upload.id,
+          size: upload.size,
+          metadata: upload.metadata ?? {},
+          owner: caller.owner,
+          concat: partial ? ('partial' as const) : undefined,
+        },
+        method: req.method,
+        url: new URL(req.url).pathname,
+        headers: Object.fromEntries(req.headers),
+      };
+      return { metadata: await metadataFromPreCreate(preCreate, request, upload.metadata) };
+    },
+    onResponseError: (req, error) => {
+      const pathname = new URL(req.url).pathname;
+      // A malformed ID is a client error of its own, not an unknown upload.
+      const malformed =
+        (error as { status_code?: number }).status_code === 404 &&
+        pathname.startsWith(`${config.tusPath}/`) &&
+        !uploadIdFromPath(pathname, config.tusPath);
+      const e = malformed
+        ? appError('INVALID_UPLOAD_ID')
+        : toAppError(error, currentTusRequest().input.logger ?? logger);
+      answeredWith(req, e);
+      return { status_code: e.status_code, body: e.body };
+    },
+  });
+}
