@@ -24,9 +24,9 @@ export {
   ConfigError,
   loadConfig,
   type OwnerLimits,
-  renderConfigReference,
   type WebhookConfig,
 } from './config/load-config.js';
+export { renderConfigReference } from './config/reference.js';
 export { AppError, appError } from './errors/app-error.js';
 export type { ErrorCode } from './errors/registry.js';
 export {

@@ -45,11 +45,11 @@ function exitOnConfigError<T>(build: () => T): T {
 
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());
-  const logger = createLogger(config.logLevel);
-  const { url, local } = await findRedis(config, logger);
+  const logger = createLogger(config.server.logLevel);
+  const { url, local } = await findRedis({ redisUrl: config.redis.url, uploadDir: config.storage.uploadDir }, logger);
   // Whatever way this process ends, a redis-server it started ends with it.
   if (local) process.once('exit', () => local.process.kill('SIGTERM'));
-  const redis = createRedisClient(url, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  const redis = createRedisClient(url, { commandTimeoutMs: config.redis.commandTimeoutMs });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   await warnIfEvicting(redis, logger);
@@ -59,14 +59,14 @@ async function main(): Promise<void> {
   const server = createHttpServer(app.app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, resolve);
+    server.listen(config.server.port, config.server.host, resolve);
   }).catch((error: NodeJS.ErrnoException) => {
     throw new Error(
-      `Cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}. Set PORT to a free port.`,
+      `Cannot listen on ${config.server.host}:${config.server.port}: ${error.code ?? error.message}. Set PORT to a free port.`,
     );
   });
   logger.info(
-    { address: server.address(), tusPath: config.tusPath, uploadDir: config.uploadDir },
+    { address: server.address(), tusPath: config.server.tusPath, uploadDir: config.storage.uploadDir },
     'serving tus uploads',
   );
 
@@ -77,14 +77,14 @@ async function main(): Promise<void> {
         if (report.expired + report.orphanFiles + report.orphanRecords > 0) logger.info(report, 'swept uploads');
       })
       .catch((error) => logger.warn({ err: error }, 'sweep failed'));
-  }, config.sweepIntervalSeconds * 1000);
+  }, config.sweeper.intervalMs);
   sweep.unref();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    const boundMs = config.shutdownTimeoutSeconds * 1000;
+    const boundMs = config.server.shutdownTimeoutMs;
     logger.info({ signal, boundMs }, 'shutting down: refusing new requests, letting in-flight ones finish');
     const forced = setTimeout(() => {
       logger.error('shutdown did not finish in time; exiting');

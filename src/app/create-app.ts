@@ -74,7 +74,7 @@ export function createApp(deps: AppDeps): App {
     ]);
   }
   const metrics = createMetrics();
-  const keys = createKeys(config.redisKeyPrefix);
+  const keys = createKeys(config.redis.keyPrefix);
   const reader = new UploadReader(redis, keys);
   const feed = new UploadEventFeed(redis.duplicate(), keys, reader, logger);
   const webhooks = new WebhookDispatcher(redis, keys, config.webhooks, logger, (outcome) =>
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps): App {
     reader,
     storagePath: (id) => uploads.bytes.localPath?.(id),
     config: config.webhooks,
-    tusPath: config.tusPath,
+    tusPath: config.server.tusPath,
     logger,
     appended: () => webhooks.wake(),
     markAnnounced: (id, status) => uploads.tracker.markAnnounced(id, status),
@@ -116,7 +116,7 @@ export function createApp(deps: AppDeps): App {
 
   const app = express();
   app.disable('x-powered-by');
-  if (config.trustProxy) app.set('trust proxy', true);
+  if (config.server.trustProxy) app.set('trust proxy', true);
 
   app.use(requestLogging(logger, metrics));
   app.use(refuseDotSegments);
@@ -125,20 +125,20 @@ export function createApp(deps: AppDeps): App {
     app.get('/', (_req, res) => res.redirect('/demo/'));
     app.use('/demo', express.static(DEMO_DIR, { index: 'index.html' }));
   }
-  app.use(healthRoutes(redis, config.uploadDir, drain));
+  app.use(healthRoutes(redis, config.storage.uploadDir, drain));
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(drain.guard);
-  app.get(`${config.tusPath}/:id`, downloadHandler(config, reader, uploads.bytes, access));
+  app.get(`${config.server.tusPath}/:id`, downloadHandler(config, reader, uploads.bytes, access));
   const tus = tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate });
-  app.all([config.tusPath, `${config.tusPath}/*rest`], tus);
+  app.all([config.server.tusPath, `${config.server.tusPath}/*rest`], tus);
 
-  app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.corsOrigins] }));
+  app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.server.corsOrigins] }));
   app.use(dashboardRoutes(reader, access));
-  app.use(liveRoutes(reader, feed, access, config.dashboardToken));
+  app.use(liveRoutes(reader, feed, access, config.dashboard.token));
   // Only under this server's own paths: an app that mounts this one serves the rest.
-  app.use([config.tusPath, '/api'], notFound);
+  app.use([config.server.tusPath, '/api'], notFound);
   app.use(jsonErrorHandler(logger));
   return {
     ...uploads,

@@ -9,11 +9,11 @@ export function authorizerFromConfig(config: Config): Authorizer | undefined {
   const { jwt, preRequestHookUrl } = config.auth;
   return chainAuthorizers([
     ...(jwt ? [jwtAuthorizer(jwt)] : []),
-    ...(preRequestHookUrl ? [preRequestHook(preRequestHookUrl, config.hookTimeoutMs)] : []),
+    ...(preRequestHookUrl ? [preRequestHook(preRequestHookUrl, config.hooks.timeoutMs)] : []),
   ]);
 }
 
 /** The standalone server's pre-create hook (PRE_CREATE_HOOK_URL), if configured. */
 export function preCreateFromConfig(config: Config): PreCreateHook | undefined {
-  return config.preCreateHookUrl ? preCreateWebhook(config.preCreateHookUrl, config.hookTimeoutMs) : undefined;
+  return config.hooks.preCreateUrl ? preCreateWebhook(config.hooks.preCreateUrl, config.hooks.timeoutMs) : undefined;
 }

@@ -31,21 +31,21 @@ export type UploadsDeps = Readonly<{
 
 /** Everything that keeps uploads (bytes, state, locks, sweeping), wired from one configuration; no HTTP. */
 export function wireUploads({ config, redis, keys, reader, logger, events, lockHooks = {}, revisit }: UploadsDeps) {
-  const uploadTtlMs = config.uploadTtlSeconds * 1000;
-  const completedRetentionMs = config.completedRetentionSeconds * 1000;
-  const digest = config.uploadDigest === 'sha256';
+  const uploadTtlMs = config.uploads.ttlMs;
+  const completedRetentionMs = config.uploads.completedRetentionMs;
+  const digest = config.uploads.digest === 'sha256';
   // The indexes and groups outlive every upload they list.
   const indexTtlMs = 2 * Math.max(uploadTtlMs, completedRetentionMs);
   const indexes = new UploadIndexes(redis, keys, indexTtlMs);
   const tracker = new UploadTracker(redis, keys, { completedRetentionMs, groupTtlMs: indexTtlMs }, indexes);
-  const bytes = createFileByteStore(config.uploadDir);
+  const bytes = createFileByteStore(config.storage.uploadDir);
   const slots = new OwnerSlots(redis, keys, uploadTtlMs);
   const lifecycle = new UploadLifecycle({ bytes, tracker, reader, events, slots });
   const locker = new RedisLocker(
     redis,
     redis.duplicate(),
     keys,
-    lockerOptions(config.lockTtlMs, config.lockAcquireTimeoutMs),
+    lockerOptions(config.locks.ttlMs, config.locks.acquireTimeoutMs),
     logger,
     {
       ...lockHooks,
@@ -55,14 +55,14 @@ export function wireUploads({ config, redis, keys, reader, logger, events, lockH
   );
   const sweeper = new Sweeper(
     { redis, keys, bytes, tracker, reader, lifecycle, locker, logger, events, revisit },
-    { orphanIntervalMs: config.orphanSweepIntervalSeconds * 1000, orphanGraceMs: 60_000, budgetMs: 30_000 },
+    { orphanIntervalMs: config.sweeper.orphanIntervalMs, orphanGraceMs: 60_000, budgetMs: 30_000 },
   );
   const writer = new UploadWriter({
     bytes,
     tracker,
     lifecycle,
     events,
-    progressIntervalMs: config.progressIntervalMs,
+    progressIntervalMs: config.uploads.progressIntervalMs,
     digest,
     onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
   });
@@ -72,8 +72,8 @@ export function wireUploads({ config, redis, keys, reader, logger, events, lockH
     reader,
     lifecycle,
     writer,
-    chunkSizeBytes: config.chunkSizeBytes,
-    maxSizeBytes: config.maxSizeBytes,
+    chunkSizeBytes: config.uploads.chunkSizeBytes,
+    maxSizeBytes: config.uploads.maxSizeBytes,
     uploadTtlMs,
     fence: (id) => locker.fence(id),
     takeLockedRead: (id) => locker.takeRead(id),
@@ -90,10 +90,10 @@ export function wireUploads({ config, redis, keys, reader, logger, events, lockH
     reader,
     lifecycle,
     locker,
-    chunkSizeBytes: config.chunkSizeBytes,
-    maxSizeBytes: config.maxSizeBytes,
+    chunkSizeBytes: config.uploads.chunkSizeBytes,
+    maxSizeBytes: config.uploads.maxSizeBytes,
     uploadTtlMs,
-    removePartials: config.removePartialsAfterConcat,
+    removePartials: config.uploads.removePartialsAfterConcat,
     digest,
   });
   return {

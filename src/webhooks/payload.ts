@@ -1,14 +1,8 @@
+import { WEBHOOK_EVENT_TYPES } from '../config/settings.js';
 import type { UploadEvent } from '../uploads/events/upload-events.js';
 import type { UploadRecord } from '../uploads/model/upload-record.js';
 
-export const WEBHOOK_EVENT_TYPES = [
-  'upload.created',
-  'upload.progress',
-  'upload.completed',
-  'upload.failed',
-  'upload.terminated',
-  'upload.expired',
-] as const;
+export { WEBHOOK_EVENT_TYPES };
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 

@@ -34,7 +34,7 @@ async function embeddingApp() {
     REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
     TUS_PATH: '/media/files',
   });
-  const redis = createRedisClient(inject('redisUrl'), { commandTimeoutMs: config.redisCommandTimeoutMs });
+  const redis = createRedisClient(inject('redisUrl'), { commandTimeoutMs: config.redis.commandTimeoutMs });
   await redis.connect();
   const asked: AccessRequest[] = [];
   const creations: PreCreateRequest[] = [];
@@ -109,7 +109,7 @@ describe('embedded in an Express app of its own', () => {
     const downloaded = await getBytes(agent, new URL(url).pathname, alice);
     expect(downloaded.status).toBe(200);
     expect(Buffer.compare(downloaded.body, data)).toBe(0);
-    const record = await host.redis.hgetall(`${host.config.redisKeyPrefix}upload:{${id}}`);
+    const record = await host.redis.hgetall(`${host.config.redis.keyPrefix}upload:{${id}}`);
     expect(record).toMatchObject({ owner: 'alice', status: 'completed' });
     expect(JSON.parse(record.metadata as string)).toMatchObject({ filename: 'notes.txt', project: 'apollo' });
 
@@ -150,7 +150,7 @@ describe('embedded in an Express app of its own', () => {
     );
     expect(refused?.getStatus()).toBe(415);
     expect(refused?.getBody()).toBe('Executables are not accepted\n');
-    expect(await host.redis.keys(`${host.config.redisKeyPrefix}upload:*`)).toEqual([]);
+    expect(await host.redis.keys(`${host.config.redis.keyPrefix}upload:*`)).toEqual([]);
     expect(host.events).toEqual([]);
   });
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { renderConfigReference } from '../../src/config/load-config.js';
+import { renderConfigReference } from '../../src/config/reference.js';
 import { signatureHeader } from '../../src/webhooks/signature.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 

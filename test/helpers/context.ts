@@ -27,10 +27,10 @@ export async function createTestContext(
   const dir = mkdtempSync(path.join(inject('tmpRoot'), 'uploads-'));
   const prefix = `test-${randomUUID()}:`;
   const config: Config = loadConfig({ UPLOAD_DIR: dir, REDIS_KEY_PREFIX: prefix, ...env });
-  const redis: RedisClient = createRedisClient(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+  const redis: RedisClient = createRedisClient(redisUrl, { commandTimeoutMs: config.redis.commandTimeoutMs });
   redis.on('error', () => {});
   await redis.connect();
-  const keys: Keys = createKeys(config.redisKeyPrefix);
+  const keys: Keys = createKeys(config.redis.keyPrefix);
   const built = createApp({ config, redis, logger });
   await built.start();
   const servers: Server[] = [];
@@ -40,8 +40,8 @@ export async function createTestContext(
     config,
     redis,
     keys,
-    dir: config.uploadDir,
-    prefix: config.redisKeyPrefix,
+    dir: config.storage.uploadDir,
+    prefix: config.redis.keyPrefix,
     /** Serves the app on a real loopback port (for tus-js-client and raw sockets); returns its base URL. */
     async listen(headersTimeoutMs?: number): Promise<string> {
       const server = createHttpServer(built.app, headersTimeoutMs);

@@ -6,16 +6,12 @@ describe('configuration', () => {
   it('has defaults that serve a developer on one machine', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
-      port: 1080,
-      redisUrl: undefined,
-      tusPath: '/files',
-      uploadTtlSeconds: 86400,
-      chunkSizeBytes: 5 * 1024 * 1024,
-      maxSizeBytes: 0,
-      redisKeyPrefix: '',
-      corsOrigins: [],
+      server: { port: 1080, tusPath: '/files', corsOrigins: [] },
+      redis: { url: undefined, keyPrefix: '' },
+      uploads: { ttlMs: 86400 * 1000, chunkSizeBytes: 5 * 1024 * 1024, maxSizeBytes: 0 },
     });
     expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.uploads)).toBe(true);
   });
 
   it('reads every variable', () => {
@@ -32,16 +28,15 @@ describe('configuration', () => {
       RELATIVE_LOCATION: 'yes',
     });
     expect(config).toMatchObject({
-      port: 8080,
-      redisUrl: 'redis://redis:6379/2',
-      uploadDir: '/data/uploads',
-      uploadTtlSeconds: 60,
-      chunkSizeBytes: 1_048_576,
-      maxSizeBytes: 1_000_000_000,
-      redisKeyPrefix: 'prod:',
-      corsOrigins: ['https://a.example', 'https://b.example'],
-      trustProxy: true,
-      relativeLocation: true,
+      server: {
+        port: 8080,
+        corsOrigins: ['https://a.example', 'https://b.example'],
+        trustProxy: true,
+        relativeLocation: true,
+      },
+      redis: { url: 'redis://redis:6379/2', keyPrefix: 'prod:' },
+      storage: { uploadDir: '/data/uploads' },
+      uploads: { ttlMs: 60 * 1000, chunkSizeBytes: 1_048_576, maxSizeBytes: 1_000_000_000 },
     });
   });
 

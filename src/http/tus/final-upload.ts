@@ -82,7 +82,7 @@ function partialId(url: string, req: IncomingMessage, config: Config): string {
     throw notAPartialUrl(url);
   }
   const ownHosts = new Set([host, req.headers.host].flatMap((h) => (h ? [normalHost(proto, h)] : [])));
-  const id = uploadIdFromPath(parsed.pathname, config.tusPath);
+  const id = uploadIdFromPath(parsed.pathname, config.server.tusPath);
   if (!id || !ownHosts.has(parsed.host) || parsed.search !== '' || !/^https?:$/.test(parsed.protocol)) {
     throw notAPartialUrl(url);
   }

@@ -61,7 +61,7 @@ const INTENTS: Readonly<Record<string, AccessIntent>> = {
 export function tusHandler(deps: TusDeps): RequestHandler {
   const answered = new WeakMap<Request, AppError>();
   const server = createTusServer({ ...deps, answeredWith: (request, error) => answered.set(request, error) });
-  const idleMs = deps.config.idleTimeoutSeconds * 1000;
+  const idleMs = deps.config.server.idleTimeoutMs;
 
   return (req, res) => {
     const logger = req.log ?? deps.logger;
@@ -70,7 +70,7 @@ export function tusHandler(deps: TusDeps): RequestHandler {
     cutOffSilentBody(req, idleMs);
     // The path as @tus/server will see it (normalized by the WHATWG URL parser), so both name the same upload.
     const pathname = new URL(req.url, 'http://host').pathname;
-    const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(pathname, deps.config.tusPath);
+    const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(pathname, deps.config.server.tusPath);
     const writing =
       req.method === 'PATCH' ||
       (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');

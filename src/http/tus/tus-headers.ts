@@ -17,7 +17,7 @@ export function tusResponseHeaders(req: IncomingMessage, config: Config): Record
     'Tus-Resumable': TUS_RESUMABLE,
     'Access-Control-Expose-Headers': `${EXPOSED_HEADERS}, Content-Disposition, Content-Range, Accept-Ranges`,
   };
-  const origin = allowedOrigin(req.headers.origin, config.corsOrigins);
+  const origin = allowedOrigin(req.headers.origin, config.server.corsOrigins);
   if (origin) headers['Access-Control-Allow-Origin'] = origin;
   return headers;
 }
@@ -60,7 +60,7 @@ function allowedOrigin(origin: string | undefined, allowed: readonly string[]): 
 export function publicOrigin(req: IncomingMessage, config: Config): { proto: string; host: string | undefined } {
   let proto: string | undefined;
   let host: string | undefined;
-  if (config.trustProxy) {
+  if (config.server.trustProxy) {
     const forwarded = header(req, 'forwarded');
     host = forwarded && /host="?([^";]+)/.exec(forwarded)?.[1];
     proto = forwarded && /proto=(https?)/.exec(forwarded)?.[1];
@@ -73,9 +73,9 @@ export function publicOrigin(req: IncomingMessage, config: Config): { proto: str
 
 /** The URL of upload `id`, as @tus/server would give it in Location. */
 export function uploadUrl(req: IncomingMessage, id: string, config: Config): string {
-  if (config.relativeLocation) return `${config.tusPath}/${id}`;
+  if (config.server.relativeLocation) return `${config.server.tusPath}/${id}`;
   const { proto, host } = publicOrigin(req, config);
-  return `${proto}://${host}${config.tusPath}/${id}`;
+  return `${proto}://${host}${config.server.tusPath}/${id}`;
 }
 
 const header = (req: IncomingMessage, name: string): string | undefined => {

@@ -24,18 +24,18 @@ export type TusServerDeps = Readonly<{
 /** @tus/server, configured: the protocol engine, speaking to our store and locker. */
 export function createTusServer({ config, store, locker, logger, preCreate, answeredWith }: TusServerDeps): Server {
   return new Server({
-    path: config.tusPath,
+    path: config.server.tusPath,
     datastore: store,
     locker,
     maxSize: (req, id) =>
       store.maxSizeFor(req.method === 'POST' ? undefined : (id ?? undefined), req.headers.get('upload-metadata')),
-    relativeLocation: config.relativeLocation,
-    respectForwardedHeaders: config.trustProxy,
-    allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.corsOrigins],
+    relativeLocation: config.server.relativeLocation,
+    respectForwardedHeaders: config.server.trustProxy,
+    allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.server.corsOrigins],
     allowedHeaders: ['Upload-Checksum'],
     exposedHeaders: [ERROR_CODE_HEADER],
     namingFunction: () => newUploadId(),
-    getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.tusPath),
+    getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.server.tusPath),
     onUploadCreate: async (req, upload) => {
       if (!preCreate) return {};
       const { caller, partial } = currentTusRequest().input;
@@ -58,8 +58,8 @@ export function createTusServer({ config, store, locker, logger, preCreate, answ
       // A malformed ID is a client error of its own, not an unknown upload.
       const malformed =
         (error as { status_code?: number }).status_code === 404 &&
-        pathname.startsWith(`${config.tusPath}/`) &&
-        !uploadIdFromPath(pathname, config.tusPath);
+        pathname.startsWith(`${config.server.tusPath}/`) &&
+        !uploadIdFromPath(pathname, config.server.tusPath);
       const e = malformed
         ? appError('INVALID_UPLOAD_ID')
         : toAppError(error, currentTusRequest().input.logger ?? logger);
