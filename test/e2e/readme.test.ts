@@ -7,14 +7,17 @@ import { renderConfigReference } from '../../src/config.js';
 import { signatureHeader } from '../../src/webhooks/signature.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+/** A documentation file, by its path from the repository's root. */
+const page = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+const readme = page('README.md');
 
-function between(start: string, end: string): string {
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  expect(from, `README has ${start}`).toBeGreaterThan(-1);
-  expect(to, `README has ${end}`).toBeGreaterThan(from);
-  return readme.slice(from + start.length, to).trim();
+function between(file: string, start: string, end: string): string {
+  const text = page(file);
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  expect(from, `${file} has ${start}`).toBeGreaterThan(-1);
+  expect(to, `${file} has ${end}`).toBeGreaterThan(from);
+  return text.slice(from + start.length, to).trim();
 }
 
 /** `# → text` lines of the script, as patterns (`…` matches anything). */
@@ -37,7 +40,7 @@ describe('README', () => {
 
   it('walk-through runs as written and prints what it says', async () => {
     const base = await ctx.listen();
-    const block = between('<!-- walkthrough:start -->', '<!-- walkthrough:end -->');
+    const block = between('README.md', '<!-- walkthrough:start -->', '<!-- walkthrough:end -->');
     const script = block.replace(/^```bash\n/, '').replace(/\n```$/, '');
     // Asynchronously: the server answering curl runs in this process. --norc: bash reads
     // /etc/bash.bashrc when its stdin is a socket, as it can be under the test runner.
@@ -62,12 +65,14 @@ describe('README', () => {
     }
   });
 
-  it('configuration table is the one generated from the schema', () => {
-    expect(between('<!-- config:start -->', '<!-- config:end -->')).toBe(renderConfigReference());
+  it('configuration table (docs/configuration.md) is the one generated from the schema', () => {
+    expect(between('docs/configuration.md', '<!-- config:start -->', '<!-- config:end -->')).toBe(
+      renderConfigReference(),
+    );
   });
 
   it("webhook receiver's signature check accepts the server's signatures and refuses anything else", async () => {
-    const block = between('<!-- webhook-verify:start -->', '<!-- webhook-verify:end -->');
+    const block = between('README.md', '<!-- webhook-verify:start -->', '<!-- webhook-verify:end -->');
     const source = block.replace(/^```js\n/, '').replace(/\n```$/, '');
     const file = path.join(mkdtempSync(path.join(inject('tmpRoot'), 'readme-')), 'verify.mjs');
     writeFileSync(file, source);
