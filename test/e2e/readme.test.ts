@@ -71,8 +71,8 @@ describe('README', () => {
     );
   });
 
-  it("webhook receiver's signature check accepts the server's signatures and refuses anything else", async () => {
-    const block = between('README.md', '<!-- webhook-verify:start -->', '<!-- webhook-verify:end -->');
+  it("webhook receiver's signature check (docs/webhooks.md) accepts the server's signatures and refuses anything else", async () => {
+    const block = between('docs/webhooks.md', '<!-- webhook-verify:start -->', '<!-- webhook-verify:end -->');
     const source = block.replace(/^```js\n/, '').replace(/\n```$/, '');
     const file = path.join(mkdtempSync(path.join(inject('tmpRoot'), 'readme-')), 'verify.mjs');
     writeFileSync(file, source);
