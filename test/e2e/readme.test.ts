@@ -88,9 +88,11 @@ describe('README', () => {
     expect(isGenuineWebhook(body, undefined, 's3cret')).toBe(false);
   });
 
-  it('embedding example imports only what the package exports', async () => {
-    const start = readme.indexOf('## Embedding it in your own Express app');
-    const example = /```ts\n([\s\S]*?)\n```/.exec(readme.slice(start))?.[1] ?? '';
+  it('embedding example (docs/embedding.md) imports only what the package exports', async () => {
+    const embedding = page('docs/embedding.md');
+    const start = embedding.indexOf('# Embedding it in your own Express app');
+    expect(start, 'docs/embedding.md has its title').toBeGreaterThan(-1);
+    const example = /```ts\n([\s\S]*?)\n```/.exec(embedding.slice(start))?.[1] ?? '';
     const names = /import \{([^}]*)\} from 'tus-redis-server'/.exec(example)?.[1] ?? '';
     const imported = names
       .split(',')
