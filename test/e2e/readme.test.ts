@@ -31,7 +31,7 @@ function expectations(script: string): RegExp[] {
     });
 }
 
-describe('README', () => {
+describe('README and the docs/ pages it links', () => {
   let ctx: TestContext;
   beforeEach(async () => {
     ctx = await createTestContext();
