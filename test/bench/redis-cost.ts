@@ -2,7 +2,7 @@
 // (every command, including those a script runs) and MONITOR (the top-level
 // commands the server sends; a MULTI block counts once). Commands sent in the
 // same tick share one round trip (ioredis auto-pipelining), which MONITOR
-// cannot see: the README counts the round trips a request waits on.
+// cannot see: docs/benchmark.md counts the round trips a request waits on.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { TusLoad } from './tus-load.js';

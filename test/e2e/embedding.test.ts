@@ -27,7 +27,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** A product's own Express app that embeds the upload server through the package's exports only, as the README shows. */
+/** A product's own Express app that embeds the upload server through the package's exports only, as docs/embedding.md shows. */
 async function embeddingApp() {
   const config = loadConfig({
     UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'embedded-')),

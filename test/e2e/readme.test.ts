@@ -7,14 +7,17 @@ import { renderConfigReference } from '../../src/config/reference.js';
 import { signatureHeader } from '../../src/webhooks/signature.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
-const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+/** A documentation file, by its path from the repository's root. */
+const page = (file: string) => readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+const readme = page('README.md');
 
-function between(start: string, end: string): string {
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  expect(from, `README has ${start}`).toBeGreaterThan(-1);
-  expect(to, `README has ${end}`).toBeGreaterThan(from);
-  return readme.slice(from + start.length, to).trim();
+function between(file: string, start: string, end: string): string {
+  const text = page(file);
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  expect(from, `${file} has ${start}`).toBeGreaterThan(-1);
+  expect(to, `${file} has ${end}`).toBeGreaterThan(from);
+  return text.slice(from + start.length, to).trim();
 }
 
 /** `# → text` lines of the script, as patterns (`…` matches anything). */
@@ -28,7 +31,7 @@ function expectations(script: string): RegExp[] {
     });
 }
 
-describe('README', () => {
+describe('README and the docs/ pages it links', () => {
   let ctx: TestContext;
   beforeEach(async () => {
     ctx = await createTestContext();
@@ -37,7 +40,7 @@ describe('README', () => {
 
   it('walk-through runs as written and prints what it says', async () => {
     const base = await ctx.listen();
-    const block = between('<!-- walkthrough:start -->', '<!-- walkthrough:end -->');
+    const block = between('README.md', '<!-- walkthrough:start -->', '<!-- walkthrough:end -->');
     const script = block.replace(/^```bash\n/, '').replace(/\n```$/, '');
     // Asynchronously: the server answering curl runs in this process. --norc: bash reads
     // /etc/bash.bashrc when its stdin is a socket, as it can be under the test runner.
@@ -62,12 +65,14 @@ describe('README', () => {
     }
   });
 
-  it('configuration table is the one generated from the schema', () => {
-    expect(between('<!-- config:start -->', '<!-- config:end -->')).toBe(renderConfigReference());
+  it('configuration table (docs/configuration.md) is the one generated from the schema', () => {
+    expect(between('docs/configuration.md', '<!-- config:start -->', '<!-- config:end -->')).toBe(
+      renderConfigReference(),
+    );
   });
 
-  it("webhook receiver's signature check accepts the server's signatures and refuses anything else", async () => {
-    const block = between('<!-- webhook-verify:start -->', '<!-- webhook-verify:end -->');
+  it("webhook receiver's signature check (docs/webhooks.md) accepts the server's signatures and refuses anything else", async () => {
+    const block = between('docs/webhooks.md', '<!-- webhook-verify:start -->', '<!-- webhook-verify:end -->');
     const source = block.replace(/^```js\n/, '').replace(/\n```$/, '');
     const file = path.join(mkdtempSync(path.join(inject('tmpRoot'), 'readme-')), 'verify.mjs');
     writeFileSync(file, source);
@@ -83,9 +88,11 @@ describe('README', () => {
     expect(isGenuineWebhook(body, undefined, 's3cret')).toBe(false);
   });
 
-  it('embedding example imports only what the package exports', async () => {
-    const start = readme.indexOf('## Embedding it in your own Express app');
-    const example = /```ts\n([\s\S]*?)\n```/.exec(readme.slice(start))?.[1] ?? '';
+  it('embedding example (docs/embedding.md) imports only what the package exports', async () => {
+    const embedding = page('docs/embedding.md');
+    const start = embedding.indexOf('# Embedding it in your own Express app');
+    expect(start, 'docs/embedding.md has its title').toBeGreaterThan(-1);
+    const example = /```ts\n([\s\S]*?)\n```/.exec(embedding.slice(start))?.[1] ?? '';
     const names = /import \{([^}]*)\} from 'tus-redis-server'/.exec(example)?.[1] ?? '';
     const imported = names
       .split(',')
