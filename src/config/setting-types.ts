@@ -41,8 +41,11 @@ export const flag: ValueType<boolean> = {
     .transform((v) => v === 'true' || v === '1' || v === 'yes'),
 };
 
-export const text = (schema: z.ZodType<string, string> = z.string().trim().min(1)): ValueType<string> => ({
-  kind: 'string',
+export const text = (
+  schema: z.ZodType<string, string> = z.string().trim().min(1),
+  kind = 'string',
+): ValueType<string> => ({
+  kind,
   schema,
 });
 

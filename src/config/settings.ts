@@ -57,6 +57,7 @@ export const SETTINGS = {
           .string()
           .trim()
           .regex(/^\/[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/, 'must be a path like /files'),
+        'URL path',
       ),
       '/files',
       'URL path the tus endpoint is mounted at',
@@ -109,6 +110,7 @@ export const SETTINGS = {
             (v) => /^rediss?(\+cluster)?:\/\/.+/.test(v),
             'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL',
           ),
+        'URL',
       ),
       'Redis to keep upload state in (redis+cluster://host:port,host:port for a Redis Cluster). Unset: use 127.0.0.1:6379 if it answers, else start a local redis-server',
     ),

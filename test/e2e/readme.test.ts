@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { renderConfigReference } from '../../src/config/reference.js';
+import { renderErrorReference } from '../../src/errors/reference.js';
 import { signatureHeader } from '../../src/webhooks/signature.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 
@@ -69,6 +70,10 @@ describe('README and the docs/ pages it links', () => {
     expect(between('docs/configuration.md', '<!-- config:start -->', '<!-- config:end -->')).toBe(
       renderConfigReference(),
     );
+  });
+
+  it('error table (docs/errors.md) is the one generated from the error registry', () => {
+    expect(between('docs/errors.md', '<!-- errors:start -->', '<!-- errors:end -->')).toBe(renderErrorReference());
   });
 
   it("webhook receiver's signature check (docs/webhooks.md) accepts the server's signatures and refuses anything else", async () => {
