@@ -7,7 +7,7 @@ import type { UploadRecord } from '../uploads/model/upload-record.js';
 import type { UploadReader } from '../uploads/read/upload-reader.js';
 import { idempotencyKey, type WebhookEventType, type WebhookPayload, webhookType, webhookUpload } from './payload.js';
 
-export type OutboxParts = Readonly<{
+export type OutboxDeps = Readonly<{
   redis: RedisClient;
   keys: Keys;
   reader: UploadReader;
@@ -46,8 +46,8 @@ export const ANNOUNCE_GRACE_MS = 60_000;
  * are durable, and a crash after that loses none of them. Progress is the
  * exception: throttled per upload and not awaited (a later one supersedes it).
  */
-export function webhookOutbox(parts: OutboxParts): WebhookOutbox {
-  const { config } = parts;
+export function webhookOutbox(deps: OutboxDeps): WebhookOutbox {
+  const { config } = deps;
   const wanted = new Set<WebhookEventType>(config.events);
   const lastProgress = new Map<string, number>();
 
@@ -65,20 +65,20 @@ export function webhookOutbox(parts: OutboxParts): WebhookOutbox {
     if (!type || !('id' in event) || config.urls.length === 0) return;
     if (type === 'upload.progress') {
       if (!wanted.has(type) || !progressDue(event.id, Date.now())) return;
-      void append(parts, type, event).catch((error) =>
-        parts.logger.warn({ err: error, uploadId: event.id }, 'could not queue a progress webhook'),
+      void append(deps, type, event).catch((error) =>
+        deps.logger.warn({ err: error, uploadId: event.id }, 'could not queue a progress webhook'),
       );
       return;
     }
     lastProgress.delete(event.id);
     // Marked first, wanted or not, so that revisit knows the upload was created with webhooks on
     // even if every append of it fails (and leaves alone those created before).
-    const marked = event.type === 'created' ? parts.markAnnounced(event.id, 'created') : Promise.resolve();
+    const marked = event.type === 'created' ? deps.markAnnounced(event.id, 'created') : Promise.resolve();
     return marked
-      .then(() => (wanted.has(type) ? append(parts, type, event) : undefined))
+      .then(() => (wanted.has(type) ? append(deps, type, event) : undefined))
       .catch((error) => {
         const repaired = event.type === 'completed' || event.type === 'failed';
-        parts.logger.error(
+        deps.logger.error(
           { err: error, uploadId: event.id, event: type },
           repaired
             ? 'could not queue a webhook; the sweeper will queue it later'
@@ -98,17 +98,14 @@ export function webhookOutbox(parts: OutboxParts): WebhookOutbox {
       status === 'completed'
         ? { type: 'completed', id: record.id }
         : { type: 'failed', id: record.id, reason: record.error ?? 'unknown' };
-    parts.logger.warn(
-      { uploadId: record.id, event: status },
-      'queueing a webhook that was not queued when it happened',
-    );
-    await append(parts, `upload.${status}`, event);
+    deps.logger.warn({ uploadId: record.id, event: status }, 'queueing a webhook that was not queued when it happened');
+    await append(deps, `upload.${status}`, event);
   };
   return { consume, revisit };
 }
 
-async function append(parts: OutboxParts, type: WebhookEventType, event: UploadEvent & { id: string }) {
-  const { redis, keys, reader, storagePath, config, tusPath } = parts;
+async function append(deps: OutboxDeps, type: WebhookEventType, event: UploadEvent & { id: string }) {
+  const { redis, keys, reader, storagePath, config, tusPath } = deps;
   const gone = event.type === 'terminated' || event.type === 'expired';
   const record = gone ? event.record : await reader.readRecord(event.id);
   const key = idempotencyKey(type, event.id, record);
@@ -136,7 +133,7 @@ async function append(parts: OutboxParts, type: WebhookEventType, event: UploadE
     JSON.stringify(payload),
     ...config.urls,
   );
-  parts.appended();
+  deps.appended();
   // Written second: a crash in between repeats the event (same key), never loses it.
-  if (event.type === 'completed' || event.type === 'failed') await parts.markAnnounced(event.id, event.type);
+  if (event.type === 'completed' || event.type === 'failed') await deps.markAnnounced(event.id, event.type);
 }

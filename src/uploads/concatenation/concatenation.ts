@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { Lock, Locker } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import type { ByteStore } from '../bytes/byte-store.js';
+import type { RedisLocker, UploadLock } from '../coordination/redis-locker.js';
 import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import { maxUploadBytes } from '../model/chunk-grid.js';
 import { newUploadId } from '../model/upload-id.js';
@@ -19,7 +19,7 @@ export type ConcatenationDeps = Readonly<{
   tracker: UploadTracker;
   reader: UploadReader;
   lifecycle: UploadLifecycle;
-  locker: Locker;
+  locker: RedisLocker;
   chunkSizeBytes: number;
   maxSizeBytes: number;
   uploadTtlMs: number;
@@ -53,7 +53,7 @@ const notYours = (id: string) => appError('FORBIDDEN', { reason: `Upload ${id} b
  * gets the same final upload, not a second copy.
  */
 export class Concatenation {
-  constructor(private readonly parts: ConcatenationDeps) {}
+  constructor(private readonly deps: ConcatenationDeps) {}
 
   /**
    * Returns the final upload's ID, and whether this call made it. One
@@ -61,7 +61,7 @@ export class Concatenation {
    * after the list): a twin request waits for it, then gets the same final.
    */
   async concatenate(request: FinalUploadRequest): Promise<{ id: string; created: boolean }> {
-    const { redis, keys, uploadTtlMs, locker } = this.parts;
+    const { redis, keys, uploadTtlMs, locker } = this.deps;
     const digest = createHash('sha256').update(request.partials.join(' ')).digest('hex');
     const sameRequest = keys.concatenation(digest);
     const assembly = locker.newLock(`concat-${digest}`);
@@ -75,14 +75,14 @@ export class Concatenation {
         const partials = await this.completedPartials(request.partials, request.owner);
         const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
         const ownerMax = request.maxSizeBytes || Number.POSITIVE_INFINITY;
-        if (size > Math.min(ownerMax, maxUploadBytes(this.parts.chunkSizeBytes, this.parts.maxSizeBytes))) {
+        if (size > Math.min(ownerMax, maxUploadBytes(this.deps.chunkSizeBytes, this.deps.maxSizeBytes))) {
           throw appError('FINAL_UPLOAD_TOO_LARGE');
         }
         const id = newUploadId();
         await this.createFinal(id, size, partials, request);
         await redis.set(sameRequest, id, 'PX', uploadTtlMs);
-        await this.parts.lifecycle.finish(id, 'concatenation', () => this.assemble(id, size, partials));
-        if (this.parts.removePartials) await this.removeAll(partials);
+        await this.deps.lifecycle.finish(id, 'concatenation', () => this.assemble(id, size, partials));
+        if (this.deps.removePartials) await this.removeAll(partials);
         return { id, created: true };
       } finally {
         for (const lock of locks) await lock.unlock();
@@ -99,10 +99,10 @@ export class Concatenation {
    */
   private async reusableFinal(id: string | null, owner: string | undefined): Promise<string | undefined> {
     if (!id) return undefined;
-    const record = await this.parts.reader.readRecord(id);
+    const record = await this.deps.reader.readRecord(id);
     if (record?.owner !== undefined && record.owner !== owner) throw notYours(id);
     if (record?.status === 'completed') return id;
-    if (record?.status === 'assembling') await this.parts.lifecycle.fail(id, 'concatenation was interrupted');
+    if (record?.status === 'assembling') await this.deps.lifecycle.fail(id, 'concatenation was interrupted');
     return undefined;
   }
 
@@ -111,7 +111,7 @@ export class Concatenation {
     if (ids.length === 0) throw appError('NO_PARTIALS');
     const records: UploadRecord[] = [];
     for (const id of ids) {
-      const record = await this.parts.reader.readRecord(id);
+      const record = await this.deps.reader.readRecord(id);
       if (!record) throw appError('PARTIAL_NOT_FOUND', { id });
       if (record.owner !== undefined && record.owner !== owner) throw notYours(id);
       if (!isPartial(record) || isFinal(record)) {
@@ -127,10 +127,10 @@ export class Concatenation {
 
   /** The final upload, `assembling` from the start; its group is its partials' when they share one. */
   private async createFinal(id: string, size: number, partials: UploadRecord[], request: FinalUploadRequest) {
-    const { chunkSizeBytes, uploadTtlMs } = this.parts;
+    const { chunkSizeBytes, uploadTtlMs } = this.deps;
     const groups = new Set(partials.map((p) => p.group));
     const createdAt = Date.now();
-    await this.parts.lifecycle.create({
+    await this.deps.lifecycle.create({
       id,
       size,
       chunkSize: chunkSizeBytes,
@@ -150,8 +150,8 @@ export class Concatenation {
    * advances chunk by chunk. Resolves to the SHA-256 (undefined when none is recorded).
    */
   private async assemble(id: string, size: number, partials: UploadRecord[]): Promise<string | undefined> {
-    const { tracker, bytes, chunkSizeBytes } = this.parts;
-    const hash = this.parts.digest ? createHash('sha256') : undefined;
+    const { tracker, bytes, chunkSizeBytes } = this.deps;
+    const hash = this.deps.digest ? createHash('sha256') : undefined;
     let offset = 0;
     for (const partial of partials) {
       offset = await writeInSegments(
@@ -176,16 +176,16 @@ export class Concatenation {
 
   private async removeAll(partials: UploadRecord[]): Promise<void> {
     for (const partial of new Map(partials.map((p) => [p.id, p])).values()) {
-      await this.parts.lifecycle.remove(partial.id, 'merged', partial);
+      await this.deps.lifecycle.remove(partial.id, 'merged', partial);
     }
   }
 
   /** Locks in a fixed (sorted) order, so two concatenations sharing partials cannot deadlock. */
-  private async lockAll(ids: string[]): Promise<Lock[]> {
-    const locks: Lock[] = [];
+  private async lockAll(ids: string[]): Promise<UploadLock[]> {
+    const locks: UploadLock[] = [];
     try {
       for (const id of ids) {
-        const lock = this.parts.locker.newLock(id);
+        const lock = this.deps.locker.newLock(id);
         await lock.lock(AbortSignal.timeout(LOCK_WAIT_MS), () => {});
         locks.push(lock);
       }

@@ -140,6 +140,9 @@ const sleep = (ms: number, ...signals: AbortSignal[]) =>
     }
   });
 
+/** One upload's lock (@tus/server's Lock). */
+export type UploadLock = Lock;
+
 class RedisLock implements Lock {
   private readonly token = randomUUID();
   private readonly key: string;

@@ -49,16 +49,16 @@ const BATCH = 200;
  */
 export class Sweeper {
   constructor(
-    private readonly parts: SweeperDeps,
+    private readonly deps: SweeperDeps,
     private readonly options: SweeperOptions,
   ) {}
 
   async sweep(now = Date.now()): Promise<SweepReport> {
-    const { redis, keys } = this.parts;
+    const { redis, keys } = this.deps;
     const token = randomUUID();
     const report: SweepReport = { ran: false, expired: 0, orphanFiles: 0, orphanRecords: 0 };
     if ((await redis.set(keys.sweeperLock, token, 'PX', this.options.budgetMs * 2, 'NX')) !== 'OK') {
-      void this.parts.events.emit({ type: 'swept', ran: false });
+      void this.deps.events.emit({ type: 'swept', ran: false });
       return report;
     }
     report.ran = true;
@@ -71,7 +71,7 @@ export class Sweeper {
       }
     } finally {
       await redis.releaseLock(keys.sweeperLock, token).catch(() => {});
-      void this.parts.events.emit({ type: 'swept', ran: report.ran });
+      void this.deps.events.emit({ type: 'swept', ran: report.ran });
     }
     return report;
   }
@@ -80,16 +80,16 @@ export class Sweeper {
     let removed = 0;
     const skipped = new Set<string>();
     while (Date.now() < deadline) {
-      const due = (await this.parts.reader.dueForRemoval(now, BATCH + skipped.size)).filter((id) => !skipped.has(id));
+      const due = (await this.deps.reader.dueForRemoval(now, BATCH + skipped.size)).filter((id) => !skipped.has(id));
       if (due.length === 0) break;
       for (const id of due) {
         const outcome = await this.underLock(id, async () => {
-          const record = await this.parts.reader.readRecord(id);
+          const record = await this.deps.reader.readRecord(id);
           if (record && record.expiresAt > now) {
-            await this.parts.tracker.indexes.due(id, record.expiresAt);
+            await this.deps.tracker.indexes.due(id, record.expiresAt);
             return false;
           }
-          const { hadBytes, hadRecord } = await this.parts.lifecycle.remove(id, 'expired', record);
+          const { hadBytes, hadRecord } = await this.deps.lifecycle.remove(id, 'expired', record);
           return hadBytes || hadRecord;
         });
         if (outcome === 'busy') skipped.add(id);
@@ -100,7 +100,7 @@ export class Sweeper {
   }
 
   private async removeFilesWithoutRecord(now: number, deadline: number): Promise<number> {
-    const { bytes, redis, keys } = this.parts;
+    const { bytes, redis, keys } = this.deps;
     let removed = 0;
     let batch: string[] = [];
     const flush = async () => {
@@ -110,9 +110,9 @@ export class Sweeper {
       batch = [];
       for (const id of orphans) {
         const outcome = await this.underLock(id, async () => {
-          if ((await this.parts.reader.readRecord(id)) !== undefined) return false;
+          if ((await this.deps.reader.readRecord(id)) !== undefined) return false;
           // As a request finding them would (TrackedStore.getUpload): bytes whose record is gone have expired.
-          return (await this.parts.lifecycle.remove(id, 'expired')).hadBytes;
+          return (await this.deps.lifecycle.remove(id, 'expired')).hadBytes;
         });
         if (outcome === true) removed++;
       }
@@ -133,7 +133,7 @@ export class Sweeper {
    * look orphaned are locked and checked again.
    */
   private async removeRecordsWithoutFile(now: number, deadline: number): Promise<number> {
-    const { redis, keys, bytes, reader, lifecycle, revisit, logger } = this.parts;
+    const { redis, keys, bytes, reader, lifecycle, revisit, logger } = this.deps;
     const isOrphan = async (record: UploadRecord | undefined) =>
       record !== undefined &&
       now - record.createdAt >= this.options.orphanGraceMs &&
@@ -165,12 +165,12 @@ export class Sweeper {
 
   /** Runs `work` under the upload's lock if it is free now; never asks a request holding it to stop. */
   private async underLock<T>(id: string, work: () => Promise<T>): Promise<T | 'busy'> {
-    const lock = await this.parts.locker.tryLock(id).catch(() => undefined);
+    const lock = await this.deps.locker.tryLock(id).catch(() => undefined);
     if (!lock) return 'busy';
     try {
       return await work();
     } catch (error) {
-      this.parts.logger.warn({ err: error, uploadId: id }, 'sweeper could not remove an upload');
+      this.deps.logger.warn({ err: error, uploadId: id }, 'sweeper could not remove an upload');
       return 'busy';
     } finally {
       await lock.unlock();

@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { OwnerLimits } from '../../config/load-config.js';
 import type { Logger } from '../../log.js';
 import type { ChecksumExpectation } from '../digests/checksum.js';
 import type { UploadRecord } from '../model/upload-record.js';
+
+/** What one owner may do (0: no limit). */
+export type OwnerLimits = Readonly<{ maxSizeBytes: number; maxConcurrentUploads: number }>;
 
 /** Who a request comes from, once authorized, and what they may do. */
 export type Caller = Readonly<{ owner: string | undefined; limits: OwnerLimits }>;

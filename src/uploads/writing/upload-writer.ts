@@ -38,7 +38,7 @@ export class UploadWriter {
   private readonly digests = new Map<string, RunningDigest>();
   private readonly background = new BackgroundDigests();
 
-  constructor(private readonly parts: WriterDeps) {}
+  constructor(private readonly deps: WriterDeps) {}
 
   async close(): Promise<void> {
     await this.background.close();
@@ -51,12 +51,12 @@ export class UploadWriter {
    * disk is recorded before the error is rethrown.
    */
   async write(stream: Readable, id: string, offset: number, chunkSize: number): Promise<number> {
-    const { bytes } = this.parts;
+    const { bytes } = this.deps;
     const digest = this.takeDigest(id, offset);
     const throttle = new ProgressThrottle(
-      this.parts.progressIntervalMs,
+      this.deps.progressIntervalMs,
       (at) => this.recordProgress(id, at),
-      this.parts.onLateError,
+      this.deps.onLateError,
     );
     let end: number;
     try {
@@ -77,15 +77,15 @@ export class UploadWriter {
       // If Redis fails here too, the next HEAD reconciles from the disk.
       const stored = await bytes.bytesStored(id).catch(() => undefined);
       if (stored !== undefined) {
-        await this.parts.tracker.recordProgress(id, stored).catch(() => {});
-        if (stored > offset) void this.parts.events.emit({ type: 'received', id, bytes: stored - offset });
+        await this.deps.tracker.recordProgress(id, stored).catch(() => {});
+        if (stored > offset) void this.deps.events.emit({ type: 'received', id, bytes: stored - offset });
       }
       throw error;
     }
     await throttle.flush();
     // A body that ended on a chunk boundary the throttle just recorded is not recorded twice.
     const progress = (await throttle.recorded(end)) ?? (await this.recordProgress(id, end));
-    if (end > offset) void this.parts.events.emit({ type: 'received', id, bytes: end - offset });
+    if (end > offset) void this.deps.events.emit({ type: 'received', id, bytes: end - offset });
     if (digest) this.keepDigest(id, { handle: digest.handle, offset: end });
     if (progress.status === 'assembling') await this.finalize(id);
     return end;
@@ -106,7 +106,7 @@ export class UploadWriter {
     chunkSize: number,
     expected: ChecksumExpectation,
   ): Promise<number> {
-    const { bytes, tracker } = this.parts;
+    const { bytes, tracker } = this.deps;
     if (!(await tracker.markUnverified(id, offset))) throw appError('UPLOAD_GONE');
     const hash = checksumHash(expected);
     let end: number | undefined;
@@ -128,7 +128,7 @@ export class UploadWriter {
       this.forget(id);
       const progress = await this.recordProgress(id, end as number);
       if ((end as number) > offset)
-        void this.parts.events.emit({ type: 'received', id, bytes: (end as number) - offset });
+        void this.deps.events.emit({ type: 'received', id, bytes: (end as number) - offset });
       await tracker.clearUnverified(id);
       if (progress.status === 'assembling') await this.finalize(id);
       return end as number;
@@ -147,7 +147,7 @@ export class UploadWriter {
 
   /** The running digest of an upload if this process saw all its bytes before `offset`; a new one at 0. */
   private takeDigest(id: string, offset: number): RunningDigest | undefined {
-    if (!this.parts.digest) return undefined;
+    if (!this.deps.digest) return undefined;
     const digest = this.digests.get(id);
     this.digests.delete(id);
     if (digest?.offset === offset) return digest;
@@ -177,7 +177,7 @@ export class UploadWriter {
   finalize(id: string): Promise<void> {
     let running = this.finalizing.get(id);
     if (!running) {
-      running = this.parts.lifecycle
+      running = this.deps.lifecycle
         .finish(id, 'finalization', () => this.digestOf(id))
         .finally(() => this.finalizing.delete(id));
       this.finalizing.set(id, running);
@@ -186,10 +186,10 @@ export class UploadWriter {
   }
 
   private async recordProgress(id: string, offset: number): Promise<ProgressState> {
-    const progress = await this.parts.tracker.recordProgress(id, offset);
+    const progress = await this.deps.tracker.recordProgress(id, offset);
     // Deleted or expired while this request was writing.
     if (!progress) throw appError('UPLOAD_GONE');
-    void this.parts.events.emit({ type: 'progress', id });
+    void this.deps.events.emit({ type: 'progress', id });
     return progress;
   }
 
@@ -197,15 +197,15 @@ export class UploadWriter {
   private async digestOf(id: string): Promise<string | undefined> {
     const running = this.digests.get(id);
     this.digests.delete(id);
-    if (!this.parts.digest) {
+    if (!this.deps.digest) {
       running?.handle.drop();
       return undefined;
     }
-    const stored = running && (await this.parts.bytes.bytesStored(id));
+    const stored = running && (await this.deps.bytes.bytesStored(id));
     if (running && running.offset === stored) return running.handle.digest();
     running?.handle.drop();
     const hash = createHash('sha256');
-    await pipeline(this.parts.bytes.read(id), hash);
+    await pipeline(this.deps.bytes.read(id), hash);
     return hash.digest('hex');
   }
 }
