@@ -1,7 +1,7 @@
 /**
  * The library: what an Express application needs to run this upload server
  * in its own process. The standalone server (main.ts) is built from these same
- * exports. See the README's "Embedding" section for an example.
+ * exports. See docs/embedding.md for an example.
  */
 
 export { type App, type AppDeps, createApp } from './app/create-app.js';

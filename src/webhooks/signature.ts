@@ -10,7 +10,7 @@ export function signatureHeader(secret: string, body: string, nowMs = Date.now()
   return `t=${t},v1=${hmac(secret, t, body)}`;
 }
 
-/** What a receiver does (the README has the same check to copy): true if `header` signs `body` and is recent. */
+/** What a receiver does (docs/webhooks.md has the same check to copy): true if `header` signs `body` and is recent. */
 export function verifySignature(
   secret: string,
   body: string,
