@@ -122,6 +122,26 @@ describe('Swift s3api objects through @aws-sdk/client-s3', () => {
     expect((await b.listParts('unsized-part', uploadId)).Parts?.map((p) => p.Size)).toEqual([4]);
   });
 
+  it('Swift deviation: conditional PutObject (IfNoneMatch, IfMatch) is NotImplemented (501) and writes nothing', async () => {
+    const create = client.send(new PutObjectCommand({ Bucket: b.bucket, Key: 'cond', Body: 'x', IfNoneMatch: '*' }));
+    expect(await failureOf(create)).toMatchObject({ name: 'NotImplemented', status: 501 });
+    expect(await failureOf(b.read('cond'))).toMatchObject({ name: 'NoSuchKey' });
+    await b.put('cond', 'x');
+    const replace = client.send(
+      new PutObjectCommand({ Bucket: b.bucket, Key: 'cond', Body: 'y', IfMatch: `"${md5(Buffer.from('x'))}"` }),
+    );
+    expect(await failureOf(replace)).toMatchObject({ name: 'NotImplemented', status: 501 });
+    expect((await b.read('cond')).bytes.toString()).toBe('x');
+  });
+
+  it('user metadata set by PutObject comes back from HeadObject', async () => {
+    await client.send(
+      new PutObjectCommand({ Bucket: b.bucket, Key: 'meta', Body: 'x', Metadata: { 'tus-offset': '42' } }),
+    );
+    const head = await client.send(new HeadObjectCommand({ Bucket: b.bucket, Key: 'meta' }));
+    expect(head.Metadata).toEqual({ 'tus-offset': '42' });
+  });
+
   it('Swift deviation: the SDK defaults (aws-chunked streaming) are NotImplemented (501); so is object tagging', async () => {
     const defaults = new S3Client({
       endpoint: s3.endpoint,
