@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/global-redis.ts'],
+    globalSetup: ['test/helpers/global-redis.ts', 'test/helpers/global-swift.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
