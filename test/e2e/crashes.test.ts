@@ -7,8 +7,9 @@ import { Upload } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
 import { sha256 } from '../helpers/digest.js';
-import { openPatch, waitFor } from '../helpers/raw-patch.js';
+import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 

@@ -4,8 +4,9 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../src/http/server.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { openPatch, waitFor } from '../helpers/raw-patch.js';
+import { openPatch } from '../helpers/raw-patch.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 let ctx: TestContext;
