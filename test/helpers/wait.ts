@@ -35,3 +35,13 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, Math.min(intervalMs, left)));
   }
 }
+
+/**
+ * Lets `ms` pass, for a wait whose length is itself what the test is about: an
+ * expiry or TTL must run out, a client stays silent, nothing may happen in a
+ * window. Say at the call why a fixed time is right there; to wait for
+ * something to happen, use `waitFor`.
+ */
+export function elapse(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

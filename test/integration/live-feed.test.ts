@@ -7,6 +7,7 @@ import { UploadIndexes } from '../../src/uploads/indexes.js';
 import { type LiveMessage, publishUploadEvents, UploadEventFeed } from '../../src/uploads/live.js';
 import { UploadReader } from '../../src/uploads/progress.js';
 import { UploadTracker } from '../../src/uploads/tracker.js';
+import { waitFor } from '../helpers/wait.js';
 
 const clients: RedisClient[] = [];
 afterEach(() => {
@@ -74,8 +75,11 @@ describe('live feed', () => {
         publish({ type: 'progress', id: unwatched });
       }
       publish({ type: 'completed', id: watched });
-      const deadline = Date.now() + 5000;
-      while (heard.length < 302 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => heard.length >= 302, {
+        timeoutMs: 5000,
+        intervalMs: 10,
+        what: () => `302 messages (heard ${heard.length})`,
+      });
 
       expect(heard).toHaveLength(302);
       expect(heard[0]?.type).toBe('created');
