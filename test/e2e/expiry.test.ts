@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
-import { waitFor } from '../helpers/wait.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -13,7 +13,8 @@ beforeEach(async () => {
 });
 afterEach(() => ctx.close());
 
-const pastExpiry = () => new Promise((r) => setTimeout(r, 1100));
+/** A fixed time: the 1 s upload TTL or retention (the least either setting takes) must run out. */
+const pastExpiry = () => elapse(1100);
 
 describe('expiration', () => {
   it('answers Upload-Expires at creation, then 410 Gone after it, and the bytes go with the keys', async () => {
