@@ -12,6 +12,7 @@ import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { type RedisClusterProcesses, startRedisCluster } from '../helpers/redis-cluster.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const CHUNK = 64 * 1024;
@@ -106,9 +107,15 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
       const otherBase = await other.listen();
       const { path: url, id } = await createUpload(request(base), { size: 2 * CHUNK });
       const a = openPatch(base, url, 0, 2 * CHUNK);
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor(async () => (await ctx.redis.exists(ctx.keys.lock(id))) === 1, { what: "the first one's lock" });
+      const asks = ctx.redis.duplicate();
+      let asked = false;
+      asks.on('message', (_channel: string, message: string) => {
+        if (message === id) asked = true;
+      });
+      await asks.subscribe(ctx.keys.lockReleaseChannel);
       const b = openPatch(otherBase, url, 0, 2 * CHUNK);
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor(() => asked, { what: 'the other instance to ask for the lock' }).finally(() => asks.disconnect());
       await Promise.all([a.write(Buffer.alloc(2 * CHUNK, 1)), b.write(Buffer.alloc(2 * CHUNK, 2))]);
       a.end();
       b.end();
@@ -176,7 +183,7 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
     try {
       const { path: url, id } = await createUpload(request(short.app), { size: 100 });
       await patch(request(short.app), url, 0, randomBytes(10));
-      await new Promise((r) => setTimeout(r, 1100));
+      await elapse(1100); // a fixed time: the 1 s upload TTL (the least UPLOAD_TTL_SECONDS takes) must run out
       const report = await short.sweeper.sweep();
       expect(report.expired).toBe(1);
       expect(existsSync(path.join(short.dir, id))).toBe(false);
@@ -230,28 +237,35 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
 
     const master = await nodeOf(ctx.keys.forUpload(id).upload);
     const masterClient = new Redis(Number(master.split(':')[1]), '127.0.0.1');
-    const replicaLine = String(await masterClient.info('replication')).match(/slave0:ip=([^,]+),port=(\d+)/);
+    const replication = String(await masterClient.info('replication'));
+    const replicaLine = replication.match(/slave0:ip=([^,]+),port=(\d+)/);
+    const masterOffset = Number(replication.match(/master_repl_offset:(\d+)/)?.[1]);
     masterClient.disconnect();
     expect(replicaLine).not.toBeNull();
     const replica = new Redis(Number(replicaLine?.[2]), '127.0.0.1');
     try {
       // Let the replica catch up, then make it the master.
-      await new Promise((r) => setTimeout(r, 300));
+      const replicaOffset = async () =>
+        Number(String(await replica.info('replication')).match(/slave_repl_offset:(\d+)/)?.[1]);
+      await waitFor(async () => (await replicaOffset()) >= masterOffset, {
+        what: `the replica to catch up to offset ${masterOffset}`,
+      });
       expect(await replica.cluster('FAILOVER')).toBe('OK');
-      const deadline = Date.now() + 20_000;
-      while (!/role:master/.test(String(await replica.info('replication')))) {
-        if (Date.now() > deadline) throw new Error('failover did not happen');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor(async () => /role:master/.test(String(await replica.info('replication'))), {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+        what: 'the failover (the replica to become master)',
+      });
     } finally {
       replica.disconnect();
     }
     // The server finds the new master by itself (MOVED), and the state came along.
     let headStatus = 0;
-    for (let i = 0; i < 50 && headStatus !== 200; i++) {
+    const headAnswers = async () => {
       headStatus = (await head(agent, url)).status;
-      if (headStatus !== 200) await new Promise((r) => setTimeout(r, 200));
-    }
+      return headStatus === 200;
+    };
+    await waitFor(headAnswers, { intervalMs: 200, what: () => `HEAD to answer 200 (last: ${headStatus})` });
     expect(headStatus).toBe(200);
     expect((await head(agent, url)).headers['upload-offset']).toBe(String(2 * CHUNK));
     expect((await patch(agent, url, 2 * CHUNK, data.subarray(2 * CHUNK))).status).toBe(204);

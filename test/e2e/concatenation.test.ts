@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 import { createUpload, head, patch, TUS } from '../helpers/tus.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 let ctx: TestContext;
@@ -259,7 +260,7 @@ describe('concatenation, interrupted or in progress', () => {
       .set('Upload-Concat', `final;${urls.join(' ')}`)
       .then((r) => r);
     let seen: { headers: Record<string, string> } | undefined;
-    for (let i = 0; i < 400 && !seen; i++) {
+    const headWhileAssembling = async () => {
       const progress = (await agent.get(`/api/groups/${group}/progress`)).body as {
         final: { id: string; status: string } | null;
       };
@@ -267,8 +268,9 @@ describe('concatenation, interrupted or in progress', () => {
         const h = await head(agent, `/files/${progress.final.id}`);
         if (h.headers['upload-concat']) seen = h as unknown as { headers: Record<string, string> };
       }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+      return seen;
+    };
+    await waitFor(headWhileAssembling, { timeoutMs: 20_000, intervalMs: 5, what: 'a HEAD while it was assembling' });
     expect((await posting).status).toBe(201);
     expect(seen, 'a HEAD while the final was assembling').toBeDefined();
     expect(seen?.headers['upload-offset']).toBeUndefined();

@@ -1,14 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { Upload } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
 import { sha256 } from '../helpers/digest.js';
-import { openPatch, waitFor } from '../helpers/raw-patch.js';
+import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 
@@ -117,8 +118,15 @@ describe('Redis faults during an upload', () => {
     });
     const pathname = new URL(created.headers.get('location') as string).pathname;
     const id = pathname.split('/').pop() as string;
-    // appendfsync everysec: let the creation reach the append-only file.
-    await new Promise((r) => setTimeout(r, 1200));
+    // appendfsync everysec: wait until the creation is in the append-only file, which is what the restart reads
+    // (what Redis wrote survives its kill -9; the fsync only matters if the machine goes down).
+    const aof = path.join(dir, 'redis', 'appendonlydir');
+    const inAof = async () => {
+      const files = await readdir(aof);
+      const texts = await Promise.all(files.map((name) => readFile(path.join(aof, name), 'latin1')));
+      return texts.some((text) => text.includes(id));
+    };
+    await waitFor(inAof, { what: `upload ${id} in the append-only file` });
 
     let killed = false;
     const uploading = new Promise<void>((resolve, reject) => {
@@ -193,8 +201,9 @@ describe('Redis faults during an upload', () => {
     } finally {
       redisServer.process.kill('SIGCONT');
     }
-    // The timed-out commands may run late; the state must still equal the disk.
-    await new Promise((r) => setTimeout(r, 1600));
+    // The timed-out commands may run late; the state must still equal the disk. A fixed time: the check is that
+    // nothing late spoils the state, so it comes once late commands (1 s timeout) and a late lock (1.5 s) had their time.
+    await elapse(1600);
     const head = await fetch(`${server.url}${pathname}`, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
     expect(head.status).toBe(200);
     const { onDisk } = await expectCountsToMatchDisk(redis, id);

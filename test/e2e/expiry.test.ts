@@ -4,8 +4,8 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { waitFor } from '../helpers/raw-patch.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -13,7 +13,8 @@ beforeEach(async () => {
 });
 afterEach(() => ctx.close());
 
-const pastExpiry = () => new Promise((r) => setTimeout(r, 1100));
+/** A fixed time: the 1 s upload TTL or retention (the least either setting takes) must run out. */
+const pastExpiry = () => elapse(1100);
 
 describe('expiration', () => {
   it('answers Upload-Expires at creation, then 410 Gone after it, and the bytes go with the keys', async () => {
@@ -70,7 +71,7 @@ describe('expiration', () => {
       const { path: url, id } = await createUpload(agent, { size: 10 });
       await patch(agent, url, 0, randomBytes(10));
       await pastExpiry();
-      await waitFor(async () => ((await short.store.deleteExpired()) === 1 ? true : undefined), 3000);
+      await waitFor(async () => (await short.store.deleteExpired()) === 1, { timeoutMs: 3000 });
       expect(existsSync(path.join(short.dir, id))).toBe(false);
       expect((await short.allKeys()).filter((k) => k.includes(id))).toEqual([]);
     } finally {

@@ -5,6 +5,7 @@ import { createTestContext, type TestContext } from '../helpers/context.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { openEvents } from '../helpers/sse.js';
 import { createUpload, patch, TUS } from '../helpers/tus.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 const TOKEN = 'a-dashboard-token-for-tests';
@@ -32,7 +33,7 @@ describe('GET /api/uploads', () => {
         metadata: { filename: `f${i}.txt`, filetype: 'text/plain' },
       });
       ids.push(id);
-      await new Promise((r) => setTimeout(r, 3));
+      await elapse(3); // a fixed time: each upload its own activity time, so that the order is defined
     }
     // Activity on the oldest moves it to the top.
     const oldest = ids[0] as string;
@@ -82,7 +83,7 @@ describe('GET /api/uploads', () => {
     const open = openPatch(base, url, 0, 40 * CHUNK);
     for (let i = 0; i < 12; i++) {
       await open.write(randomBytes(CHUNK));
-      await new Promise((r) => setTimeout(r, 120));
+      await elapse(120); // a fixed time: the client's pace is what the speed is measured from
     }
     const row = (await request(base).get('/api/uploads').set(auth)).body.uploads.find(
       (u: { id: string }) => u.id === id,
@@ -104,7 +105,7 @@ describe('access', () => {
     expect((await agent.get('/api/uploads').set('Authorization', 'Bearer wrong-token-wrong-token-')).status).toBe(401);
     expect((await agent.get(`/api/uploads?token=${TOKEN}`)).status).toBe(200);
     const stream = openEvents(`${base}/api/uploads/events`);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => stream.status, { what: 'the all-uploads stream to be answered' });
     expect(stream.status).toBe(401);
     await stream.close();
     expect((await agent.get(`/api/uploads/${id}/progress`)).status).toBe(200);
@@ -155,7 +156,8 @@ describe('live updates (Server-Sent Events)', () => {
     const snapshot = await first.waitFor((e) => e.event === 'snapshot');
     await first.close();
     const again = openEvents(`${base}/api/uploads/${id}/events`, { 'Last-Event-ID': snapshot.id });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => again.status, { what: 'the reconnection to be answered' });
+    await elapse(300); // a fixed time: no snapshot may come in it
     expect(again.events.filter((e) => e.event === 'snapshot')).toHaveLength(0);
     await patch(request(base), `/files/${id}`, 0, randomBytes(10));
     await again.waitFor((e) => e.event === 'completed');

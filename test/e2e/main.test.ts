@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { findRedis } from '../../src/redis/local-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function unusedPort(): Promise<number> {
   const server = createServer();
@@ -26,11 +27,14 @@ function run(command: string, args: string[], env: Record<string, string>) {
   child.stderr.on('data', (d) => (output += d));
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const waitForOutput = async (pattern: RegExp, timeoutMs: number) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!pattern.test(output)) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${pattern} in:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      () => {
+        if (pattern.test(output)) return true;
+        if (child.exitCode !== null) throw new Error(`exited; no ${pattern} in:\n${output}`);
+        return false;
+      },
+      { timeoutMs, intervalMs: 50, what: () => `${pattern} in:\n${output}` },
+    );
   };
   return { child, exit, waitForOutput, output: () => output };
 }

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 
@@ -52,9 +53,15 @@ describe('two server processes sharing Redis and an upload directory', () => {
 
     // Both PATCHes for offset 0 are under way (headers sent, bodies not yet) on different instances.
     const patchA = openPatch(a.url, url, 0, fromA.length);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(async () => (await redis.exists(`${prefix}lock:{${id}}`)) === 1, { what: "A's lock" });
+    const asks = redis.duplicate();
+    let asked = false;
+    asks.on('message', (_channel, message) => {
+      if (message === id) asked = true;
+    });
+    await asks.subscribe(`${prefix}locks:release`);
     const patchB = openPatch(b.url, url, 0, fromB.length);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => asked, { what: 'B to ask A to let go of the lock' }).finally(() => asks.disconnect());
     await Promise.all([patchA.write(fromA), patchB.write(fromB)]);
     patchA.end();
     patchB.end();

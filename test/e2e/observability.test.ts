@@ -8,6 +8,7 @@ import request from 'supertest';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { createUpload, patch, TUS } from '../helpers/tus.js';
+import { elapse } from '../helpers/wait.js';
 
 const contexts: TestContext[] = [];
 afterEach(async () => {
@@ -47,7 +48,7 @@ describe('/metrics', () => {
     await patch(agent, d.path, 0, randomBytes(50));
     await patch(agent, d.path, 0, randomBytes(10)); // 409
     await agent.delete(c.path).set(TUS);
-    await new Promise((r) => setTimeout(r, 1100));
+    await elapse(1100); // a fixed time: d's 1 s TTL (the least UPLOAD_TTL_SECONDS takes) must run out
     await ctx.sweeper.sweep(); // d expired: 50 bytes reclaimed
 
     const res = await agent.get('/metrics');

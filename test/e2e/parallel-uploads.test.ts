@@ -5,6 +5,7 @@ import { Upload, type UploadOptions } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
+import { elapse } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 
@@ -32,7 +33,7 @@ function watchGroup(group: string) {
     while (running) {
       const res = await fetch(`${base}/api/groups/${group}/progress`);
       if (res.ok) seen.push((await res.json()) as GroupProgress);
-      await new Promise((r) => setTimeout(r, 20));
+      await elapse(20); // how often it samples, while the upload runs; not a wait for anything
     }
   })();
   return {

@@ -8,9 +8,10 @@ import request from 'supertest';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startRedisServer } from '../../src/redis/local-server.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { openPatch, waitFor } from '../helpers/raw-patch.js';
+import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { createUpload, head, patch, TUS } from '../helpers/tus.js';
+import { waitFor } from '../helpers/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -186,7 +187,7 @@ describe('the lock', () => {
     await open.write(randomBytes(50_000));
     await waitFor(async () => ((await ctx.redis.exists(ctx.keys.lock(id))) === 1 ? true : undefined));
     open.reset();
-    await waitFor(async () => ((await ctx.redis.exists(ctx.keys.lock(id))) === 0 ? true : undefined), 2000);
+    await waitFor(async () => (await ctx.redis.exists(ctx.keys.lock(id))) === 0, { timeoutMs: 2000 });
     const started = Date.now();
     expect((await head(request(base), url)).status).toBe(200);
     expect(Date.now() - started).toBeLessThan(500);

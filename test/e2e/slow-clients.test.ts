@@ -4,8 +4,9 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpServer } from '../../src/http/server.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { openPatch, waitFor } from '../helpers/raw-patch.js';
+import { openPatch } from '../helpers/raw-patch.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 let ctx: TestContext;
@@ -45,7 +46,7 @@ describe('long and stalled requests', () => {
     const open = openPatch(base, url, 0, total);
     for (let sent = 0; sent < total; sent += 1024) {
       await open.write(randomBytes(1024));
-      await new Promise((r) => setTimeout(r, 250)); // 3 s in all, 0.25 s silences
+      await elapse(250); // fixed silences, each under the 1 s idle timeout, 3 s in all: they are the test
     }
     open.end();
     expect((await open.response).status).toBe(204);

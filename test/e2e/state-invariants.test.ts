@@ -4,9 +4,10 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
-import { openPatch, waitFor } from '../helpers/raw-patch.js';
+import { openPatch } from '../helpers/raw-patch.js';
 import { expectEveryKeyToExpire } from '../helpers/redis-assert.js';
 import { createUpload, head, patch } from '../helpers/tus.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 const TTL_S = 3600;
@@ -115,8 +116,7 @@ describe('progress while one long PATCH streams', () => {
         const p = await ctx.reader.readProgress(id);
         return p && p.receivedChunks >= 3 ? p : undefined;
       },
-      5000,
-      'three chunks recorded',
+      { timeoutMs: 5000, what: 'three chunks recorded' },
     );
     expect(during).toMatchObject({ status: 'uploading', receivedChunks: 3, offset: 3 * CHUNK });
     const api = await request(base).get(`/api/uploads/${id}/progress`);
@@ -146,11 +146,10 @@ describe('a PATCH that ends early', () => {
         const r = await ctx.reader.readRecord(id);
         return r && r.failedChunks === 1 ? expectStateToMatchDisk(id, url) : undefined;
       },
-      5000,
-      'the failed PATCH to be counted',
+      { timeoutMs: 5000, what: 'the failed PATCH to be counted' },
     );
     // Its handler ended (no promise left hanging on the dead connection) and its lock is free.
-    await waitFor(async () => (ctx.drain.inFlight === 0 ? true : undefined), 3000, 'the handler to end');
+    await waitFor(() => ctx.drain.inFlight === 0, { timeoutMs: 3000, what: 'the handler to end' });
     expect(await ctx.redis.exists(ctx.keys.lock(id))).toBe(0);
     expect(onDisk).toBeGreaterThanOrEqual(2 * CHUNK);
     expect(onDisk).toBeLessThanOrEqual(2 * CHUNK + 5000);

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { createUpload, patch } from '../helpers/tus.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -12,7 +13,8 @@ beforeEach(async () => {
 });
 afterEach(() => ctx.close());
 
-const pastExpiry = () => new Promise((r) => setTimeout(r, 1100));
+/** A fixed time: the 1 s upload TTL (the least UPLOAD_TTL_SECONDS takes) must run out. */
+const pastExpiry = () => elapse(1100);
 const anHourAgo = () => (Date.now() - 3600_000) / 1000;
 
 describe('the sweeper', () => {
@@ -111,11 +113,11 @@ describe('the sweeper and requests in progress', () => {
     const sending = (async () => {
       for (let sent = 0; sent < total; sent += 1024) {
         await open.write(randomBytes(1024));
-        await new Promise((r) => setTimeout(r, 120)); // ~3.6 s in all
+        await elapse(120); // a fixed pace, ~3.6 s in all: the PATCH is still streaming when the sweep runs
       }
       open.end();
     })();
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (await ctx.redis.exists(ctx.keys.lock(id))) === 1, { what: 'the PATCH lock' });
     const report = await ctx.sweeper.sweep();
     expect(report.ran).toBe(true);
     await sending;

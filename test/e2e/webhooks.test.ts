@@ -11,6 +11,7 @@ import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 import { freePort, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { createUpload, head, patch, TUS } from '../helpers/tus.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'a-webhook-secret-for-tests';
@@ -57,19 +58,17 @@ function successesPerKey(deliveries: Array<{ body: { id: string }; answered: num
 }
 
 /**
- * Whether the outbox empties within a few seconds: a receiver records a delivery
- * before its 2xx reaches the dispatcher, which removes the entry only then.
+ * True once the outbox is empty; fails if it does not empty within a few seconds: a receiver
+ * records a delivery before its 2xx reaches the dispatcher, which removes the entry only then.
  */
 async function outboxIsEmpty(ctx: TestContext): Promise<boolean> {
   const w = ctx.keys.webhooks;
-  const deadline = Date.now() + 5000;
-  for (;;) {
+  const empty = async () => {
     const queues = await ctx.redis.smembers(w.queues);
     const due = await Promise.all(queues.map((queue) => ctx.redis.zcard(queue)));
-    if ((await ctx.redis.xlen(w.outbox)) === 0 && due.every((n) => n === 0)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+    return (await ctx.redis.xlen(w.outbox)) === 0 && due.every((n) => n === 0);
+  };
+  return waitFor(empty, { timeoutMs: 5000, what: 'the outbox and the delivery queues to empty' });
 }
 
 describe('webhooks', () => {
@@ -166,7 +165,7 @@ describe('webhooks', () => {
     const agent = request(ctx.app);
     const { id } = await createUpload(agent, { size: 3, body: Buffer.from('abc') });
     await hook.waitFor(() => hook.of('upload.completed', id).some((d) => d.answered === 200));
-    await new Promise((r) => setTimeout(r, 600));
+    await elapse(600); // a fixed time: no attempt may follow the 200 in it (retries are at most 400 ms apart)
     const attempts = hook.of('upload.completed', id);
     expect(attempts.map((d) => d.answered)).toEqual([500, 500, 500, 200]);
     expect(attempts.map((d) => d.headers['webhook-attempt'])).toEqual(['1', '2', '3', '4']);
@@ -186,8 +185,7 @@ describe('webhooks', () => {
     const { id } = await createUpload(request(ctx.app), { size: 3, body: Buffer.from('abc') });
     const attempts = async () =>
       (await ctx.redis.hvals(ctx.keys.webhooks.attempts)).reduce((sum, n) => Math.max(sum, Number(n)), 0);
-    const deadline = Date.now() + 10_000;
-    while ((await attempts()) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(async () => (await attempts()) >= 3, { what: 'three attempts at the receiver that is down' });
     expect(await attempts()).toBeGreaterThanOrEqual(3);
     const hook = await receiver(port);
     await hook.waitFor(() => hook.of('upload.completed', id).length === 1);
@@ -221,7 +219,7 @@ describe('webhooks', () => {
       claims++;
       return claim(...args);
     };
-    await new Promise((r) => setTimeout(r, 1000));
+    await elapse(1000); // a fixed time: the claims made in it are what is counted
     expect(claims).toBeLessThanOrEqual(3);
     expect(hanging.deliveries.length).toBe(8);
   });
@@ -249,7 +247,7 @@ describe('webhooks', () => {
 
     // Within the grace the append may still be on its way: left alone.
     await ctx.sweeper.sweep();
-    await new Promise((r) => setTimeout(r, 300));
+    await elapse(300); // a fixed time: no upload.completed may come in it
     expect(hook.of('upload.completed', id)).toHaveLength(0);
     await ctx.redis.del(ctx.keys.orphanPassMarker);
     await ctx.sweeper.sweep(Date.now() + 61_000);
@@ -264,7 +262,7 @@ describe('webhooks', () => {
     // Announced now: a later pass does not repeat it.
     await ctx.redis.del(ctx.keys.orphanPassMarker);
     await ctx.sweeper.sweep(Date.now() + 62_000);
-    await new Promise((r) => setTimeout(r, 300));
+    await elapse(300); // a fixed time: no second upload.completed may come in it
     expect(hook.of('upload.completed', id)).toHaveLength(1);
   });
 
@@ -287,7 +285,7 @@ describe('webhooks', () => {
       upload: { id: unfinished.id, offset: 3, size: 10 },
     });
     expect(await ctx.reader.readRecord(unfinished.id)).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 300));
+    await elapse(300); // a fixed time: no upload.failed may come for the completed one in it
     expect(hook.of('upload.failed', done.id)).toHaveLength(0);
   });
 
@@ -323,10 +321,7 @@ describe('webhooks', () => {
       ...FAST_RETRIES,
     });
     const { id } = await createUpload(request(ctx.app), { size: 3 });
-    const deadline = Date.now() + 10_000;
-    while ((await ctx.redis.xlen(ctx.keys.webhooks.dead)) === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(async () => (await ctx.redis.xlen(ctx.keys.webhooks.dead)) > 0, { what: 'a dead letter' });
     const [[, flat] = ['', []]] = await ctx.redis.xrange(ctx.keys.webhooks.dead, '-', '+');
     const dead = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
     expect(dead).toMatchObject({
@@ -371,7 +366,7 @@ describe('webhooks', () => {
     });
     expect(finalId).not.toBe(a.id);
 
-    await new Promise((r) => setTimeout(r, 1100));
+    await elapse(1100); // a fixed time: the upload TTL must run out (1 s, the least UPLOAD_TTL_SECONDS takes)
     // A client that comes back after the expiry meets the removal before the sweeper does: it is announced all the same.
     expect((await head(agent, resumedTooLate.path)).status).toBe(410);
     await ctx.sweeper.sweep();
@@ -403,7 +398,9 @@ describe('webhooks', () => {
       ),
     );
     await hook.waitFor(() => hook.of('upload.completed').length >= 20);
-    await new Promise((r) => setTimeout(r, 700));
+    // All 60 in, then a fixed time in which no duplicate may come (retries are at most 400 ms apart).
+    await hook.waitFor(() => hook.deliveries.length >= 60);
+    await elapse(700);
     // created, progress, completed per upload; none twice.
     expect(hook.deliveries.length).toBe(60);
     expect(successesPerKey(hook.deliveries).size).toBe(60);
@@ -432,8 +429,8 @@ describe('webhooks', () => {
     hook.answerWith(() => 200);
     const restarted = await startServerProcess(env);
     await hook.waitFor(() => hook.of('upload.completed', id).some((d) => d.answered === 200));
-    // Long enough for any duplicate to show up: several retry periods and a lease.
-    await new Promise((r) => setTimeout(r, 1500));
+    // A fixed time, long enough for any duplicate to show up: several retry periods and a lease.
+    await elapse(1500);
     const completed = hook.of('upload.completed', id);
     expect(completed.length).toBe(refusedBeforeCrash + 1);
     expect(completed.filter((d) => d.answered === 200).length).toBe(1);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -64,12 +65,18 @@ async function waitUntilClusterOk(nodes: readonly RedisServerProcess[]): Promise
   for (const node of nodes) {
     const client = new Redis(node.url);
     try {
-      for (;;) {
-        const info = await client.cluster('INFO');
-        if (/cluster_state:ok/.test(String(info))) break;
-        if (Date.now() > deadline) throw new Error(`cluster not ok on ${node.url}:\n${info}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      let info = '';
+      await waitFor(
+        async () => {
+          info = String(await client.cluster('INFO'));
+          return /cluster_state:ok/.test(info);
+        },
+        {
+          timeoutMs: Math.max(0, deadline - Date.now()),
+          intervalMs: 100,
+          what: () => `cluster_state:ok on ${node.url}:\n${info}`,
+        },
+      );
     } finally {
       client.disconnect();
     }

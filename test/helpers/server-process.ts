@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { waitFor } from './wait.js';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -35,13 +36,15 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const waitForOutput = async (pattern: RegExp, timeoutMs = 30_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!pattern.test(output)) {
-      if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`server exited; no ${pattern} in:\n${output}`);
-      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms in:\n${output}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await waitFor(
+      () => {
+        if (pattern.test(output)) return true;
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`server exited; no ${pattern} in:\n${output}`);
+        return false;
+      },
+      { timeoutMs, intervalMs: 25, what: () => `${pattern} in:\n${output}` },
+    );
   };
   const server: ServerProcess = {
     url: `http://127.0.0.1:${port}`,

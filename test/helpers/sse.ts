@@ -1,3 +1,5 @@
+import { waitFor as poll } from './wait.js';
+
 /** A Server-Sent Events client for tests: collects events, and waits for one that matches. */
 export type SseEvent = { event: string; id: string; data: unknown };
 
@@ -38,15 +40,11 @@ export function openEvents(url: string, headers: Record<string, string> = {}) {
     get status() {
       return status;
     },
-    async waitFor(match: (e: SseEvent) => boolean, timeoutMs = 5000): Promise<SseEvent> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = events.find(match);
-        if (found) return found;
-        if (Date.now() > deadline)
-          throw new Error(`no matching event in ${JSON.stringify(events.map((e) => e.event))}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+    waitFor(match: (e: SseEvent) => boolean, timeoutMs = 5000): Promise<SseEvent> {
+      return poll(() => events.find(match), {
+        timeoutMs,
+        what: () => `a matching event in ${JSON.stringify(events.map((e) => e.event))}`,
+      });
     },
     async close() {
       controller.abort();

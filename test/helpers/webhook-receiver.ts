@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { waitFor as poll } from './wait.js';
 
 export type Delivery = {
   headers: IncomingHttpHeaders;
@@ -41,15 +42,10 @@ export async function startReceiver(port = 0) {
       return deliveries.filter((d) => d.body.type === type && (!uploadId || d.body.upload.id === uploadId));
     },
     async waitFor(test: () => boolean, timeoutMs = 15_000, what = 'deliveries') {
-      const deadline = Date.now() + timeoutMs;
-      while (!test()) {
-        if (Date.now() > deadline) {
-          throw new Error(
-            `no ${what} within ${timeoutMs} ms; got ${JSON.stringify(deliveries.map((d) => [d.body.type, d.answered]))}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await poll(test, {
+        timeoutMs,
+        what: () => `${what}; got ${JSON.stringify(deliveries.map((d) => [d.body.type, d.answered]))}`,
+      });
     },
     close() {
       server.closeAllConnections();

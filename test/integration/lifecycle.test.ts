@@ -6,6 +6,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { startRedisServer } from '../../src/redis/local-server.js';
 import type { NewUpload } from '../../src/uploads/model/upload-record.js';
 import { createUploadsContext, type UploadsContext } from '../helpers/uploads.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 const contexts: UploadsContext[] = [];
 const stops: Array<() => Promise<void>> = [];
@@ -116,7 +117,7 @@ describe('upload lifecycle (real Redis, real disk, no HTTP)', () => {
       await expect(ctx.lifecycle.finish(created.id, 'finalization', async () => 'ab'.repeat(32))).rejects.toMatchObject(
         { code: 'STATE_STORE_UNAVAILABLE', status: 503 },
       );
-      await new Promise((r) => setTimeout(r, 1600)); // the pause is over
+      await elapse(1600); // fixed: the pause must be over, and a write that timed out may still run in it
       // The write that timed out may still run once Redis is back: completed or assembling, never failed.
       expect(['assembling', 'completed']).toContain((await ctx.reader.readRecord(created.id))?.status);
       expect(ctx.eventsOf(created.id)).toEqual(['created']);
@@ -218,14 +219,15 @@ describe('upload lifecycle (real Redis, real disk, no HTTP)', () => {
       assembly.catch(() => {});
       const admin = ctx.redis.duplicate();
       // As soon as the final has recorded some progress, Redis stops taking writes.
-      for (let i = 0; i < 500; i++) {
-        const finals = (await ctx.redis.keys(`${ctx.keys.prefix}upload:*`)).filter(
-          (k) => !k.endsWith('received') && !ids.some((p) => k.includes(p)),
-        );
-        const offset = finals[0] ? Number(await ctx.redis.hget(finals[0], 'offset')) : 0;
-        if (offset > 0) break;
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await waitFor(
+        async () => {
+          const finals = (await ctx.redis.keys(`${ctx.keys.prefix}upload:*`)).filter(
+            (k) => !k.endsWith('received') && !ids.some((p) => k.includes(p)),
+          );
+          return finals[0] !== undefined && Number(await ctx.redis.hget(finals[0], 'offset')) > 0;
+        },
+        { intervalMs: 5, what: 'the final upload to record its first copied chunk' },
+      );
       await admin.call('CLIENT', 'PAUSE', '2000', 'WRITE');
       admin.disconnect();
       await expect(assembly).rejects.toMatchObject({ status: 503 });

@@ -7,6 +7,7 @@ import { type LiveMessage, publishUploadEvents, UploadEventFeed } from '../../sr
 import { UploadReader } from '../../src/uploads/read/upload-reader.js';
 import { UploadIndexes } from '../../src/uploads/state/indexes.js';
 import { UploadTracker } from '../../src/uploads/state/tracker.js';
+import { waitFor } from '../helpers/wait.js';
 
 const clients: RedisClient[] = [];
 afterEach(() => {
@@ -74,8 +75,11 @@ describe('live feed', () => {
         publish({ type: 'progress', id: unwatched });
       }
       publish({ type: 'completed', id: watched });
-      const deadline = Date.now() + 5000;
-      while (heard.length < 302 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => heard.length >= 302, {
+        timeoutMs: 5000,
+        intervalMs: 10,
+        what: () => `302 messages (heard ${heard.length})`,
+      });
 
       expect(heard).toHaveLength(302);
       expect(heard[0]?.type).toBe('created');

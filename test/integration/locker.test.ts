@@ -5,6 +5,7 @@ import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { type LockerOptions, lockerOptions, RedisLocker } from '../../src/uploads/coordination/redis-locker.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 const clients: RedisClient[] = [];
 const lockers: RedisLocker[] = [];
@@ -100,7 +101,7 @@ describe('RedisLocker', () => {
     const a = await locker({ ttlMs: 300, safetyMarginMs: 100 });
     const id = randomUUID();
     await a.newLock(id).lock(never(), () => {});
-    await new Promise((r) => setTimeout(r, 1000));
+    await elapse(1000); // a fixed time: the lock must outlive its 300 ms TTL several times over
     expect(await a.redis.pttl(keys.lock(id))).toBeGreaterThan(0);
     expect(a.fence(id)?.aborted).toBe(false);
   });
@@ -114,7 +115,7 @@ describe('RedisLocker', () => {
     });
     const fence = a.fence(id);
     await a.redis.set(keys.lock(id), 'intruder');
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor(() => fence?.aborted && asked, { what: 'the holder to find its key taken' });
     expect(fence?.aborted).toBe(true);
     expect(asked).toBe(true);
   });
@@ -172,9 +173,10 @@ describe('RedisLocker, after review', () => {
       const id = randomUUID();
       await l.newLock(id).lock(never(), () => {});
       const fence = l.fence(id) as AbortSignal;
-      await new Promise((r) => setTimeout(r, 250));
+      await elapse(250); // a fixed time: puts the fault just before the first renewal (at 300 ms)
       proxy.hold(500); // a renewal sent in it times out (150 ms); the next after it goes through
-      await new Promise((r) => setTimeout(r, 1800));
+      // A fixed time: the fence (1200 ms after the last renewal that succeeded) must not fire in all of it.
+      await elapse(1800);
       expect(failures.length).toBeGreaterThanOrEqual(1);
       expect(fence.aborted).toBe(false);
       expect(await l.redis.pttl(keys.lock(id))).toBeGreaterThan(0);
@@ -219,7 +221,7 @@ describe('RedisLocker, after review', () => {
       asked++;
     });
     expect(await b.tryLock(id)).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 100));
+    await elapse(100); // a fixed time: nothing may come, and a request to let go would have come by now
     expect(asked).toBe(0);
   });
 

@@ -8,6 +8,7 @@ import { UploadIndexes } from '../../src/uploads/state/indexes.js';
 import { UploadTracker } from '../../src/uploads/state/tracker.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 import { expectEveryKeyToExpire } from '../helpers/redis-assert.js';
+import { elapse } from '../helpers/wait.js';
 
 const CHUNK = 1000;
 const TTL_MS = 60_000;
@@ -100,7 +101,7 @@ describe('recording progress', () => {
 describe('a missing upload is never recreated', () => {
   it('no write recreates the keys of an expired upload, and each reports it gone', async () => {
     const id = await newUpload(5000, 50);
-    await new Promise((r) => setTimeout(r, 120));
+    await elapse(120); // a fixed time: the 50 ms TTL itself must run out, nothing to poll for
     const k = keys.forUpload(id);
     expect(await redis.exists(k.upload, k.chunksReceived)).toBe(0);
 

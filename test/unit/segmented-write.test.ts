@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { writeInSegments } from '../../src/uploads/writing/segmented-write.js';
+import { waitFor } from '../helpers/wait.js';
 
 async function collect(segment: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -38,7 +39,7 @@ describe('writeInSegments', () => {
       return at + bytes.length;
     });
     source.push(Buffer.alloc(14));
-    await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => stored.length === 1, { what: 'the first segment of what arrived to be stored' });
     source.destroy(new Error('client went away'));
     await expect(done).rejects.toThrow('client went away');
     expect(stored).toEqual([10, 14]);
