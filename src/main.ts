@@ -55,7 +55,11 @@ async function main(): Promise<void> {
   await warnIfEvicting(redis, logger);
 
   const app = exitOnConfigError(() => createApp({ config, redis, logger }));
-  await app.start();
+  await app.start().catch((error) => {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  });
   const server = createHttpServer(app.app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

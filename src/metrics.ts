@@ -70,6 +70,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    storageBytes: new Counter({
+      name: 'tus_storage_bytes_total',
+      help: 'Bytes this server sent to its object storage (sent) and read back from it (read); copies inside S3 are neither',
+      labelNames: ['direction'] as const,
+      registers: [registry],
+    }),
     sweeps: new Counter({
       name: 'tus_sweeper_runs_total',
       help: 'Sweeps this instance ran (it runs when no other instance does)',

@@ -84,7 +84,7 @@ export function createApp(deps: AppDeps): App {
     redis,
     keys,
     reader,
-    storagePath: (id) => uploads.bytes.localPath?.(id),
+    storagePath: (id) => uploads.bytes.location(id),
     config: config.webhooks,
     tusPath: config.server.tusPath,
     logger,
@@ -104,6 +104,7 @@ export function createApp(deps: AppDeps): App {
     logger,
     events,
     revisit: outbox.revisit,
+    storageTraffic: (direction, bytes) => metrics.storageBytes.inc({ direction }, bytes),
     lockHooks: {
       acquired: (waitedMs, contended) => {
         metrics.lockWait.observe(waitedMs / 1000);
@@ -125,7 +126,19 @@ export function createApp(deps: AppDeps): App {
     app.get('/', (_req, res) => res.redirect('/demo/'));
     app.use('/demo', express.static(DEMO_DIR, { index: 'index.html' }));
   }
-  app.use(healthRoutes(redis, config.storage.uploadDir, drain));
+  app.use(
+    healthRoutes(
+      {
+        redis: () =>
+          redis.ping().then(
+            () => 'ok',
+            (error: Error) => `unavailable: ${error.message}`,
+          ),
+        [config.storage.kind === 's3' ? 'bucket' : 'uploadDir']: () => uploads.bytes.probe(),
+      },
+      drain,
+    ),
+  );
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });

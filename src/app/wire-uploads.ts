@@ -1,8 +1,14 @@
-import type { Config } from '../config/load-config.js';
+import path from 'node:path';
+import { type Config, ConfigError } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import type { ByteStore } from '../uploads/bytes/byte-store.js';
 import { createFileByteStore } from '../uploads/bytes/file-byte-store.js';
+import { ByteStates } from '../uploads/bytes/s3/byte-state.js';
+import { S3Bucket, type StorageTraffic } from '../uploads/bytes/s3/s3-bucket.js';
+import { S3ByteStore } from '../uploads/bytes/s3/s3-byte-store.js';
+import { createS3Client } from '../uploads/bytes/s3/s3-client.js';
 import { Concatenation } from '../uploads/concatenation/concatenation.js';
 import { type LockerHooks, lockerOptions, RedisLocker } from '../uploads/coordination/redis-locker.js';
 import { Sweeper } from '../uploads/coordination/sweeper.js';
@@ -27,10 +33,37 @@ export type UploadsDeps = Readonly<{
   lockHooks?: Pick<LockerHooks, 'acquired'>;
   /** Shown every record now and then by the sweeper (the webhook outbox repairs what it missed). */
   revisit?: (record: UploadRecord, now: number) => Promise<void>;
+  /** Hears the bytes sent to and read back from the byte store (S3). */
+  storageTraffic?: StorageTraffic;
 }>;
 
+/** The byte store the configuration names: files in UPLOAD_DIR, or objects in an S3 bucket. */
+function byteStore({ config, redis, keys, logger, storageTraffic = () => {} }: UploadsDeps): ByteStore {
+  const { storage } = config;
+  if (storage.kind === 'file') return createFileByteStore(storage.uploadDir);
+  const settings = {
+    bucket: storage.s3Bucket as string,
+    endpoint: storage.s3Endpoint,
+    region: storage.s3Region,
+    forcePathStyle: storage.s3ForcePathStyle,
+    keyPrefix: storage.s3KeyPrefix,
+    requestTimeoutMs: storage.s3RequestTimeoutMs,
+  };
+  return new S3ByteStore({
+    bucket: new S3Bucket(createS3Client(settings, logger), settings, logger, storageTraffic),
+    states: new ByteStates(redis, keys),
+    sizeOf: async (id) => {
+      const size = await redis.hget(keys.forUpload(id).upload, 'size');
+      return size === null ? undefined : Number(size);
+    },
+    spoolDir: path.join(storage.uploadDir, '.spool'),
+    logger,
+  });
+}
+
 /** Everything that keeps uploads (bytes, state, locks, sweeping), wired from one configuration; no HTTP. */
-export function wireUploads({ config, redis, keys, reader, logger, events, lockHooks = {}, revisit }: UploadsDeps) {
+export function wireUploads(deps: UploadsDeps) {
+  const { config, redis, keys, reader, logger, events, lockHooks = {}, revisit } = deps;
   const uploadTtlMs = config.uploads.ttlMs;
   const completedRetentionMs = config.uploads.completedRetentionMs;
   const digest = config.uploads.digest === 'sha256';
@@ -38,7 +71,7 @@ export function wireUploads({ config, redis, keys, reader, logger, events, lockH
   const indexTtlMs = 2 * Math.max(uploadTtlMs, completedRetentionMs);
   const indexes = new UploadIndexes(redis, keys, indexTtlMs);
   const tracker = new UploadTracker(redis, keys, { completedRetentionMs, groupTtlMs: indexTtlMs }, indexes);
-  const bytes = createFileByteStore(config.storage.uploadDir);
+  const bytes = byteStore(deps);
   const slots = new OwnerSlots(redis, keys, uploadTtlMs);
   const lifecycle = new UploadLifecycle({ bytes, tracker, reader, events, slots });
   const locker = new RedisLocker(
@@ -105,8 +138,14 @@ export function wireUploads({ config, redis, keys, reader, logger, events, lockH
     writer,
     store,
     concatenation,
-    /** Connects what listens in the background (lock release requests). */
-    start: () => locker.start(),
+    /** Checks the byte store, and connects what listens in the background (lock release requests). */
+    start: async () => {
+      // An operator's mistake (a bucket that is not there, or not writable) stops the server with their words.
+      await bytes.start?.().catch((error: Error) => {
+        throw new ConfigError([error.message]);
+      });
+      await locker.start();
+    },
     stop: async () => {
       await locker.stop();
       await writer.close();

@@ -80,8 +80,8 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Settings that are valid alone but not together, or that would silently do nothing. */
-function combinationProblems({ auth, webhooks }: SettingValues): string[] {
-  const problems: string[] = [];
+function combinationProblems({ auth, webhooks, storage, uploads }: SettingValues): string[] {
+  const problems: string[] = storageProblems(storage, uploads.chunkSizeBytes);
   if (auth.jwtSecret && auth.jwtPublicKey) {
     problems.push('AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY: set one of them, not both');
   }
@@ -111,6 +111,28 @@ function combinationProblems({ auth, webhooks }: SettingValues): string[] {
   }
   if (webhooks.secret && webhooks.urls.length === 0) {
     problems.push('WEBHOOK_SECRET: no webhook is sent without WEBHOOK_URLS; set it');
+  }
+  return problems;
+}
+
+/** S3's smallest part: with STORAGE=s3, a chunk of the progress grid is a part. */
+const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
+
+function storageProblems(storage: SettingValues['storage'], chunkSizeBytes: number): string[] {
+  if (storage.kind === 'file') {
+    const s3Only = (['s3Bucket', 's3Endpoint'] as const)
+      .filter((key) => storage[key])
+      .map((key) => SETTINGS.storage[key].env);
+    return s3Only.length > 0
+      ? [`${s3Only.join(', ')}: has no effect without STORAGE=s3; set STORAGE=s3 or unset it`]
+      : [];
+  }
+  const problems: string[] = [];
+  if (!storage.s3Bucket) problems.push('S3_BUCKET: required with STORAGE=s3 (the bucket must exist already)');
+  if (chunkSizeBytes < S3_MIN_PART_BYTES) {
+    problems.push(
+      `CHUNK_SIZE_BYTES: with STORAGE=s3 a chunk is an S3 part, at least ${S3_MIN_PART_BYTES} bytes (5 MiB); got ${chunkSizeBytes}`,
+    );
   }
   return problems;
 }

@@ -5,6 +5,7 @@ import {
   bytes,
   directory,
   flag,
+  httpUrl,
   integer,
   list,
   milliseconds,
@@ -107,7 +108,47 @@ export const SETTINGS = {
     ),
   },
   storage: {
-    uploadDir: required('UPLOAD_DIR', directory, './uploads', 'Directory the uploaded bytes are stored in'),
+    kind: required(
+      'STORAGE',
+      oneOf(['file', 's3']),
+      'file',
+      "Where uploaded bytes are kept: file (UPLOAD_DIR, shared by every instance) or s3 (S3_BUCKET; each instance's UPLOAD_DIR holds temporary data only)",
+    ),
+    uploadDir: required(
+      'UPLOAD_DIR',
+      directory,
+      './uploads',
+      'Directory the uploaded bytes are stored in (with STORAGE=s3: chunked bodies are spooled here, one part at a time)',
+    ),
+    s3Bucket: optional(
+      'S3_BUCKET',
+      text(),
+      'Bucket of the uploads with STORAGE=s3 (required then; never created by the server)',
+    ),
+    s3Endpoint: optional(
+      'S3_ENDPOINT',
+      httpUrl,
+      "An S3-compatible server's URL, such as http://127.0.0.1:8080 (unset: AWS S3)",
+    ),
+    s3Region: required('S3_REGION', text(), 'us-east-1', 'Region of the bucket'),
+    s3ForcePathStyle: required(
+      'S3_FORCE_PATH_STYLE',
+      flag,
+      'false',
+      'Address the bucket in the path (http://host/bucket/key), as most S3-compatible servers need',
+    ),
+    s3KeyPrefix: required(
+      'S3_KEY_PREFIX',
+      text(z.string().regex(/^[A-Za-z0-9!_.*'()/-]*$/, "must use S3's safe characters: letters, digits and !_.*'()/-")),
+      '',
+      'Prefix of every object key this server writes (an upload is the object <prefix><id>)',
+    ),
+    s3RequestTimeoutMs: required(
+      'S3_REQUEST_TIMEOUT_MS',
+      milliseconds(100, 600_000),
+      '30000',
+      "Bounds a whole S3 call, the SDK's retries included (a streamed part: each wait on S3); slower, and the client gets 503",
+    ),
   },
   uploads: {
     ttlMs: required(

@@ -50,6 +50,11 @@ export const SERVICE_ERRORS = {
     "The disk holding the uploads' bytes is full",
     () => "The server's upload storage is full; the bytes received so far are kept, retry later",
   ),
+  STORAGE_UNAVAILABLE: entry(
+    503,
+    'The byte store (S3) does not answer within S3_REQUEST_TIMEOUT_MS, is unreachable, or refuses this server; what it acknowledged is kept',
+    () => 'Upload storage is temporarily unavailable; the bytes stored so far are kept, retry shortly',
+  ),
   STATE_STORE_UNAVAILABLE: entry(
     503,
     'Redis does not answer in time, refuses writes (out of memory, read-only replica), or is loading',

@@ -5,7 +5,12 @@ import { createHash } from 'node:crypto';
  * The `{<id>}` braces are a Redis Cluster hash tag: an upload's hash and its set
  * of received chunks always hash to the same slot, so one script may touch both.
  */
-export type UploadKeys = Readonly<{ upload: string; chunksReceived: string }>;
+export type UploadKeys = Readonly<{
+  upload: string;
+  chunksReceived: string;
+  /** What the byte store keeps of the upload (the S3 store: its multipart upload, parts and tail). */
+  bytes: string;
+}>;
 
 export type Keys = Readonly<{
   prefix: string;
@@ -61,7 +66,7 @@ export function createKeys(prefix: string): Keys {
     prefix,
     forUpload(id: string): UploadKeys {
       const upload = `${prefix}upload:{${id}}`;
-      return { upload, chunksReceived: `${upload}:chunks_received` };
+      return { upload, chunksReceived: `${upload}:chunks_received`, bytes: `${upload}:bytes` };
     },
     expiryIndex: `${prefix}uploads:expiry`,
     recentIndex: `${prefix}uploads:recent`,

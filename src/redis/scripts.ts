@@ -12,7 +12,12 @@ const SCRIPTS = {
   recordProgress: 'record-progress-2.lua',
   rewindProgress: 'rewind-progress-2.lua',
   declareLength: 'declare-length-1.lua',
-  finishAssembly: 'finish-assembly-2.lua',
+  finishAssembly: 'finish-assembly-3.lua',
+  createByteState: 'create-byte-state-2.lua',
+  recordPart: 'record-part-2.lua',
+  recordTail: 'record-tail-2.lua',
+  sealByteState: 'seal-byte-state-2.lua',
+  truncateByteState: 'truncate-byte-state-2.lua',
   recordFailure: 'record-failure-1.lua',
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
@@ -52,6 +57,7 @@ declare module 'ioredis' {
     finishAssembly(
       upload: string,
       chunks: string,
+      bytes: string,
       status: string,
       now: Arg,
       expiresAt: Arg,
@@ -81,6 +87,28 @@ declare module 'ioredis' {
       error: string,
       deadKept: Arg,
     ): Result<number, Context>;
+    createByteState(upload: string, bytes: string, ...fieldsAndValues: Arg[]): Result<1 | 0 | -1, Context>;
+    recordPart(
+      upload: string,
+      bytes: string,
+      part: Arg,
+      etag: string,
+      length: Arg,
+    ): Result<[number, string] | -1 | -2, Context>;
+    recordTail(
+      upload: string,
+      bytes: string,
+      part: Arg,
+      key: string,
+      length: Arg,
+    ): Result<[number, string] | -1 | -2, Context>;
+    sealByteState(upload: string, bytes: string, size: Arg, etag: string): Result<1 | -1, Context>;
+    truncateByteState(
+      upload: string,
+      bytes: string,
+      length: Arg,
+      partSize: Arg,
+    ): Result<[number, string] | -1, Context>;
     claimOwnerSlot(active: string, id: string, now: Arg, until: Arg, limit: Arg, ttlMs: Arg): Result<0 | 1, Context>;
   }
 }

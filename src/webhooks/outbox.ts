@@ -11,7 +11,7 @@ export type OutboxDeps = Readonly<{
   redis: RedisClient;
   keys: Keys;
   reader: UploadReader;
-  /** Where an upload's bytes are on disk. */
+  /** Where an upload's bytes are (a file path, or s3://bucket/key). */
   storagePath: (id: string) => string | undefined;
   config: WebhookConfig;
   tusPath: string;

@@ -17,7 +17,7 @@ export type WebhookUpload = {
   metadata: Record<string, string | null>;
   owner: string | null;
   sha256: string | null;
-  /** Where the bytes are on this server's disk (upload.completed: the finished file). */
+  /** Where the bytes are: a file path on this server, or `s3://<bucket>/<key>` (upload.completed: the finished file). */
   storagePath: string | null;
   createdAt: string | null;
   completedAt: string | null;

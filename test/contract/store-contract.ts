@@ -7,22 +7,25 @@ import { newUploadId } from '../../src/uploads/model/upload-id.js';
 import { createUploadsContext, inTusRequest, type UploadsContext } from '../helpers/uploads.js';
 import { elapse } from '../helpers/wait.js';
 
-const CHUNK = 64 * 1024;
-
 /**
  * What any byte store must do under the tracked store, in our words after
  * tus-node-server's shared store tests: create, write at offsets, read back,
  * declare a deferred length, remove, expire. `env` selects the byte store
  * (and anything it needs); each test gets its own key prefix and folder.
  */
-export function describeStoreContract(name: string, env: () => Record<string, string>) {
+export function describeStoreContract(
+  name: string,
+  env: () => Record<string, string> | Promise<Record<string, string>>,
+  /** The chunk grid the store is tested on (S3's parts are at least 5 MiB). */
+  CHUNK = 64 * 1024,
+) {
   describe(`tracked store over ${name}`, () => {
     const contexts: UploadsContext[] = [];
     afterEach(async () => {
       for (const ctx of contexts.splice(0)) await ctx.close();
     });
     const context = async (extra: Record<string, string> = {}) => {
-      const ctx = await createUploadsContext({ CHUNK_SIZE_BYTES: String(CHUNK), ...env(), ...extra });
+      const ctx = await createUploadsContext({ CHUNK_SIZE_BYTES: String(CHUNK), ...(await env()), ...extra });
       contexts.push(ctx);
       return ctx;
     };

@@ -75,6 +75,7 @@ export function inTusRequest<T>(
       caller: anonymous,
       partial: false,
       checksum: undefined,
+      bodyLength: undefined,
       ...input,
     },
     work,

@@ -1,10 +1,11 @@
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { create as contentDisposition } from 'content-disposition';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { UploadAccess } from '../../auth/upload-access.js';
 import type { Config } from '../../config/load-config.js';
-import { appError } from '../../errors/app-error.js';
-import type { ByteStore } from '../../uploads/bytes/byte-store.js';
+import { appError, withHeaders } from '../../errors/app-error.js';
+import type { ByteStore, FetchedBytes } from '../../uploads/bytes/byte-store.js';
 import { isUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadReader } from '../../uploads/read/upload-reader.js';
 import { tusResponseHeaders } from './tus-headers.js';
@@ -48,8 +49,7 @@ export function downloadHandler(
     if (!isUploadId(id)) throw appError('INVALID_UPLOAD_ID');
     await access.check(req, 'read', id);
     const record = await reader.readRecord(id);
-    const file = bytes.localPath?.(id);
-    if (record?.status !== 'completed' || !file) {
+    if (record?.status !== 'completed') {
       throw appError('UPLOAD_NOT_FOUND', { detail: 'No completed upload with this ID' });
     }
     const { filename, filetype } = record.metadata ?? {};
@@ -62,8 +62,40 @@ export function downloadHandler(
       'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'private, no-cache',
     });
-    res.sendFile(path.basename(file), { root: path.dirname(file), dotfiles: 'deny', lastModified: true }, (error) => {
-      if (error && !res.headersSent) next(error);
-    });
+    const file = bytes.localPath?.(id);
+    if (file) {
+      res.sendFile(path.basename(file), { root: path.dirname(file), dotfiles: 'deny', lastModified: true }, (error) => {
+        if (error && !res.headersSent) next(error);
+      });
+      return;
+    }
+    await sendFetched(req, res, await fetchOf(bytes, id, req));
   };
+}
+
+/** The download as a store without local files serves it (S3: Range and conditions go to S3 as they came). */
+function fetchOf(bytes: ByteStore, id: string, req: Request): Promise<FetchedBytes> {
+  if (!bytes.fetch) throw new Error('this byte store serves no downloads');
+  const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
+  return bytes.fetch(id, {
+    range: header('range'),
+    ifNoneMatch: header('if-none-match'),
+    ifMatch: header('if-match'),
+    ifModifiedSince: header('if-modified-since'),
+    ifUnmodifiedSince: header('if-unmodified-since'),
+  });
+}
+
+async function sendFetched(req: Request, res: Response, fetched: FetchedBytes): Promise<void> {
+  if (fetched.status === 404) throw appError('UPLOAD_GONE');
+  if (fetched.status === 416) throw withHeaders(appError('RANGE_NOT_SATISFIABLE'), fetched.headers);
+  if (fetched.status === 412) throw appError('PRECONDITION_FAILED');
+  res.status(fetched.status).set(fetched.headers);
+  if (!fetched.body || fetched.status === 304 || req.method === 'HEAD') {
+    fetched.body?.destroy();
+    res.end();
+    return;
+  }
+  // A client that goes away stops the read from S3 too.
+  await pipeline(fetched.body, res).catch(() => fetched.body?.destroy());
 }

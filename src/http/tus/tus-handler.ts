@@ -119,7 +119,9 @@ async function readInput(
   const caller = intent ? await deps.access.check(req, intent, uploadId) : deps.access.anonymous;
   checkOwnerSizeLimit(req, caller);
   const checksum = req.headers['upload-checksum'];
+  const length = Number(req.headers['content-length']);
   return {
+    bodyLength: req.headers['content-length'] !== undefined && Number.isSafeInteger(length) ? length : undefined,
     method,
     logger,
     caller,

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { opendir, stat, statfs, truncate, unlink } from 'node:fs/promises';
+import { opendir, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type KvStore, Upload } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
+import { DEFAULT_GRID } from '../model/chunk-grid.js';
 import { isUploadId } from '../model/upload-id.js';
 import type { ByteStore } from './byte-store.js';
 
@@ -24,6 +26,19 @@ async function isNearlyFull(directory: string): Promise<boolean> {
   return fs !== undefined && fs.bavail * fs.bsize < 1024 * 1024;
 }
 
+/** Whether a file can be written in `dir` now; the probe file never outlives the probe, even on a full disk. */
+async function probeDirectory(dir: string): Promise<string> {
+  const probe = path.join(dir, `.readyz-${randomUUID()}`);
+  try {
+    await writeFile(probe, 'ok');
+    return 'ok';
+  } catch (error) {
+    return `not writable: ${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+  } finally {
+    await unlink(probe).catch(() => {});
+  }
+}
+
 /** Bytes in files named by upload ID in one directory, written by @tus/file-store. */
 export function createFileByteStore(directory: string): ByteStore {
   // FileStore's constructor starts a mkdir it never awaits; make the directory first.
@@ -33,26 +48,39 @@ export function createFileByteStore(directory: string): ByteStore {
     if (!isUploadId(id)) throw appError('UPLOAD_NOT_FOUND');
     return path.join(directory, id);
   };
+  const write: ByteStore['write'] = async (stream, id, offset) => {
+    try {
+      return await files.write(stream, id, offset);
+    } catch (error) {
+      // FileStore reports every write failure as FILE_WRITE_ERROR; a full disk deserves its own answer.
+      if (error === ERRORS.FILE_WRITE_ERROR && (await isNearlyFull(directory))) throw appError('STORAGE_FULL');
+      throw error;
+    }
+  };
   return {
+    limits: DEFAULT_GRID,
     async create(id) {
       filePath(id);
       await files.create(new Upload({ id, offset: 0 }));
     },
-    async write(stream, id, offset) {
-      try {
-        return await files.write(stream, id, offset);
-      } catch (error) {
-        // FileStore reports every write failure as FILE_WRITE_ERROR; a full disk deserves its own answer.
-        if (error === ERRORS.FILE_WRITE_ERROR && (await isNearlyFull(directory))) throw appError('STORAGE_FULL');
-        throw error;
-      }
+    write,
+    // On disk at once; taking the bytes back is cutting the file (the record's unverifiedFrom covers a crash).
+    async stage(stream, id, offset) {
+      const end = await write(stream, id, offset);
+      return { end, commit: async () => {}, discard: () => truncate(filePath(id), offset) };
     },
+    seal: async () => {},
     read(id) {
       filePath(id);
       return files.read(id);
     },
-    truncate: (id, length) => truncate(filePath(id), length),
+    async truncate(id, length) {
+      await truncate(filePath(id), length);
+      return length;
+    },
     localPath: filePath,
+    location: filePath,
+    probe: () => probeDirectory(directory),
     // Not FileStore.remove: it reports every failure (EACCES, EIO, ...) as
     // "not found", and a caller would then forget bytes that are still there.
     async remove(id) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import { appError } from '../../errors/app-error.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
@@ -75,7 +76,10 @@ export class Concatenation {
         const partials = await this.completedPartials(request.partials, request.owner);
         const size = partials.reduce((sum, p) => sum + (p.size as number), 0);
         const ownerMax = request.maxSizeBytes || Number.POSITIVE_INFINITY;
-        if (size > Math.min(ownerMax, maxUploadBytes(this.deps.chunkSizeBytes, this.deps.maxSizeBytes))) {
+        if (
+          size >
+          Math.min(ownerMax, maxUploadBytes(this.deps.chunkSizeBytes, this.deps.maxSizeBytes, this.deps.bytes.limits))
+        ) {
           throw appError('FINAL_UPLOAD_TOO_LARGE');
         }
         const id = newUploadId();
@@ -146,10 +150,26 @@ export class Concatenation {
   }
 
   /**
-   * Copies the partials' bytes in order, hashing them on the way; progress
-   * advances chunk by chunk. Resolves to the SHA-256 (undefined when none is recorded).
+   * The partials' bytes, in order, into the final upload; progress advances
+   * part by part. Resolves to the SHA-256 (undefined when none is recorded).
+   * A byte store that can assemble them itself does (S3 copies them
+   * server-side, so they never pass through here); the digest then costs one
+   * read of the final object. Otherwise they are copied through, hashed on the way.
    */
   private async assemble(id: string, size: number, partials: UploadRecord[]): Promise<string | undefined> {
+    const { tracker, bytes } = this.deps;
+    if (!bytes.concatenate) return this.copyThrough(id, size, partials);
+    const sources = partials.map((p) => ({ id: p.id, size: p.size as number }));
+    await bytes.concatenate(id, sources, async (end) => void (await tracker.recordProgress(id, end)));
+    await bytes.seal(id);
+    if (!this.deps.digest) return undefined;
+    const hash = createHash('sha256');
+    await pipeline(bytes.read(id), hash);
+    return hash.digest('hex');
+  }
+
+  /** Copies the partials' bytes in order through this process, hashing them on the way. */
+  private async copyThrough(id: string, size: number, partials: UploadRecord[]): Promise<string | undefined> {
     const { tracker, bytes, chunkSizeBytes } = this.deps;
     const hash = this.deps.digest ? createHash('sha256') : undefined;
     let offset = 0;
@@ -171,6 +191,7 @@ export class Concatenation {
     }
     if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);
     await tracker.recordProgress(id, offset);
+    await bytes.seal(id);
     return hash?.digest('hex');
   }
 

@@ -1,4 +1,4 @@
-import { appError } from '../../errors/app-error.js';
+import { AppError, appError } from '../../errors/app-error.js';
 import { isRedisUnavailable } from '../../redis/client.js';
 import type { ByteStore } from '../bytes/byte-store.js';
 import { bytesLost, type UploadEvents } from '../events/upload-events.js';
@@ -27,6 +27,9 @@ export type LifecycleDeps = Readonly<{
  * - `merged`: a partial upload joined into a final one → none: it already
  *   ended `completed`, and the final's upload.completed lists it in `partials`.
  */
+/** A failure that says "not now" (503): worth trying again later, never a reason to fail an upload. */
+export const isUnavailable = (error: unknown): boolean => error instanceof AppError && error.status === 503;
+
 export type RemovalReason = 'terminated' | 'expired' | 'lost' | 'merged';
 
 export type Removal = Readonly<{ hadBytes: boolean; hadRecord: boolean; record: UploadRecord | undefined }>;
@@ -60,7 +63,7 @@ export class UploadLifecycle {
       }
       await tracker.create(upload);
       undo.push(() => tracker.remove(upload.id));
-      await bytes.create(upload.id);
+      await bytes.create(upload.id, { chunkSize: upload.chunkSize });
       undo.push(() => bytes.remove(upload.id));
       if (upload.group !== undefined) await tracker.addToGroup(upload.group, upload.owner, upload.id);
     } catch (error) {
@@ -74,8 +77,9 @@ export class UploadLifecycle {
   /**
    * assembling → completed, with the SHA-256 `digest` computes (undefined: no
    * digest recorded), or → failed with the reason `digest` failed for.
-   * Redis being unavailable leaves the upload assembling (the next request
-   * that finds it so finishes it) and is a 503 for the caller, never a 500.
+   * Redis or the byte store being unavailable leaves the upload assembling
+   * (the next request that finds it so finishes it) and is a 503 for the
+   * caller, never a 500, and never a failed upload.
    */
   async finish(id: string, step: FinishStep, digest: () => Promise<string | undefined>): Promise<void> {
     let completed: boolean;
@@ -83,6 +87,7 @@ export class UploadLifecycle {
       completed = await this.deps.tracker.complete(id, await digest());
     } catch (error) {
       if (isRedisUnavailable(error)) throw appError('STATE_STORE_UNAVAILABLE');
+      if (isUnavailable(error)) throw error;
       await this.fail(id, `${step} failed: ${(error as Error).message}`).catch(() => {});
       throw appError(step === 'concatenation' ? 'CONCATENATION_FAILED' : 'UPLOAD_FINALIZATION_FAILED');
     }

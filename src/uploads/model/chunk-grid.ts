@@ -15,9 +15,14 @@ export const CHUNK_SIZE_BOUNDS = { minBytes: 64 * 1024, maxBytes: 1024 * 1024 * 
  */
 export const MAX_CHUNKS_PER_UPLOAD = 100_000;
 
+/** What a byte store allows of the grid: its smallest chunk and its most chunks (S3: 5 MiB parts, 10,000 of them). */
+export type GridLimits = Readonly<{ minChunkBytes: number; maxChunks: number }>;
+
+export const DEFAULT_GRID: GridLimits = { minChunkBytes: CHUNK_SIZE_BOUNDS.minBytes, maxChunks: MAX_CHUNKS_PER_UPLOAD };
+
 /** The largest upload the grid allows for a chunk size, within the configured maximum (0: none). */
-export function maxUploadBytes(chunkSize: number, configuredMaxBytes: number): number {
-  const byGrid = chunkSize * MAX_CHUNKS_PER_UPLOAD;
+export function maxUploadBytes(chunkSize: number, configuredMaxBytes: number, limits = DEFAULT_GRID): number {
+  const byGrid = chunkSize * limits.maxChunks;
   return configuredMaxBytes > 0 ? Math.min(configuredMaxBytes, byGrid) : byGrid;
 }
 
@@ -61,12 +66,15 @@ export function percent(offset: number, size: number | undefined): number | null
  * The chunk size of a new upload: the server's, or the one the client asks for
  * in Upload-Metadata (`chunkSize`, decimal bytes) within CHUNK_SIZE_BOUNDS.
  */
-export function chooseChunkSize(requested: string | null | undefined, serverDefault: number): number {
+export function chooseChunkSize(
+  requested: string | null | undefined,
+  serverDefault: number,
+  limits = DEFAULT_GRID,
+): number {
   if (requested === undefined) return serverDefault;
-  const { minBytes, maxBytes } = CHUNK_SIZE_BOUNDS;
+  const minBytes = Math.max(CHUNK_SIZE_BOUNDS.minBytes, limits.minChunkBytes);
+  const { maxBytes } = CHUNK_SIZE_BOUNDS;
   const bytes = requested !== null && /^\d{1,16}$/.test(requested) ? Number(requested) : Number.NaN;
-  if (!(bytes >= minBytes && bytes <= maxBytes)) {
-    throw appError('INVALID_CHUNK_SIZE', { minBytes, maxBytes });
-  }
+  if (!(bytes >= minBytes && bytes <= maxBytes)) throw appError('INVALID_CHUNK_SIZE', { minBytes, maxBytes });
   return bytes;
 }

@@ -80,6 +80,7 @@ export class UploadTracker {
       this.redis.finishAssembly(
         k.upload,
         k.chunksReceived,
+        k.bytes,
         'completed',
         now,
         keepUntil,
@@ -99,6 +100,7 @@ export class UploadTracker {
     const moved = await this.redis.finishAssembly(
       k.upload,
       k.chunksReceived,
+      k.bytes,
       'failed',
       now,
       expiresAt,
@@ -129,10 +131,10 @@ export class UploadTracker {
     await this.redis.hdel(this.keys.forUpload(id).upload, 'unverifiedFrom');
   }
 
-  /** Deletes both keys of an upload at once, and its index entry; false when there was no record. */
+  /** Deletes the keys of an upload at once, and its index entry; false when there was no record. */
   async remove(id: string): Promise<boolean> {
     const k = this.keys.forUpload(id);
-    const [deleted] = await Promise.all([this.redis.del(k.upload, k.chunksReceived), this.indexes.forget(id)]);
+    const [deleted] = await Promise.all([this.redis.del(k.upload, k.chunksReceived, k.bytes), this.indexes.forget(id)]);
     return deleted > 0;
   }
 

@@ -24,6 +24,8 @@ export type TusRequestInput = Readonly<{
   partial: boolean;
   /** `Upload-Checksum` of a PATCH, parsed. */
   checksum: ChecksumExpectation | undefined;
+  /** The body's length (Content-Length), when the request says it. */
+  bodyLength: number | undefined;
 }>;
 
 /** What the store tells the HTTP layer about the request, for its response and its log line. Written by the store only. */

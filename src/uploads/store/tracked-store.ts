@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import { DataStore, Metadata, Upload } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import type { ByteStore } from '../bytes/byte-store.js';
-import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
-import { chooseChunkSize, maxUploadBytes } from '../model/chunk-grid.js';
+import { isUnavailable, type UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
+import { chooseChunkSize, type GridLimits, maxUploadBytes } from '../model/chunk-grid.js';
 import { isGroupName } from '../model/upload-id.js';
 import { isFinal, parseRecord, type UploadRecord, type UploadStatus } from '../model/upload-record.js';
 import type { UploadReader } from '../read/upload-reader.js';
@@ -62,8 +62,9 @@ export class TrackedStore extends DataStore {
   override async create(upload: Upload): Promise<Upload> {
     const request = currentTusRequest();
     const { caller, partial } = request.input;
-    const chunkSize = chooseChunkSize(upload.metadata?.chunkSize, this.deps.chunkSizeBytes);
-    if (upload.size !== undefined && upload.size > maxUploadBytes(chunkSize, this.deps.maxSizeBytes)) {
+    const { limits } = this.deps.bytes;
+    const chunkSize = chooseChunkSize(upload.metadata?.chunkSize, this.deps.chunkSizeBytes, limits);
+    if (upload.size !== undefined && upload.size > maxUploadBytes(chunkSize, this.deps.maxSizeBytes, limits)) {
       throw appError('UPLOAD_TOO_LARGE');
     }
     const group = upload.metadata?.group ?? undefined;
@@ -102,10 +103,10 @@ export class TrackedStore extends DataStore {
     if (fence?.aborted) stopWriting();
     try {
       const chunkSize = (await this.chunkSizeOf(id)) ?? this.deps.chunkSizeBytes;
-      const { checksum } = request.input;
+      const { checksum, bodyLength } = request.input;
       const end = checksum
-        ? await this.deps.writer.writeVerified(stream, id, offset, chunkSize, checksum)
-        : await this.deps.writer.write(stream, id, offset, chunkSize);
+        ? await this.deps.writer.writeVerified(stream, id, offset, chunkSize, checksum, bodyLength)
+        : await this.deps.writer.write(stream, id, offset, chunkSize, bodyLength);
       request.outcome.stored = end - offset;
       return end;
     } finally {
@@ -153,8 +154,11 @@ export class TrackedStore extends DataStore {
    * a new one, by the chunk size it asks for; and by the caller's own limit.
    */
   async maxSizeFor(id: string | undefined, metadataHeader: string | null): Promise<number> {
-    const chunkSize = id ? await this.chunkSizeOf(id) : requestedChunkSize(metadataHeader, this.deps.chunkSizeBytes);
-    const max = maxUploadBytes(chunkSize ?? this.deps.chunkSizeBytes, this.deps.maxSizeBytes);
+    const { limits } = this.deps.bytes;
+    const chunkSize = id
+      ? await this.chunkSizeOf(id)
+      : requestedChunkSize(metadataHeader, this.deps.chunkSizeBytes, limits);
+    const max = maxUploadBytes(chunkSize ?? this.deps.chunkSizeBytes, this.deps.maxSizeBytes, limits);
     const ownerMax = currentTusRequest().input.caller.limits.maxSizeBytes || Number.POSITIVE_INFINITY;
     return Math.min(max, ownerMax);
   }
@@ -190,10 +194,7 @@ export class TrackedStore extends DataStore {
     const { bytes, tracker } = this.deps;
     let stored = found;
     if (record.unverifiedFrom !== undefined) {
-      if (stored > record.unverifiedFrom) {
-        await bytes.truncate(record.id, record.unverifiedFrom);
-        stored = record.unverifiedFrom;
-      }
+      if (stored > record.unverifiedFrom) stored = await bytes.truncate(record.id, record.unverifiedFrom);
       await tracker.clearUnverified(record.id);
     }
     let status = record.status;
@@ -203,8 +204,16 @@ export class TrackedStore extends DataStore {
       status = 'uploading';
     }
     if (status === 'assembling' && stored === record.size && !isFinal(record)) {
-      await this.deps.writer.finalize(record.id);
-      status = 'completed';
+      // Left assembling by a crash or an outage: finished now. If that cannot be done now either, the
+      // request is still answered from what is recorded (every byte is stored), and a later one finishes it.
+      const finished = await this.deps.writer.finalize(record.id).then(
+        () => true,
+        (error) => {
+          if (isUnavailable(error)) return false;
+          throw error;
+        },
+      );
+      if (finished) status = 'completed';
     }
     return { stored, status };
   }
@@ -239,9 +248,10 @@ export class TrackedStore extends DataStore {
 }
 
 /** The chunk size a creation request asks for; the server's when it asks for none or for an invalid one (refused later, with its reason). */
-function requestedChunkSize(metadataHeader: string | null, serverDefault: number): number {
+function requestedChunkSize(metadataHeader: string | null, serverDefault: number, limits: GridLimits): number {
   try {
-    return chooseChunkSize(metadataHeader ? Metadata.parse(metadataHeader).chunkSize : undefined, serverDefault);
+    const requested = metadataHeader ? Metadata.parse(metadataHeader).chunkSize : undefined;
+    return chooseChunkSize(requested, serverDefault, limits);
   } catch {
     return serverDefault;
   }

@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 
-export type SegmentWriter = (segment: Readable, offset: number) => Promise<number>;
+/** Writes one piece at `offset`; `length` is how many bytes it will have, when the body's length is known. */
+export type SegmentWriter = (segment: Readable, offset: number, length: number | undefined) => Promise<number>;
 
 /**
  * Feeds `source` to `writeSegment` in consecutive pieces that end on multiples
@@ -19,7 +20,10 @@ export async function writeInSegments(
   writeSegment: SegmentWriter,
   /** Sees every byte, in order, before it is written (e.g. to hash the body); a promise makes it wait. */
   onData?: (data: Buffer) => void | Promise<void>,
+  /** How many bytes `source` will deliver, when known (the request's Content-Length). */
+  sourceLength?: number,
 ): Promise<number> {
+  const end = sourceLength === undefined ? undefined : offset + sourceLength;
   let stored = offset;
   let piece: { stream: PassThrough; written: Promise<number>; room: number } | undefined;
 
@@ -41,9 +45,10 @@ export async function writeInSegments(
       while (rest.length > 0) {
         if (!piece) {
           const stream = new PassThrough({ highWaterMark: 256 * 1024 });
-          const written = writeSegment(stream, stored);
+          const room = segmentBytes - (stored % segmentBytes);
+          const written = writeSegment(stream, stored, end === undefined ? undefined : Math.min(room, end - stored));
           written.catch(() => {}); // awaited in finishPiece or raced below
-          piece = { stream, written, room: segmentBytes - (stored % segmentBytes) };
+          piece = { stream, written, room };
         }
         const part = rest.subarray(0, piece.room);
         rest = rest.subarray(part.length);

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { appError } from '../../errors/app-error.js';
 
-import type { ByteStore } from '../bytes/byte-store.js';
+import type { ByteStore, StagedBytes } from '../bytes/byte-store.js';
 import { BackgroundDigests, type DigestHandle } from '../digests/background-digest.js';
 import { type ChecksumExpectation, checksumHash } from '../digests/checksum.js';
 import type { UploadEvents } from '../events/upload-events.js';
@@ -50,7 +50,7 @@ export class UploadWriter {
    * dashboard sees a long PATCH advance. If the request fails, what reached the
    * disk is recorded before the error is rethrown.
    */
-  async write(stream: Readable, id: string, offset: number, chunkSize: number): Promise<number> {
+  async write(stream: Readable, id: string, offset: number, chunkSize: number, length?: number): Promise<number> {
     const { bytes } = this.deps;
     const digest = this.takeDigest(id, offset);
     const throttle = new ProgressThrottle(
@@ -64,12 +64,13 @@ export class UploadWriter {
         stream,
         offset,
         chunkSize,
-        async (segment, at) => {
-          const stored = await bytes.write(segment, id, at);
+        async (segment, at, pieceLength) => {
+          const stored = await bytes.write(segment, id, at, { length: pieceLength });
           await throttle.stored(stored);
           return stored;
         },
         digest && ((data) => digest.handle.update(data)),
+        length,
       );
     } catch (error) {
       digest?.handle.drop();
@@ -95,9 +96,10 @@ export class UploadWriter {
    * tus checksum extension: "Once the entire request has been received, the
    * Server MUST verify the uploaded chunk against the provided checksum [...]
    * the uploaded chunk MUST be discarded, and the upload and its offset MUST
-   * NOT be updated" on a mismatch. The body is hashed as it streams to disk
-   * and recorded only once verified; otherwise it is cut off again. While it
-   * is unverified the record says so, so that a crash in between discards it too.
+   * NOT be updated" on a mismatch. The body is hashed as it streams to the
+   * byte store, staged there, and committed and recorded only once verified;
+   * otherwise it is taken back. While it is unverified the record says so, so
+   * that a crash in between discards it too.
    */
   async writeVerified(
     stream: Readable,
@@ -105,27 +107,35 @@ export class UploadWriter {
     offset: number,
     chunkSize: number,
     expected: ChecksumExpectation,
+    length?: number,
   ): Promise<number> {
     const { bytes, tracker } = this.deps;
     if (!(await tracker.markUnverified(id, offset))) throw appError('UPLOAD_GONE');
     const hash = checksumHash(expected);
     let end: number | undefined;
     let failure: unknown;
+    const staged: StagedBytes[] = [];
     try {
       end = await writeInSegments(
         stream,
         offset,
         chunkSize,
-        (segment, at) => bytes.write(segment, id, at),
+        async (segment, at, pieceLength) => {
+          const piece = await bytes.stage(segment, id, at, { length: pieceLength });
+          staged.push(piece);
+          return piece.end;
+        },
         (data) => {
           hash.update(data);
         },
+        length,
       );
     } catch (error) {
       failure = error;
     }
     if (failure === undefined && hash.digest().equals(expected.digest)) {
       this.forget(id);
+      for (const piece of staged) await piece.commit();
       const progress = await this.recordProgress(id, end as number);
       if ((end as number) > offset)
         void this.deps.events.emit({ type: 'received', id, bytes: (end as number) - offset });
@@ -133,6 +143,7 @@ export class UploadWriter {
       if (progress.status === 'assembling') await this.finalize(id);
       return end as number;
     }
+    for (const piece of staged.reverse()) await piece.discard();
     await bytes.truncate(id, offset);
     await tracker.clearUnverified(id);
     // A body that did not arrive whole cannot match its checksum either; its own error says more.
@@ -195,6 +206,8 @@ export class UploadWriter {
 
   /** The SHA-256 of the whole upload; undefined when no digest is recorded (UPLOAD_DIGEST=none). */
   private async digestOf(id: string): Promise<string | undefined> {
+    // Every byte is in: the byte store puts them in their final form first (S3: completes the multipart upload).
+    await this.deps.bytes.seal(id);
     const running = this.digests.get(id);
     this.digests.delete(id);
     if (!this.deps.digest) {

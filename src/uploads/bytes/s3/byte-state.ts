@@ -1,0 +1,115 @@
+import { appError } from '../../../errors/app-error.js';
+import type { RedisClient } from '../../../redis/client.js';
+import type { Keys } from '../../../redis/keys.js';
+
+/**
+ * What S3 durably holds of an upload, as recorded in Redis (the hash
+ * `upload:{<id>}:bytes`, in the upload's slot and with its expiry): its
+ * multipart upload, the parts S3 acknowledged (in order), and the tail (the
+ * bytes of the next part received so far, kept as an object of their own).
+ * HEAD and progress read this, never S3.
+ */
+export type ByteState = Readonly<{
+  uploadId: string;
+  partSize: number;
+  partCount: number;
+  /** Bytes of the recorded parts. */
+  held: number;
+  tail: { key: string; length: number; part: number } | undefined;
+  /** Set once the multipart upload is completed: the object is whole. */
+  sealed: { size: number; etag: string } | undefined;
+}>;
+
+export const heldBytes = (state: ByteState): number =>
+  state.sealed ? state.sealed.size : state.held + (state.tail?.length ?? 0);
+
+const STATE_FIELDS = [
+  'uploadId',
+  'partSize',
+  'partCount',
+  'held',
+  'tailKey',
+  'tailLength',
+  'tailPart',
+  'sealed',
+  'size',
+  'etag',
+];
+
+/** Reads and changes the recorded byte state; each change is one script that holds when resent. */
+export class ByteStates {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+  ) {}
+
+  private keysOf(id: string): [string, string] {
+    const k = this.keys.forUpload(id);
+    return [k.upload, k.bytes];
+  }
+
+  async create(id: string, uploadId: string, partSize: number): Promise<boolean> {
+    const reply = await this.redis.createByteState(...this.keysOf(id), 'uploadId', uploadId, 'partSize', partSize);
+    return reply === 1;
+  }
+
+  async read(id: string): Promise<ByteState | undefined> {
+    const f = await this.redis.hmget(this.keysOf(id)[1], ...STATE_FIELDS);
+    const [uploadId, partSize, partCount, held, tailKey, tailLength, tailPart, sealed, size, etag] = f;
+    if (sealed) {
+      const done = { size: Number(size), etag: etag ?? '' };
+      return { uploadId: '', partSize: 0, partCount: 0, held: done.size, tail: undefined, sealed: done };
+    }
+    if (!uploadId) return undefined;
+    return {
+      uploadId,
+      partSize: Number(partSize),
+      partCount: Number(partCount ?? 0),
+      held: Number(held ?? 0),
+      tail: tailKey ? { key: tailKey, length: Number(tailLength), part: Number(tailPart) } : undefined,
+      sealed: undefined,
+    };
+  }
+
+  /** The ETags of parts 1..count, in order. */
+  async parts(id: string, count: number): Promise<string[]> {
+    if (count === 0) return [];
+    const names = Array.from({ length: count }, (_, i) => `p:${i + 1}`);
+    const etags = await this.redis.hmget(this.keysOf(id)[1], ...names);
+    return etags.map((etag, i) => {
+      if (!etag) throw new Error(`part ${i + 1} of upload ${id} is not recorded`);
+      return etag;
+    });
+  }
+
+  /** Records part n (`length` bytes); returns the key of a tail it absorbed (to delete), or ''. */
+  async recordPart(id: string, n: number, etag: string, length: number): Promise<string> {
+    return this.checked(await this.redis.recordPart(...this.keysOf(id), n, etag, length), id);
+  }
+
+  /** Records the tail of part n; returns the key of the tail it replaced (to delete), or ''. */
+  async recordTail(id: string, n: number, key: string, length: number): Promise<string> {
+    return this.checked(await this.redis.recordTail(...this.keysOf(id), n, key, length), id);
+  }
+
+  async seal(id: string, size: number, etag: string): Promise<void> {
+    if ((await this.redis.sealByteState(...this.keysOf(id), size, etag)) === -1) throw appError('UPLOAD_GONE');
+  }
+
+  /** Cuts the recorded bytes back to at most `length`; returns what is held then, and a tail to delete. */
+  async truncate(id: string, length: number, partSize: number): Promise<{ held: number; dropped: string }> {
+    const reply = await this.redis.truncateByteState(...this.keysOf(id), length, partSize);
+    if (reply === -1) return { held: 0, dropped: '' };
+    return { held: Number(reply[0]), dropped: String(reply[1]) };
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.redis.del(this.keysOf(id)[1]);
+  }
+
+  private checked(reply: [number, string] | -1 | -2, id: string): string {
+    if (reply === -1) throw appError('UPLOAD_GONE');
+    if (reply === -2) throw new Error(`a part of upload ${id} was recorded out of order (another writer?)`);
+    return reply[1];
+  }
+}

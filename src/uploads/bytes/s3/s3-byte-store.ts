@@ -1,0 +1,230 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  CreateMultipartUploadCommand,
+  type CreateMultipartUploadCommandOutput,
+  PutObjectCommand,
+  type PutObjectCommandOutput,
+  UploadPartCommand,
+  type UploadPartCommandOutput,
+} from '@aws-sdk/client-s3';
+import { appError } from '../../../errors/app-error.js';
+import type { Logger } from '../../../log.js';
+import type { ByteStore, PartialBytes, StagedBytes, WriteOptions } from '../byte-store.js';
+import { type ByteState, type ByteStates, heldBytes } from './byte-state.js';
+import { PartBody } from './part-body.js';
+import type { S3Bucket } from './s3-bucket.js';
+import { concatenateInS3 } from './s3-concatenation.js';
+import { fetchObject, listUploads, probeBucket, removeUpload } from './s3-objects.js';
+import { sealUpload } from './s3-seal.js';
+import { spool } from './spool.js';
+
+/** S3's smallest part (all but the last) and most parts per multipart upload. */
+export const S3_LIMITS = { minChunkBytes: 5 * 1024 * 1024, maxChunks: 10_000 } as const;
+
+export type S3ByteStoreDeps = Readonly<{
+  bucket: S3Bucket;
+  states: ByteStates;
+  /** The upload's declared size, read from its record (undefined while deferred). */
+  sizeOf: (id: string) => Promise<number | undefined>;
+  /** Where a body of unknown length is spooled, one part at a time. */
+  spoolDir: string;
+  logger: Logger;
+}>;
+
+const nothingStaged = (end: number): StagedBytes => ({ end, commit: async () => {}, discard: async () => {} });
+
+/**
+ * Bytes in an S3 bucket. The chunk grid is the part grid: chunk i is received
+ * when part i+1 is stored. While an upload is unfinished its bytes are a
+ * multipart upload for `<prefix><id>`, plus at most one tail object
+ * `<prefix><id>.tail-<random>` holding the bytes of the next part received so
+ * far; what S3 holds is recorded in Redis (see ByteStates) as S3 acknowledges
+ * it, so HEAD never asks S3. A part lying wholly inside a request of known
+ * length streams to S3 as it arrives; once completed, the upload is the one
+ * object `<prefix><id>`.
+ */
+export class S3ByteStore implements ByteStore {
+  readonly limits = S3_LIMITS;
+
+  constructor(private readonly deps: S3ByteStoreDeps) {}
+
+  private get bucket(): S3Bucket {
+    return this.deps.bucket;
+  }
+
+  async create(id: string, options: { chunkSize: number }): Promise<void> {
+    const { bucket, states } = this.deps;
+    const key = bucket.key(id);
+    const reply = await bucket.send<CreateMultipartUploadCommandOutput>(
+      'CreateMultipartUpload',
+      new CreateMultipartUploadCommand({ Bucket: bucket.name, Key: key, ContentType: 'application/octet-stream' }),
+    );
+    const uploadId = reply.UploadId as string;
+    const created = await states.create(id, uploadId, options.chunkSize).catch(async (error) => {
+      await bucket.abortUpload(key, uploadId).catch(() => {});
+      throw error;
+    });
+    if (!created) {
+      await bucket.abortUpload(key, uploadId).catch(() => {});
+      throw new Error(`upload ${id} already has bytes`);
+    }
+  }
+
+  async write(stream: Readable, id: string, offset: number, options: WriteOptions = {}): Promise<number> {
+    const staged = await this.stage(stream, id, offset, options);
+    await staged.commit();
+    return staged.end;
+  }
+
+  /**
+   * Sends one piece (never past a part boundary) to S3: a part when it ends
+   * one (or ends the upload), else a tail object. Its bytes count only once
+   * `commit` records them; a piece whose body ends short stores nothing (S3
+   * cannot take a part shorter than it was told), so the offset stays at what
+   * is durable and the client sends those bytes again.
+   */
+  async stage(stream: Readable, id: string, offset: number, options: WriteOptions = {}): Promise<StagedBytes> {
+    const state = await this.deps.states.read(id);
+    if (!state || state.sealed) throw appError('UPLOAD_GONE');
+    const n = Math.floor(offset / state.partSize) + 1;
+    const within = offset - (n - 1) * state.partSize;
+    if (within > 0 && (state.tail?.part !== n || state.tail.length !== within)) {
+      throw new Error(`upload ${id} holds no tail of ${within} bytes at part ${n}`);
+    }
+    let length = options.length;
+    let source: AsyncIterable<Buffer> = stream;
+    const spooled = length === undefined ? await spool(stream, this.deps.spoolDir) : undefined;
+    try {
+      if (spooled) {
+        length = spooled.length;
+        source = spooled.bytes();
+      }
+      if (!length) return nothingStaged(offset);
+      const size = await this.deps.sizeOf(id);
+      const end = offset + length;
+      const completesPart = within + length >= state.partSize || end === size;
+      return await this.send(id, state, n, within, source, length, completesPart ? undefined : this.tailKey(id));
+    } finally {
+      await spooled?.remove();
+    }
+  }
+
+  private async send(
+    id: string,
+    state: ByteState,
+    n: number,
+    within: number,
+    source: AsyncIterable<Buffer>,
+    length: number,
+    tailKey: string | undefined,
+  ): Promise<StagedBytes> {
+    const { bucket, states } = this.deps;
+    const offset = (n - 1) * state.partSize + within;
+    const body = new PartBody(within + length, bucket.settings.requestTimeoutMs, (b) => bucket.traffic('sent', b));
+    const command = tailKey
+      ? new PutObjectCommand({ Bucket: bucket.name, Key: tailKey, Body: body, ContentLength: body.length })
+      : new UploadPartCommand({
+          Bucket: bucket.name,
+          Key: bucket.key(id),
+          UploadId: state.uploadId,
+          PartNumber: n,
+          Body: body,
+          ContentLength: body.length,
+        });
+    const sending = bucket.send<UploadPartCommandOutput | PutObjectCommandOutput>(
+      tailKey ? 'PutObject' : 'UploadPart',
+      command,
+      {
+        signal: body.signal,
+      },
+    );
+    sending.catch(() => {});
+    try {
+      // The tail already held is the start of this part: it goes first, from S3 back to S3.
+      if (within > 0 && state.tail) await body.feed(bucket.readObject({ Key: state.tail.key }));
+      await body.feed(source);
+      body.finish();
+    } catch (error) {
+      body.abort(error as Error);
+      throw error;
+    }
+    let etag: string;
+    try {
+      etag = ((await sending).ETag as string) ?? '';
+    } catch (error) {
+      if (body.endedShort) return nothingStaged(offset);
+      throw error;
+    } finally {
+      body.settled();
+    }
+    const recorded = tailKey
+      ? () => states.recordTail(id, n, tailKey, body.length)
+      : () => states.recordPart(id, n, etag, body.length);
+    return {
+      end: offset + length,
+      commit: async () => {
+        const replaced = await recorded();
+        if (replaced) await bucket.deleteQuietly(replaced);
+      },
+      discard: async () => {
+        if (tailKey) await bucket.deleteQuietly(tailKey);
+      },
+    };
+  }
+
+  seal(id: string): Promise<void> {
+    return sealUpload(this.deps, id);
+  }
+
+  read(id: string): Readable {
+    return Readable.from(this.bucket.readObject({ Key: this.bucket.key(id) }));
+  }
+
+  fetch: ByteStore['fetch'] = (id, conditions) => fetchObject(this.bucket, this.bucket.key(id), conditions);
+
+  concatenate(id: string, partials: readonly PartialBytes[], recorded: (end: number) => Promise<void>) {
+    return concatenateInS3(this.deps, id, partials, recorded);
+  }
+
+  async truncate(id: string, length: number): Promise<number> {
+    const state = await this.deps.states.read(id);
+    if (!state || state.sealed) return state ? heldBytes(state) : 0;
+    const { held, dropped } = await this.deps.states.truncate(id, length, state.partSize);
+    if (dropped) await this.bucket.deleteQuietly(dropped);
+    return held;
+  }
+
+  remove(id: string): Promise<boolean> {
+    return removeUpload(this.deps, id);
+  }
+
+  async bytesStored(id: string): Promise<number | undefined> {
+    const state = await this.deps.states.read(id);
+    return state && heldBytes(state);
+  }
+
+  list(): AsyncIterable<{ id: string; modifiedAt: number }> {
+    return listUploads(this.bucket);
+  }
+
+  location(id: string): string {
+    return `s3://${this.bucket.name}/${this.bucket.key(id)}`;
+  }
+
+  probe(): Promise<string> {
+    return probeBucket(this.bucket, false);
+  }
+
+  async start(): Promise<void> {
+    const problem = await probeBucket(this.bucket, true);
+    if (problem !== 'ok') {
+      const where = this.bucket.settings.endpoint ?? 'AWS';
+      throw new Error(`S3_BUCKET: cannot write to bucket "${this.bucket.name}" at ${where}: ${problem}`);
+    }
+  }
+
+  private tailKey(id: string): string {
+    return `${this.bucket.key(id)}.tail-${randomUUID()}`;
+  }
+}
