@@ -1,6 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import request from 'supertest';
 import { Upload, type UploadOptions } from 'tus-js-client';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -183,6 +183,23 @@ describe('uploads on S3 (OpenStack Swift s3api)', () => {
     await elapse(1100); // fixed: the 1 s expiry must pass
     expect((await ctx.sweeper.sweep()).expired).toBe(1);
     expect(await storage.contents(prefix)).toEqual({ objects: [], uploads: [] });
+  });
+
+  it('the sweeper removes multipart uploads and objects that no record owns (a crash between steps)', async () => {
+    const { ctx, prefix } = await context();
+    const agent = request(ctx.app);
+    const { id: kept } = await createUpload(agent, { size: 2 * PART });
+    const orphan = randomUUID();
+    await storage.client.send(
+      new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: `${prefix}${orphan}` }),
+    );
+    await storage.client.send(
+      new PutObjectCommand({ Bucket: storage.bucket, Key: `${prefix}${randomUUID()}.tail-x`, Body: 'left behind' }),
+    );
+    // As if the grace period (a minute: a creation may be under way) had passed.
+    const report = await ctx.sweeper.sweep(Date.now() + 120_000);
+    expect(report.orphanFiles).toBe(2);
+    expect(await storage.contents(prefix)).toEqual({ objects: [], uploads: [`${prefix}${kept}`] });
   });
 
   it('refuses chunk sizes below S3s 5 MiB part, naming the bound', async () => {

@@ -1,0 +1,192 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { Redis } from 'ioredis';
+import { Upload } from 'tus-js-client';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sha256 } from '../helpers/digest.js';
+import { openPatch } from '../helpers/raw-patch.js';
+import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
+import { killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import { type SwiftProxy, startSwiftProxy } from '../helpers/swift.js';
+import { waitFor } from '../helpers/wait.js';
+
+const MiB = 1024 * 1024;
+const PART = 5 * MiB;
+
+let storage: S3Storage;
+let redis: Redis;
+beforeAll(async () => {
+  storage = await s3Storage();
+  redis = new Redis(inject('redisUrl'));
+});
+afterAll(() => redis.disconnect());
+afterEach(() => killAllServerProcesses());
+
+/** Settings of instances that share Redis and the bucket, each with an UPLOAD_DIR of its own. */
+function sharedEnv(extra: Record<string, string> = {}): () => Record<string, string> {
+  const common: Record<string, string> = {
+    ...storage.env(),
+    REDIS_URL: inject('redisUrl'),
+    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+    LOCK_TTL_MS: '1500',
+    ...extra,
+  };
+  return () => ({ ...common, UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'instance-')) });
+}
+
+async function create(server: ServerProcess, size: number): Promise<string> {
+  const res = await fetch(`${server.url}/files`, {
+    method: 'POST',
+    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size) },
+  });
+  expect(res.status).toBe(201);
+  return new URL(res.headers.get('location') as string).pathname;
+}
+
+async function offsetOn(server: ServerProcess, pathname: string): Promise<{ status: number; offset: number }> {
+  const res = await fetch(`${server.url}${pathname}`, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+  return { status: res.status, offset: Number(res.headers.get('upload-offset')) };
+}
+
+async function patchOn(server: ServerProcess, pathname: string, offset: number, body: Buffer): Promise<number> {
+  const res = await fetch(`${server.url}${pathname}`, {
+    method: 'PATCH',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Offset': String(offset),
+      'Content-Type': 'application/offset+octet-stream',
+    },
+    body,
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function objectSha256(key: string): Promise<string> {
+  const reply = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }));
+  return sha256(
+    Buffer.from(await (reply.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()),
+  );
+}
+
+describe('S3 across instances (no shared disk)', () => {
+  it('PATCHes of one upload landing on two instances in turn make a byte-identical object', async () => {
+    const env = sharedEnv();
+    const [a, b] = await Promise.all([startServerProcess(env()), startServerProcess(env())]);
+    const data = randomBytes(3 * PART + 333);
+    const pathname = await create(a, data.length);
+    const cuts = [0, 3 * MiB, PART + 7, 2 * PART, data.length];
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const server = i % 2 === 0 ? a : b;
+      expect(await patchOn(server, pathname, cuts[i] as number, data.subarray(cuts[i], cuts[i + 1]))).toBe(204);
+      expect((await offsetOn(i % 2 === 0 ? b : a, pathname)).offset).toBe(cuts[i + 1]);
+    }
+    const id = pathname.split('/').pop() as string;
+    const prefix = env().S3_KEY_PREFIX as string;
+    expect(await objectSha256(`${prefix}${id}`)).toBe(sha256(data));
+    // Computed from a re-read, since no one instance saw every byte.
+    expect(await redis.hget(`${env().REDIS_KEY_PREFIX}upload:{${id}}`, 'sha256')).toBe(sha256(data));
+  });
+
+  it('kill -9 mid-PATCH: the other instance answers HEAD at what S3 holds and the upload resumes byte-identical', async () => {
+    const env = sharedEnv();
+    const [a, b] = await Promise.all([startServerProcess(env()), startServerProcess(env())]);
+    const data = randomBytes(3 * PART);
+    const pathname = await create(a, data.length);
+    const patch = openPatch(a.url, pathname, 0, data.length);
+    await patch.write(data.subarray(0, PART + 2 * MiB));
+    const id = pathname.split('/').pop() as string;
+    const record = `${env().REDIS_KEY_PREFIX}upload:{${id}}`;
+    await waitFor(async () => Number(await redis.hget(record, 'offset')) >= PART, { what: 'part 1 to be recorded' });
+    await a.kill();
+    const head = await waitFor(
+      async () => {
+        const h = await offsetOn(b, pathname);
+        return h.status === 200 ? h : undefined;
+      },
+      { what: 'HEAD on the other instance', timeoutMs: 20_000 },
+    );
+    // Only what S3 acknowledged counts: part 1, not the 2 MiB of part 2 that were in flight.
+    expect(head.offset).toBe(PART);
+    await new Promise<void>((resolve, reject) =>
+      new Upload(data, {
+        uploadUrl: `${b.url}${pathname}`,
+        retryDelays: [200, 500, 1000, 2000],
+        onSuccess: () => resolve(),
+        onError: reject,
+      }).start(),
+    );
+    expect(await objectSha256(`${env().S3_KEY_PREFIX}${id}`)).toBe(sha256(data));
+    expect(await redis.hgetall(record)).toMatchObject({ status: 'completed', receivedChunks: '3', totalChunks: '3' });
+  });
+});
+
+describe('S3 stops answering (the Swift proxy SIGSTOPped)', () => {
+  let proxy: SwiftProxy;
+  beforeAll(async () => {
+    proxy = await startSwiftProxy({ dir: inject('s3').swiftDir });
+  });
+  afterAll(async () => {
+    process.kill(proxy.pid, 'SIGCONT');
+    await proxy.stop();
+  });
+
+  it('a PATCH gets 503 with Retry-After within the timeout; HEAD answers from Redis; after SIGCONT the upload resumes', async () => {
+    const env = sharedEnv({ S3_ENDPOINT: proxy.endpoint, S3_REQUEST_TIMEOUT_MS: '1500' });
+    const server = await startServerProcess(env());
+    const data = randomBytes(2 * PART);
+    const pathname = await create(server, data.length);
+    expect(await patchOn(server, pathname, 0, data.subarray(0, PART))).toBe(204);
+    process.kill(proxy.pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const res = await fetch(`${server.url}${pathname}`, {
+        method: 'PATCH',
+        headers: {
+          'Tus-Resumable': '1.0.0',
+          'Upload-Offset': String(PART),
+          'Content-Type': 'application/offset+octet-stream',
+        },
+        body: data.subarray(PART),
+      });
+      await res.arrayBuffer();
+      const took = Date.now() - started;
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(res.headers.get('x-error-code')).toBe('STORAGE_UNAVAILABLE');
+      expect(took).toBeLessThan(10_000); // the timeout is 1.5 s; generous for a loaded machine
+      // HEAD needs no S3: it answers at once, with what S3 acknowledged.
+      const headStarted = Date.now();
+      expect(await offsetOn(server, pathname)).toEqual({ status: 200, offset: PART });
+      expect(Date.now() - headStarted).toBeLessThan(1000);
+    } finally {
+      process.kill(proxy.pid, 'SIGCONT');
+    }
+    expect(await patchOn(server, pathname, PART, data.subarray(PART))).toBe(204);
+    const id = pathname.split('/').pop() as string;
+    expect(await objectSha256(`${env().S3_KEY_PREFIX}${id}`)).toBe(sha256(data));
+  });
+});
+
+describe('start-up', () => {
+  it('exits 2 naming the bucket and the endpoint, without a stack trace, when the bucket cannot be written', async () => {
+    const env: Record<string, string> = {
+      ...sharedEnv()(),
+      S3_BUCKET: `missing-${randomUUID().slice(0, 8)}`,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+    };
+    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile('node', ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env } }, () => {});
+      let stderr = '';
+      child.stderr?.on('data', (d) => (stderr += d));
+      child.once('exit', (exitCode) => resolve({ code: exitCode, stderr }));
+    });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`S3_BUCKET: cannot write to bucket "${env.S3_BUCKET}" at ${env.S3_ENDPOINT}`);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+});
