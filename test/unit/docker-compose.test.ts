@@ -31,6 +31,27 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(compose.volumes)).toEqual(['redis-data', 'uploads']);
   });
 
+  it('has an optional s3 profile: an S3-compatible server, a job that makes the bucket, and an instance on it', async () => {
+    const { s3, 's3-bucket': bucket, 'app-s3': app } = compose.services;
+    for (const service of [s3, bucket, app]) expect(service.profiles).toEqual(['s3']);
+    expect(s3.image).toMatch(/^chrislusf\/seaweedfs:\d/);
+    expect(bucket.entrypoint.join(' ')).toMatch(/s3 mb s3:\/\/uploads/);
+    expect(app.environment).toMatchObject({
+      STORAGE: 's3',
+      S3_BUCKET: 'uploads',
+      S3_ENDPOINT: 'http://s3:8333',
+      S3_FORCE_PATH_STYLE: 'true',
+      REDIS_URL: 'redis://redis:6379',
+    });
+    // No shared volume: with S3 an instance's UPLOAD_DIR holds temporary data only.
+    expect(app.volumes).toBeUndefined();
+    expect(app.depends_on['s3-bucket'].condition).toBe('service_completed_successfully');
+    expect(app.depends_on.redis.condition).toBe('service_healthy');
+    // And the settings it uses are real ones (the configuration accepts them).
+    const { loadConfig } = await import('../../src/config/load-config.js');
+    expect(loadConfig(app.environment).storage).toMatchObject({ kind: 's3', s3Bucket: 'uploads', s3ForcePathStyle: true });
+  });
+
   it('builds an image that runs the compiled server', () => {
     expect(dockerfile).toMatch(/^FROM node:20/m);
     expect(dockerfile).toMatch(/RUN npm run build/);

@@ -50,6 +50,8 @@ export class PartBody extends Readable {
 
   /** Whether the feed ended before `length` bytes (the call was aborted for it). */
   endedShort = false;
+  /** Whether S3 stalled (took no bytes, or did not answer, for `stallMs`): the call was aborted for it. */
+  stalled = false;
 
   /** No more bytes: ends the body if it is whole, else aborts the call (S3 would wait for the rest). */
   finish(): void {
@@ -97,6 +99,7 @@ export class PartBody extends Readable {
   private arm(what: string): void {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
+      this.stalled = true;
       const error = new Error(`${what} for ${this.stallMs} ms`);
       error.name = 'TimeoutError';
       this.abort(error);

@@ -147,14 +147,15 @@ export class S3ByteStore implements ByteStore {
       body.finish();
     } catch (error) {
       body.abort(error as Error);
-      throw error;
+      // S3 that stops taking bytes is S3 unavailable, whichever side noticed first.
+      throw body.stalled ? appError('STORAGE_UNAVAILABLE') : error;
     }
     let etag: string;
     try {
       etag = ((await sending).ETag as string) ?? '';
     } catch (error) {
-      if (body.endedShort) return nothingStaged(offset);
-      throw error;
+      if (body.endedShort && !body.stalled) return nothingStaged(offset);
+      throw body.stalled ? appError('STORAGE_UNAVAILABLE') : error;
     } finally {
       body.settled();
     }

@@ -4,6 +4,7 @@ import {
   UploadPartCopyCommand,
   type UploadPartCopyCommandOutput,
 } from '@aws-sdk/client-s3';
+import { appError } from '../../../errors/app-error.js';
 import type { PartialBytes } from '../byte-store.js';
 import { PartBody } from './part-body.js';
 import type { S3ByteStoreDeps } from './s3-byte-store.js';
@@ -125,10 +126,12 @@ async function sendBridge(
     body.finish();
   } catch (error) {
     body.abort(error as Error);
-    throw error;
+    throw body.stalled ? appError('STORAGE_UNAVAILABLE') : error;
   }
   try {
     return (await sending).ETag;
+  } catch (error) {
+    throw body.stalled ? appError('STORAGE_UNAVAILABLE') : error;
   } finally {
     body.settled();
   }
