@@ -1,13 +1,13 @@
-// npm run bench [-- --quick]: ours, peer and limit side by side, in one run.
-import { type ChildProcess, spawn } from 'node:child_process';
+// npm run bench [-- --quick]: ours, peer and limit side by side, in one run (and on S3: ours, @tus/s3-store, the bare SDK).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../../src/redis/local-server.js';
-import { freePort } from '../helpers/server-process.js';
 import { measureRedisCost } from './redis-cost.js';
+import { benchS3, S3_KINDS } from './s3-bench.js';
+import { type Running, spawnServer } from './servers.js';
 import { median, percentile, pool, TusLoad } from './tus-load.js';
 
 type Kind = 'ours' | 'ours-nodigest' | 'peer' | 'limit';
@@ -45,52 +45,23 @@ const redis = new Redis(redisServer.url);
 redis.on('error', () => {});
 let serial = 0;
 
-type Running = {
-  kind: Kind;
-  url: string;
-  child: ChildProcess;
-  prefix: string;
-  peakRssMiB(): number;
-  stop(): Promise<void>;
-};
-
 async function start(kind: Kind): Promise<Running> {
-  const port = await freePort();
   const dir = path.join(root, `${kind}-${++serial}`);
   const prefix = `bench-${serial}:`;
-  const env = { ...process.env, PORT: String(port), HOST: '127.0.0.1', UPLOAD_DIR: dir, LOG_LEVEL: 'warn' };
   const digest = kind === 'ours-nodigest' ? 'none' : 'sha256';
-  const child = kind.startsWith('ours')
-    ? spawn('node', ['dist/main.js'], {
-        env: { ...env, REDIS_URL: redisServer.url, REDIS_KEY_PREFIX: prefix, UPLOAD_DIGEST: digest },
-      })
-    : spawn('node', ['--import', 'tsx', `test/bench/${kind}-server.ts`], { env });
-  let output = '';
-  child.stdout?.on('data', (d) => (output += d));
-  child.stderr?.on('data', (d) => (output += d));
-  const deadline = Date.now() + 20_000;
-  const url = `http://127.0.0.1:${port}`;
-  while (
-    !(await fetch(`${url}/files`, { method: 'OPTIONS' }).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${kind} did not start:\n${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    kind,
-    url,
-    child,
-    prefix,
-    peakRssMiB: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return kind.startsWith('ours')
+    ? spawnServer(
+        kind,
+        ['dist/main.js'],
+        {
+          UPLOAD_DIR: dir,
+          REDIS_URL: redisServer.url,
+          REDIS_KEY_PREFIX: prefix,
+          UPLOAD_DIGEST: digest,
+        },
+        prefix,
+      )
+    : spawnServer(kind, ['--import', 'tsx', `test/bench/${kind}-server.ts`], { UPLOAD_DIR: dir }, prefix);
 }
 
 const payload = randomBytes(sizes.patchMiB * MiB);
@@ -212,6 +183,8 @@ function prefixed(name: string, values: Record<string, number | null>): Row {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [`${name}${k[0]?.toUpperCase()}${k.slice(1)}`, v]));
 }
 
+const s3 = process.argv.includes('--no-s3') ? undefined : await benchS3(sizes, sizes.reps, root, redisServer.url);
+
 const ours = await start('ours');
 const redisCost = await measureRedisCost(ours.url, redisServer.url, ours.prefix);
 await ours.stop();
@@ -251,6 +224,23 @@ const lines = [
     return `| ${label} | ${fmt(o)} | ${fmt(n)} | ${fmt(p)} | ${fmt(l)} | ${fmt(ratio(o, p), 2)} | ${fmt(ratio(n, p), 2)} | ${fmt(ratio(o, l), 2)} |`;
   }),
 ];
+const s3Metrics: Array<[string, string]> = [
+  ['largeMbPerSecond', 'Large files on S3: MB/s'],
+  ['smallUploadsPerSecond', 'Small files on S3: uploads/s'],
+  ['smallP99Ms', 'Small files on S3: p99 ms'],
+  ['peakRssMiB', 'Peak RSS on S3: MiB'],
+];
+if (s3) {
+  lines.push(
+    '',
+    '| Metric | S3 ours | S3 peer | S3 limit | ours÷peer | ours÷limit |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...s3Metrics.map(([key, label]) => {
+      const [o, p, l] = S3_KINDS.map((k) => s3.medians[k][key]);
+      return `| ${label} | ${fmt(o)} | ${fmt(p)} | ${fmt(l)} | ${fmt(ratio(o, p), 2)} | ${fmt(ratio(o, l), 2)} |`;
+    }),
+  );
+}
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`;
 const report = {
   date: new Date().toISOString(),
@@ -260,6 +250,7 @@ const report = {
   medians,
   runs: results,
   progressUpdatesSeenDuringLongPatch: medians.ours.longProgressUpdatesSeen,
+  s3,
   redisCost,
 };
 const out = process.argv.includes('--out')
