@@ -46,6 +46,11 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 1, 3, 10],
       registers: [registry],
     }),
+    lockTakeovers: new Counter({
+      name: 'tus_lock_takeovers_total',
+      help: 'Locks taken over from an instance taken for dead (killed, or paused past INSTANCE_TTL_MS)',
+      registers: [registry],
+    }),
     lockContention: new Counter({
       name: 'tus_lock_contention_total',
       help: 'Lock acquisitions that found the upload locked by another request',

@@ -106,6 +106,7 @@ export function createApp(deps: AppDeps): App {
     revisit: outbox.revisit,
     storageTraffic: (direction, bytes) => metrics.storageBytes.inc({ direction }, bytes),
     lockHooks: {
+      tookOver: () => metrics.lockTakeovers.inc(),
       acquired: (waitedMs, contended) => {
         metrics.lockWait.observe(waitedMs / 1000);
         if (contended) metrics.lockContention.inc();

@@ -30,7 +30,7 @@ export type UploadsDeps = Readonly<{
   reader: UploadReader;
   logger: Logger;
   events: UploadEvents;
-  lockHooks?: Pick<LockerHooks, 'acquired'>;
+  lockHooks?: Pick<LockerHooks, 'acquired' | 'tookOver'>;
   /** Shown every record now and then by the sweeper (the webhook outbox repairs what it missed). */
   revisit?: (record: UploadRecord, now: number) => Promise<void>;
   /** Hears the bytes sent to and read back from the byte store (S3). */
@@ -78,7 +78,7 @@ export function wireUploads(deps: UploadsDeps) {
     redis,
     redis.duplicate(),
     keys,
-    lockerOptions(config.locks.ttlMs, config.locks.acquireTimeoutMs),
+    lockerOptions(config.locks.ttlMs, config.locks.acquireTimeoutMs, config.locks.instanceTtlMs),
     logger,
     {
       ...lockHooks,
@@ -109,6 +109,8 @@ export function wireUploads(deps: UploadsDeps) {
     maxSizeBytes: config.uploads.maxSizeBytes,
     uploadTtlMs,
     fence: (id) => locker.fence(id),
+    mayWrite: (id) => locker.holds(id),
+    handingOver: (id) => locker.handingOver(id),
     takeLockedRead: (id) => locker.takeRead(id),
     sweep: async () => {
       const report = await sweeper.sweep();

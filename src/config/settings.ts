@@ -201,6 +201,12 @@ export const SETTINGS = {
       '15000',
       'Expiry of an upload lock in Redis; its holder renews it every fifth of this, and stops writing a fifth before it could expire',
     ),
+    instanceTtlMs: required(
+      'INSTANCE_TTL_MS',
+      milliseconds(500, 60_000),
+      '1500',
+      'An instance refreshes its liveness key every fifth of this; one that misses it this long is taken for dead and its uploads are taken over at once (it stops writing a fifth before)',
+    ),
     acquireTimeoutMs: required(
       'LOCK_ACQUIRE_TIMEOUT_MS',
       milliseconds(0, 600_000),

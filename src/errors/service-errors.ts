@@ -40,6 +40,11 @@ export const SERVICE_ERRORS = {
     'Another request holds the upload and did not let go within LOCK_ACQUIRE_TIMEOUT_MS',
     () => 'The upload is busy with another request; retry shortly',
   ),
+  REQUEST_SUPERSEDED: entry<{ stored: number }>(
+    423,
+    'Another request for the upload took it over while this one was sending its body (a client resuming, on this instance or another); what arrived before is kept',
+    (p) => `Another request took this upload over; ${p.stored} bytes of this body were stored. Ask HEAD for the offset`,
+  ),
   LOCK_LOST: entry(
     423,
     'This instance could not renew its hold on the upload in time and stopped writing (what it stored is kept)',

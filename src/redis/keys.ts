@@ -33,6 +33,8 @@ export type Keys = Readonly<{
   concatenation(partialsDigest: string): string;
   /** An upload's lock (same slot as its keys). */
   lock(id: string): string;
+  /** An instance's liveness key (see InstanceLiveness): gone means the instance may be taken for dead. */
+  instance(id: string): string;
   /** Pub/sub channel on which a request waiting for a lock asks its holder, in any process, to let go. */
   lockReleaseChannel: string;
   /** Held by the one sweeper running at a time, across all instances. */
@@ -76,6 +78,7 @@ export function createKeys(prefix: string): Keys {
       owner === undefined ? `${prefix}group:{${group}}` : `${prefix}group:{${encodeURIComponent(owner)}/${group}}`,
     concatenation: (partialsDigest: string) => `${prefix}concat:{${partialsDigest}}`,
     lock: (id: string) => `${prefix}lock:{${id}}`,
+    instance: (id: string) => `${prefix}instance:{${id}}`,
     lockReleaseChannel: `${prefix}locks:release`,
     sweeperLock: `${prefix}sweeper:lock`,
     orphanPassMarker: `${prefix}sweeper:orphan-pass`,

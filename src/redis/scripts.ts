@@ -21,6 +21,7 @@ const SCRIPTS = {
   recordFailure: 'record-failure-1.lua',
   renewLock: 'renew-lock-1.lua',
   releaseLock: 'release-lock-1.lua',
+  takeOverLock: 'take-over-lock-1.lua',
   setFieldsIfExists: 'set-fields-if-exists-1.lua',
   enqueueWebhooks: 'enqueue-webhooks-n.lua',
   claimWebhooks: 'claim-webhooks-n.lua',
@@ -66,6 +67,7 @@ declare module 'ioredis' {
     recordFailure(upload: string, requestId: string, now: Arg): Result<number, Context>;
     renewLock(lock: string, token: string, ttlMs: Arg): Result<0 | 1, Context>;
     releaseLock(lock: string, token: string): Result<0 | 1, Context>;
+    takeOverLock(lock: string, seen: string, value: string, ttlMs: Arg): Result<0 | 1, Context>;
     setFieldsIfExists(upload: string, ...fields: Arg[]): Result<1 | -1, Context>;
     enqueueWebhooks(numberOfKeys: number, ...keysThenArgs: Arg[]): Result<string[], Context>;
     claimWebhooks(

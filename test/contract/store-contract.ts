@@ -33,8 +33,16 @@ export function describeStoreContract(
       inTusRequest({ method: 'POST' }, () =>
         ctx.store.create(new Upload({ id: newUploadId(), size, offset: 0, metadata })),
       );
-    const write = (ctx: UploadsContext, id: string, offset: number, data: Buffer) =>
-      inTusRequest({ method: 'PATCH' }, () => ctx.store.write(Readable.from([data]), id, offset));
+    // As @tus/server writes: under the upload's lock.
+    const write = async (ctx: UploadsContext, id: string, offset: number, data: Buffer) => {
+      const lock = ctx.locker.newLock(id);
+      await lock.lock(new AbortController().signal, () => {});
+      try {
+        return await inTusRequest({ method: 'PATCH' }, () => ctx.store.write(Readable.from([data]), id, offset));
+      } finally {
+        await lock.unlock();
+      }
+    };
     const get = (ctx: UploadsContext, id: string) => inTusRequest({ method: 'HEAD' }, () => ctx.store.getUpload(id));
 
     it('creates an upload at offset 0 with its size and metadata, and records it in the seed schema', async () => {

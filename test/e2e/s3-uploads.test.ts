@@ -190,9 +190,7 @@ describe('uploads on S3 (OpenStack Swift s3api)', () => {
     const agent = request(ctx.app);
     const { id: kept } = await createUpload(agent, { size: 2 * PART });
     const orphan = randomUUID();
-    await storage.client.send(
-      new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: `${prefix}${orphan}` }),
-    );
+    await storage.client.send(new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: `${prefix}${orphan}` }));
     await storage.client.send(
       new PutObjectCommand({ Bucket: storage.bucket, Key: `${prefix}${randomUUID()}.tail-x`, Body: 'left behind' }),
     );

@@ -49,7 +49,11 @@ describe('docker-compose.yml', () => {
     expect(app.depends_on.redis.condition).toBe('service_healthy');
     // And the settings it uses are real ones (the configuration accepts them).
     const { loadConfig } = await import('../../src/config/load-config.js');
-    expect(loadConfig(app.environment).storage).toMatchObject({ kind: 's3', s3Bucket: 'uploads', s3ForcePathStyle: true });
+    expect(loadConfig(app.environment).storage).toMatchObject({
+      kind: 's3',
+      s3Bucket: 'uploads',
+      s3ForcePathStyle: true,
+    });
   });
 
   it('builds an image that runs the compiled server', () => {

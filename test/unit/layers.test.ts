@@ -125,6 +125,7 @@ describe('layers', () => {
       'http/tus/tus-headers.ts',
       'http/tus/tus-server.ts',
       'uploads/bytes/file-byte-store.ts',
+      'uploads/coordination/redis-lock.ts',
       'uploads/coordination/redis-locker.ts',
       'uploads/store/tracked-store.ts',
     ]);

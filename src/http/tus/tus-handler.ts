@@ -95,10 +95,20 @@ export function tusHandler(deps: TusDeps): RequestHandler {
       await runTusRequest(input, async (served) => {
         outcome = served;
         const request = new NodeRequest({ req, res });
-        const response = await server.handleWeb(request);
+        let response = await server.handleWeb(request);
         res.locals.uploadId = uploadId ?? served.createdId;
         res.locals.bytesStored = served.stored;
-        decorate(response, input.method, served, answered.get(request));
+        let error = answered.get(request);
+        if (served.superseded && response.ok) {
+          // Cut short by a request that took the upload over: not the success a 204 would say.
+          error = appError('REQUEST_SUPERSEDED', { stored: served.stored ?? 0 });
+          const headers = new Headers(response.headers);
+          headers.delete('connection');
+          response = new Response(error.body, { status: error.status, headers });
+          // The lock is already handed over; this request is answered once its sender has sent what it was sending.
+          await discardRestOfBody(req);
+        }
+        decorate(response, input.method, served, error);
         await send(res, response);
       });
     })();
@@ -204,6 +214,24 @@ function countFailedBody(
   } catch (error) {
     deps.logger.error({ err: error }, 'could not inspect a finished request');
   }
+}
+
+/**
+ * Reads what is left of a request's body and drops it, without buffering:
+ * the web stream @tus/server read the body through is abandoned once the
+ * store stopped (its own 'data' listener would only queue what is dropped).
+ * Resolves when the body ends or the connection goes (the idle-read timeout
+ * cuts a sender that went silent).
+ */
+function discardRestOfBody(req: IncomingMessage): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    req.removeAllListeners('data');
+    req.on('data', () => {});
+    req.once('end', resolve);
+    req.once('close', resolve);
+    req.resume();
+  });
 }
 
 /**

@@ -27,6 +27,9 @@ export function createTusServer({ config, store, locker, logger, preCreate, answ
     path: config.server.tusPath,
     datastore: store,
     locker,
+    // A request that finds its upload held ends the one in flight at once (not after @tus/server's 3 s):
+    // the holder stops reading, records what it stored and lets go (0 would mean the default, 3000).
+    lockDrainTimeout: 1,
     maxSize: (req, id) =>
       store.maxSizeFor(req.method === 'POST' ? undefined : (id ?? undefined), req.headers.get('upload-metadata')),
     relativeLocation: config.server.relativeLocation,

@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 export type WriteOptions = Readonly<{
   /** How many bytes the stream will deliver, when the request said (Content-Length); a store may need it to send them on. */
   length?: number;
+  /** Throws once the bytes may no longer be recorded (the writer's lock is no longer certain). */
+  guard?: () => void;
 }>;
 
 /** Bytes written but not yet counted: `commit` makes them part of the upload, `discard` takes them back. */

@@ -183,10 +183,13 @@ export class Concatenation {
           await tracker.recordProgress(id, end);
           return end;
         },
-        hash &&
-          ((data) => {
-            hash.update(data);
-          }),
+        {
+          onData:
+            hash &&
+            ((data) => {
+              hash.update(data);
+            }),
+        },
       );
     }
     if (offset !== size) throw new Error(`assembled ${offset} of ${size} bytes`);

@@ -36,6 +36,8 @@ export type TusRequestOutcome = {
   record: UploadRecord | undefined;
   /** Bytes this request stored. */
   stored: number | undefined;
+  /** Its body was cut short because another request took the upload over (the draft's "a new request ends the one in flight"). */
+  superseded: boolean;
 };
 
 export type TusRequest = Readonly<{ input: TusRequestInput; outcome: TusRequestOutcome }>;
@@ -47,7 +49,10 @@ export function runTusRequest<T>(
   input: TusRequestInput,
   serve: (outcome: TusRequestOutcome) => Promise<T>,
 ): Promise<T> {
-  const request: TusRequest = { input, outcome: { createdId: undefined, record: undefined, stored: undefined } };
+  const request: TusRequest = {
+    input,
+    outcome: { createdId: undefined, record: undefined, stored: undefined, superseded: false },
+  };
   return current.run(request, () => serve(request.outcome));
 }
 

@@ -24,6 +24,10 @@ export type TrackedStoreDeps = Readonly<{
   uploadTtlMs: number;
   /** Aborted when this process may no longer write upload `id` (its lock is lost). */
   fence: (id: string) => AbortSignal | undefined;
+  /** Whether this process may write upload `id` right now (checked before every write). */
+  mayWrite: (id: string) => boolean;
+  /** Whether another request asked for the lock this request holds on `id`. */
+  handingOver: (id: string) => boolean;
   /** The upload's hash as read together with the lock this request holds on it (once). */
   takeLockedRead: (id: string) => Promise<Record<string, string>> | undefined;
   /** One sweep of expired uploads; resolves to how many were removed. */
@@ -104,10 +108,17 @@ export class TrackedStore extends DataStore {
     try {
       const chunkSize = (await this.chunkSizeOf(id)) ?? this.deps.chunkSizeBytes;
       const { checksum, bodyLength } = request.input;
+      const guard = () => {
+        if (!this.deps.mayWrite(id)) throw fence?.reason ?? appError('LOCK_LOST');
+      };
+      const body = { chunkSize, length: bodyLength, guard };
       const end = checksum
-        ? await this.deps.writer.writeVerified(stream, id, offset, chunkSize, checksum, bodyLength)
-        : await this.deps.writer.write(stream, id, offset, chunkSize, bodyLength);
+        ? await this.deps.writer.writeVerified(stream, id, offset, body, checksum)
+        : await this.deps.writer.write(stream, id, offset, body);
       request.outcome.stored = end - offset;
+      if (bodyLength !== undefined && end - offset < bodyLength && this.deps.handingOver(id)) {
+        request.outcome.superseded = true;
+      }
       return end;
     } finally {
       fence?.removeEventListener('abort', stopWriting);

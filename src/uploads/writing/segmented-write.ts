@@ -2,6 +2,15 @@ import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
 
 /** Writes one piece at `offset`; `length` is how many bytes it will have, when the body's length is known. */
+export type SegmentOptions = Readonly<{
+  /** Sees every byte, in order, before it is written (e.g. to hash the body); a promise makes it wait. */
+  onData?: (data: Buffer) => void | Promise<void>;
+  /** How many bytes `source` will deliver, when known (the request's Content-Length). */
+  length?: number;
+  /** Throws when no more may be written (the writer's lock is no longer certain); checked before every byte goes on. */
+  guard?: () => void;
+}>;
+
 export type SegmentWriter = (segment: Readable, offset: number, length: number | undefined) => Promise<number>;
 
 /**
@@ -18,12 +27,10 @@ export async function writeInSegments(
   offset: number,
   segmentBytes: number,
   writeSegment: SegmentWriter,
-  /** Sees every byte, in order, before it is written (e.g. to hash the body); a promise makes it wait. */
-  onData?: (data: Buffer) => void | Promise<void>,
-  /** How many bytes `source` will deliver, when known (the request's Content-Length). */
-  sourceLength?: number,
+  options: SegmentOptions = {},
 ): Promise<number> {
-  const end = sourceLength === undefined ? undefined : offset + sourceLength;
+  const { onData, guard } = options;
+  const end = options.length === undefined ? undefined : offset + options.length;
   let stored = offset;
   let piece: { stream: PassThrough; written: Promise<number>; room: number } | undefined;
 
@@ -39,6 +46,7 @@ export async function writeInSegments(
     // destroyOnReturn: false: when a write fails, the caller learns of that
     // failure, not of the source being destroyed under it.
     for await (const data of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      guard?.();
       const seen = onData?.(data);
       if (seen) await seen;
       let rest = data;

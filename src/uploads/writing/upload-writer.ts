@@ -24,6 +24,16 @@ export type WriterDeps = Readonly<{
   events: UploadEvents;
 }>;
 
+/** How a request's body is to be written. */
+export type BodyOptions = Readonly<{
+  /** The upload's chunk size: the body is stored in pieces ending on chunk boundaries. */
+  chunkSize: number;
+  /** The body's length, when the request said it. */
+  length?: number;
+  /** Throws once this process may no longer write the upload (its lock is no longer certain). */
+  guard?: () => void;
+}>;
+
 /** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process (computed off the main thread). */
 type RunningDigest = { handle: DigestHandle; offset: number };
 const RUNNING_DIGESTS = 10_000;
@@ -50,7 +60,7 @@ export class UploadWriter {
    * dashboard sees a long PATCH advance. If the request fails, what reached the
    * disk is recorded before the error is rethrown.
    */
-  async write(stream: Readable, id: string, offset: number, chunkSize: number, length?: number): Promise<number> {
+  async write(stream: Readable, id: string, offset: number, body: BodyOptions): Promise<number> {
     const { bytes } = this.deps;
     const digest = this.takeDigest(id, offset);
     const throttle = new ProgressThrottle(
@@ -63,14 +73,13 @@ export class UploadWriter {
       end = await writeInSegments(
         stream,
         offset,
-        chunkSize,
+        body.chunkSize,
         async (segment, at, pieceLength) => {
-          const stored = await bytes.write(segment, id, at, { length: pieceLength });
+          const stored = await bytes.write(segment, id, at, { length: pieceLength, guard: body.guard });
           await throttle.stored(stored);
           return stored;
         },
-        digest && ((data) => digest.handle.update(data)),
-        length,
+        { onData: digest ? (data) => digest.handle.update(data) : undefined, length: body.length, guard: body.guard },
       );
     } catch (error) {
       digest?.handle.drop();
@@ -105,9 +114,8 @@ export class UploadWriter {
     stream: Readable,
     id: string,
     offset: number,
-    chunkSize: number,
+    body: BodyOptions,
     expected: ChecksumExpectation,
-    length?: number,
   ): Promise<number> {
     const { bytes, tracker } = this.deps;
     if (!(await tracker.markUnverified(id, offset))) throw appError('UPLOAD_GONE');
@@ -119,23 +127,29 @@ export class UploadWriter {
       end = await writeInSegments(
         stream,
         offset,
-        chunkSize,
+        body.chunkSize,
         async (segment, at, pieceLength) => {
-          const piece = await bytes.stage(segment, id, at, { length: pieceLength });
+          const piece = await bytes.stage(segment, id, at, { length: pieceLength, guard: body.guard });
           staged.push(piece);
           return piece.end;
         },
-        (data) => {
-          hash.update(data);
+        {
+          onData: (data) => {
+            hash.update(data);
+          },
+          length: body.length,
+          guard: body.guard,
         },
-        length,
       );
     } catch (error) {
       failure = error;
     }
     if (failure === undefined && hash.digest().equals(expected.digest)) {
       this.forget(id);
-      for (const piece of staged) await piece.commit();
+      for (const piece of staged) {
+        body.guard?.();
+        await piece.commit();
+      }
       const progress = await this.recordProgress(id, end as number);
       if ((end as number) > offset)
         void this.deps.events.emit({ type: 'received', id, bytes: (end as number) - offset });

@@ -104,7 +104,8 @@ export class S3ByteStore implements ByteStore {
       const size = await this.deps.sizeOf(id);
       const end = offset + length;
       const completesPart = within + length >= state.partSize || end === size;
-      return await this.send(id, state, n, within, source, length, completesPart ? undefined : this.tailKey(id));
+      const tailKey = completesPart ? undefined : this.tailKey(id);
+      return await this.send(id, state, n, within, source, length, tailKey, options.guard);
     } finally {
       await spooled?.remove();
     }
@@ -118,6 +119,7 @@ export class S3ByteStore implements ByteStore {
     source: AsyncIterable<Buffer>,
     length: number,
     tailKey: string | undefined,
+    guard: (() => void) | undefined,
   ): Promise<StagedBytes> {
     const { bucket, states } = this.deps;
     const offset = (n - 1) * state.partSize + within;
@@ -165,6 +167,8 @@ export class S3ByteStore implements ByteStore {
     return {
       end: offset + length,
       commit: async () => {
+        // A writer that may have lost its lock (paused past its liveness) must not record what it sent.
+        guard?.();
         const replaced = await recorded();
         if (replaced) await bucket.deleteQuietly(replaced);
       },

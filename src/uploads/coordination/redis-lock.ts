@@ -1,0 +1,230 @@
+import type { Lock, RequestRelease } from '@tus/utils';
+import { appError } from '../../errors/app-error.js';
+import { holderOf } from './instance-liveness.js';
+import type { RedisLocker } from './redis-locker.js';
+
+/** Waits `ms`, or less if a signal aborts. (Not AbortSignal.any: on a long-lived signal it has leaked, nodejs/node#48951.) */
+const sleep = (ms: number, ...signals: AbortSignal[]) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    for (const signal of signals) signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      for (const signal of signals) signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+
+/** One upload's lock (@tus/server's Lock). */
+export type UploadLock = Lock;
+
+/**
+ * One upload's lock: a key holding this request's token, which names the
+ * instance and epoch that hold it (see InstanceLiveness).
+ */
+export class RedisLock implements Lock {
+  private token = '';
+  private epoch = -1;
+  private validUntil = 0;
+  private readonly key: string;
+  private controller = new AbortController();
+  private requestRelease: RequestRelease | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private fenceTimer: NodeJS.Timeout | undefined;
+  private read: Promise<Record<string, string>> | undefined;
+
+  constructor(
+    private readonly locker: RedisLocker,
+    private readonly id: string,
+  ) {
+    this.key = locker.keys.lock(id);
+  }
+
+  get fence(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  async lock(signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
+    const { redis, keys, options, stopping, liveness } = this.locker;
+    const deadline = Date.now() + options.acquireTimeoutMs;
+    const started = Date.now();
+    let nudgedAt = 0;
+    // This instance vouches for the lock from before its first attempt: no waiter can find it unvouched.
+    await liveness.hold();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (signal.aborted || stopping.signal.aborted) throw appError('UPLOAD_LOCKED');
+        if ((await this.trySet(requestRelease)) || (await this.takeOverFromTheDead(requestRelease))) {
+          this.locker.hooks.acquired?.(Date.now() - started, attempt > 0);
+          return;
+        }
+        if (Date.now() - nudgedAt >= 500) {
+          nudgedAt = Date.now();
+          await redis.publish(keys.lockReleaseChannel, this.id);
+        }
+        if (Date.now() >= deadline) throw appError('UPLOAD_LOCKED');
+        await sleep(Math.min(20 * 2 ** attempt, 200, deadline - Date.now()), signal, stopping.signal);
+      }
+    } catch (error) {
+      await liveness.release();
+      throw error;
+    }
+  }
+
+  /**
+   * One SET NX. A reply of nil may also mean that the SET ran but its reply was
+   * lost, and ioredis resent it: then the key holds our token and the lock is
+   * ours. A SET that timed out may still run late: a release by token queued
+   * behind it on the same connection undoes it, so no key nobody holds blocks
+   * the upload for a whole TTL.
+   */
+  async tryOnce(requestRelease: RequestRelease = () => {}): Promise<boolean> {
+    const { liveness } = this.locker;
+    await liveness.hold();
+    try {
+      if (await this.trySet(requestRelease)) return true;
+    } catch (error) {
+      await liveness.release();
+      throw error;
+    }
+    await liveness.release();
+    return false;
+  }
+
+  private async trySet(requestRelease: RequestRelease): Promise<boolean> {
+    const { redis, options, liveness } = this.locker;
+    this.epoch = liveness.currentEpoch % 0x10000;
+    this.token = liveness.token();
+    const sentAt = Date.now();
+    let reply: string | null;
+    let read: Promise<Record<string, string>> | undefined;
+    try {
+      const setting = redis.set(this.key, this.token, 'PX', options.ttlMs, 'NX');
+      read = this.locker.hooks.readAlongside?.(this.id);
+      read?.catch(() => {}); // whoever takes it sees the error; untaken, it is dropped
+      reply = await setting;
+    } catch (error) {
+      redis.releaseLock(this.key, this.token).catch(() => {});
+      throw error;
+    }
+    if (reply !== 'OK' && (await redis.get(this.key)) !== this.token) return false;
+    // Issued after our SET on the same connection, the read sees the upload as its holder does.
+    this.read = read;
+    this.hold(sentAt, requestRelease);
+    return true;
+  }
+
+  /**
+   * The lock's holder, named in it, is an instance whose liveness key is gone
+   * (it died, or was paused past its TTL, and has stopped writing): the lock
+   * is taken over by compare-and-set, at once. A lock of this very instance
+   * from an epoch it has left is as dead. A lock that names no instance (an
+   * older server's) is waited out.
+   */
+  private async takeOverFromTheDead(requestRelease: RequestRelease): Promise<boolean> {
+    const { redis, options, liveness } = this.locker;
+    const seen = await redis.get(this.key);
+    const holder = seen ? holderOf(seen) : undefined;
+    if (!seen || !holder || !(await liveness.isDead(holder))) return false;
+    this.epoch = liveness.currentEpoch % 0x10000;
+    this.token = liveness.token();
+    const sentAt = Date.now();
+    if ((await redis.takeOverLock(this.key, seen, this.token, options.ttlMs)) !== 1) return false;
+    this.locker.logger.warn(
+      { uploadId: this.id, from: holder.instance },
+      'took over the lock of an instance taken for dead',
+    );
+    this.locker.hooks.tookOver?.();
+    this.hold(sentAt, requestRelease);
+    return true;
+  }
+
+  /** Held, fenced by nothing, and by an instance nobody can have taken for dead. */
+  valid(): boolean {
+    return !this.controller.signal.aborted && Date.now() < this.validUntil && this.locker.liveness.alive(this.epoch);
+  }
+
+  /** This instance's locks of `epoch` are lost: it was, or may have been, taken for dead. */
+  lostWithEpoch(epoch: number): void {
+    if (epoch === this.epoch) this.lose('this instance may have been taken for dead');
+  }
+
+  takeRead(): Promise<Record<string, string>> | undefined {
+    const read = this.read;
+    this.read = undefined;
+    return read;
+  }
+
+  async unlock(): Promise<void> {
+    this.read = undefined;
+    this.stopTimers();
+    if (!this.locker.untrack(this.id, this)) return;
+    try {
+      await this.locker.redis.releaseLock(this.key, this.token);
+    } catch (error) {
+      // The key expires by itself within ttlMs, or is taken over: this instance no longer vouches for it.
+      this.locker.logger.warn({ err: error, uploadId: this.id }, 'could not release an upload lock');
+    }
+    await this.locker.liveness.release();
+  }
+
+  /** Whether another request asked for this lock while it was held. */
+  asked = false;
+
+  /** Another request, in this process or another, wants this lock. */
+  askToRelease(): void {
+    this.asked = true;
+    void this.requestRelease?.();
+  }
+
+  /** Whether this lock is held (tracked by its locker): set when taken, cleared when released. */
+  holding = false;
+
+  private hold(sentAt: number, requestRelease: RequestRelease): void {
+    this.holding = true;
+    this.controller = new AbortController();
+    this.asked = false;
+    this.requestRelease = requestRelease;
+    this.locker.track(this.id, this);
+    this.armFence(sentAt);
+    const { ttlMs } = this.locker.options;
+    // Every fifth of the TTL: with a margin of a fifth, three renewals in a row may fail before the fence fires.
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(ttlMs / 5)));
+    this.renewTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const sentAt = Date.now();
+    try {
+      const renewed = await this.locker.redis.renewLock(this.key, this.token, this.locker.options.ttlMs);
+      if (renewed === 1) this.armFence(sentAt);
+      else this.lose('the lock key was taken over or expired');
+    } catch (error) {
+      // Not fatal yet: the fence fires if no renewal succeeds in time.
+      this.locker.logger.warn({ err: error, uploadId: this.id }, 'could not renew an upload lock');
+    }
+  }
+
+  /** The lock is ours until sentAt + ttl at the latest; stop writing a safety margin before that. */
+  private armFence(sentAt: number): void {
+    const { ttlMs, safetyMarginMs } = this.locker.options;
+    clearTimeout(this.fenceTimer);
+    this.validUntil = sentAt + ttlMs - safetyMarginMs;
+    const delay = Math.max(0, this.validUntil - Date.now());
+    this.fenceTimer = setTimeout(() => this.lose('the lock could not be renewed in time'), delay);
+    this.fenceTimer.unref();
+  }
+
+  private lose(reason: string): void {
+    if (this.controller.signal.aborted) return;
+    this.locker.logger.warn({ uploadId: this.id, reason }, 'lost an upload lock: stopping its writer');
+    this.stopTimers();
+    this.controller.abort(appError('LOCK_LOST'));
+    this.askToRelease();
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.renewTimer);
+    clearTimeout(this.fenceTimer);
+  }
+}
