@@ -130,8 +130,9 @@ export function createApp(deps: AppDeps): App {
   app.use(
     healthRoutes(
       {
+        // A write, not a PING: a Redis that answers but refuses writes (out of memory, read-only) cannot take uploads.
         redis: () =>
-          redis.ping().then(
+          redis.set(keys.readinessProbe, '1', 'PX', 10_000).then(
             () => 'ok',
             (error: Error) => `unavailable: ${error.message}`,
           ),
@@ -144,13 +145,16 @@ export function createApp(deps: AppDeps): App {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(drain.guard);
-  app.get(`${config.server.tusPath}/:id`, downloadHandler(config, reader, uploads.bytes, access));
+  app.get(
+    `${config.server.tusPath}/:id`,
+    downloadHandler({ config, reader, bytes: uploads.bytes, lifecycle: uploads.lifecycle, access }),
+  );
   const tus = tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate });
   app.all([config.server.tusPath, `${config.server.tusPath}/*rest`], tus);
 
   app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.server.corsOrigins] }));
   app.use(dashboardRoutes(reader, access));
-  app.use(liveRoutes(reader, feed, access, config.dashboard.token));
+  app.use(liveRoutes(reader, feed, access, config.dashboard));
   // Only under this server's own paths: an app that mounts this one serves the rest.
   app.use([config.server.tusPath, '/api'], notFound);
   app.use(jsonErrorHandler(logger));

@@ -34,8 +34,11 @@ export function jwtAuthorizer(config: JwtConfig): Authorizer {
   };
 }
 
+/** RFC 9110: "the authentication scheme is case-insensitive" (`Bearer`, `bearer`, `BEARER`). */
+export const BEARER = /^bearer +/i;
+
 function bearerToken(header: string | undefined, url: string): string | undefined {
-  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim() || undefined;
+  if (header && BEARER.test(header)) return header.replace(BEARER, '').trim() || undefined;
   const query = url.indexOf('?');
   return query === -1 ? undefined : (new URLSearchParams(url.slice(query)).get('access_token') ?? undefined);
 }

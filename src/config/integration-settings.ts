@@ -47,6 +47,12 @@ export const INTEGRATION_SETTINGS = {
       text(z.string().min(16, 'must be at least 16 characters (a long random secret)')),
       'Secret that opens the uploads list and the all-uploads event stream (unset: both are off)',
     ),
+    streamsPerClient: required(
+      'EVENT_STREAMS_PER_CLIENT',
+      integer(1, 10_000),
+      '16',
+      'Live-update streams (Server-Sent Events) one client address may hold open at once; one more gets 429',
+    ),
   },
   auth: {
     jwtSecret: optional(

@@ -193,6 +193,11 @@ export const REQUEST_ERRORS = {
     'Upload-Concat: final lists a partial upload that has not received all its bytes',
     (p) => `Partial upload ${p.id} is not complete (${p.offset} of ${p.size ?? '?'} bytes)`,
   ),
+  GROUP_FULL: entry<{ most: number }>(
+    400,
+    'An upload is created in a group that has as many uploads as a group may have',
+    (p) => `This group already has ${p.most} uploads, the most a group may have: use another group name`,
+  ),
   FINAL_UPLOAD_TOO_LARGE: entry(
     413,
     "The partial uploads' lengths add up to more than the largest upload allowed",

@@ -35,6 +35,11 @@ export const SERVICE_ERRORS = {
   ),
 
   // The server cannot serve this now; retry.
+  TOO_MANY_STREAMS: entry<{ most: number }>(
+    429,
+    'A client already holds as many live-update streams open as EVENT_STREAMS_PER_CLIENT allows',
+    (p) => `This client has ${p.most} live-update streams open, the most allowed at once: close one, then retry`,
+  ),
   UPLOAD_LOCKED: entry(
     423,
     'Another request holds the upload and did not let go within LOCK_ACQUIRE_TIMEOUT_MS',

@@ -37,6 +37,8 @@ export type Keys = Readonly<{
   instance(id: string): string;
   /** Pub/sub channel on which a request waiting for a lock asks its holder, in any process, to let go. */
   lockReleaseChannel: string;
+  /** Written by readiness checks (/readyz): a Redis that refuses writes is not ready. */
+  readinessProbe: string;
   /** Held by the one sweeper running at a time, across all instances. */
   sweeperLock: string;
   /** Set when the orphan pass last ran, so it runs once per interval across all instances. */
@@ -80,6 +82,7 @@ export function createKeys(prefix: string): Keys {
     lock: (id: string) => `${prefix}lock:{${id}}`,
     instance: (id: string) => `${prefix}instance:{${id}}`,
     lockReleaseChannel: `${prefix}locks:release`,
+    readinessProbe: `${prefix}readyz`,
     sweeperLock: `${prefix}sweeper:lock`,
     orphanPassMarker: `${prefix}sweeper:orphan-pass`,
     orphanScanCursor: `${prefix}sweeper:orphan-cursor`,

@@ -28,6 +28,7 @@ const SCRIPTS = {
   finishWebhook: 'finish-webhook-3.lua',
   retryWebhook: 'retry-webhook-4.lua',
   claimOwnerSlot: 'claim-owner-slot-1.lua',
+  joinGroup: 'join-group-1.lua',
 } as const;
 
 /**
@@ -111,6 +112,7 @@ declare module 'ioredis' {
       length: Arg,
       partSize: Arg,
     ): Result<[number, string] | -1, Context>;
+    joinGroup(group: string, id: string, most: Arg, ttlMs: Arg): Result<0 | 1, Context>;
     claimOwnerSlot(active: string, id: string, now: Arg, until: Arg, limit: Arg, ttlMs: Arg): Result<0 | 1, Context>;
   }
 }

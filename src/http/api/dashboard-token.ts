@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { BEARER } from '../../auth/jwt-authorizer.js';
 import { appError } from '../../errors/app-error.js';
 
 /**
@@ -15,7 +16,7 @@ export function requireDashboardToken(token: string | undefined): RequestHandler
       throw appError('DASHBOARD_OFF');
     }
     const header = req.headers.authorization;
-    const given = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : req.query.token;
+    const given = header && BEARER.test(header) ? header.replace(BEARER, '') : req.query.token;
     const candidate = typeof given === 'string' ? Buffer.from(given) : Buffer.alloc(0);
     if (candidate.length !== expected.length || !timingSafeEqual(candidate, expected)) {
       res.set('WWW-Authenticate', 'Bearer realm="uploads"');

@@ -34,19 +34,33 @@ export function liveRoutes(
   reader: UploadReader,
   feed: UploadEventFeed,
   access: UploadAccess,
-  dashboardToken: string | undefined,
+  settings: Readonly<{ token: string | undefined; streamsPerClient: number }>,
 ): Router {
   const router = express.Router();
-  const needsToken = requireDashboardToken(dashboardToken);
+  const needsToken = requireDashboardToken(settings.token);
+  const open = new Map<string, number>();
+  /** Each open stream costs this instance a connection and a listener: one client (by address) may hold only so many. */
+  const openStream = (req: express.Request, res: express.Response): EventStream => {
+    const client = req.ip ?? req.socket.remoteAddress ?? '';
+    const count = open.get(client) ?? 0;
+    if (count >= settings.streamsPerClient) throw appError('TOO_MANY_STREAMS', { most: settings.streamsPerClient });
+    open.set(client, count + 1);
+    res.once('close', () => {
+      const left = (open.get(client) ?? 1) - 1;
+      if (left > 0) open.set(client, left);
+      else open.delete(client);
+    });
+    return new EventStream(res);
+  };
 
   router.get('/api/uploads', needsToken, async (req, res) => {
     res.set('Cache-Control', 'no-store').json(await reader.listUploads(pageOptions(req.query)));
   });
 
   // Every change to any upload; on (re)connection a snapshot of the latest ones.
-  router.get('/api/uploads/events', needsToken, async (_req, res) => {
+  router.get('/api/uploads/events', needsToken, async (req, res) => {
     const snapshot = await reader.listUploads({ limit: SNAPSHOT_ROWS });
-    const stream = new EventStream(res);
+    const stream = openStream(req, res);
     stream.send('snapshot', 'snapshot', String(Date.now()), snapshot);
     const stop = feed.listen((message) => stream.send(message.id, message.type, String(message.at), message));
     res.once('close', stop);
@@ -59,7 +73,7 @@ export function liveRoutes(
     await access.check(req, 'read', id);
     const record = await reader.readRecord(id);
     if (!record) throw appError('UPLOAD_NOT_FOUND');
-    const stream = new EventStream(res);
+    const stream = openStream(req, res);
     const seen = Number(req.headers['last-event-id'] ?? Number.NaN);
     if (!(seen >= record.updatedAt)) {
       stream.send(id, 'snapshot', String(record.updatedAt), {

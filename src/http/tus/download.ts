@@ -6,6 +6,7 @@ import type { UploadAccess } from '../../auth/upload-access.js';
 import type { Config } from '../../config/load-config.js';
 import { appError, withHeaders } from '../../errors/app-error.js';
 import type { ByteStore, FetchedBytes } from '../../uploads/bytes/byte-store.js';
+import type { UploadLifecycle } from '../../uploads/lifecycle/upload-lifecycle.js';
 import { isUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadReader } from '../../uploads/read/upload-reader.js';
 import { tusResponseHeaders } from './tus-headers.js';
@@ -35,12 +36,15 @@ const MIME = /^[a-z]+\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
  * (RFC 6266 with an RFC 5987 `filename*`); Range, If-None-Match and HEAD come
  * from Express's sendFile.
  */
-export function downloadHandler(
-  config: Config,
-  reader: UploadReader,
-  bytes: ByteStore,
-  access: UploadAccess,
-): RequestHandler {
+export type DownloadDeps = Readonly<{
+  config: Config;
+  reader: UploadReader;
+  bytes: ByteStore;
+  lifecycle: UploadLifecycle;
+  access: UploadAccess;
+}>;
+
+export function downloadHandler({ config, reader, bytes, lifecycle, access }: DownloadDeps): RequestHandler {
   return async (req, res, next) => {
     // Express routes HEAD to GET handlers; in tus, HEAD asks for the offset.
     if (req.method === 'HEAD') return next('route');
@@ -62,6 +66,11 @@ export function downloadHandler(
       'X-Content-Type-Options': 'nosniff',
       'Cache-Control': 'private, no-cache',
     });
+    if ((await bytes.bytesStored(id)) === undefined) {
+      // Its bytes were moved away (upload.completed invites workers to) or lost: as HEAD answers it.
+      await lifecycle.remove(id, 'lost', record);
+      throw appError('UPLOAD_GONE');
+    }
     const file = bytes.localPath?.(id);
     if (file) {
       res.sendFile(path.basename(file), { root: path.dirname(file), dotfiles: 'deny', lastModified: true }, (error) => {
@@ -69,7 +78,12 @@ export function downloadHandler(
       });
       return;
     }
-    await sendFetched(req, res, await fetchOf(bytes, id, req));
+    const fetched = await fetchOf(bytes, id, req);
+    if (fetched.status === 404) {
+      await lifecycle.remove(id, 'lost', record);
+      throw appError('UPLOAD_GONE');
+    }
+    await sendFetched(req, res, fetched);
   };
 }
 
@@ -87,7 +101,6 @@ function fetchOf(bytes: ByteStore, id: string, req: Request): Promise<FetchedByt
 }
 
 async function sendFetched(req: Request, res: Response, fetched: FetchedBytes): Promise<void> {
-  if (fetched.status === 404) throw appError('UPLOAD_GONE');
   if (fetched.status === 416) throw withHeaders(appError('RANGE_NOT_SATISFIABLE'), fetched.headers);
   if (fetched.status === 412) throw appError('PRECONDITION_FAILED');
   res.status(fetched.status).set(fetched.headers);

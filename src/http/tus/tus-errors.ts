@@ -27,10 +27,20 @@ const FROM_TUS = new Map<TusError, () => AppError>([
   [ERRORS.UNSUPPORTED_EXPIRATION_EXTENSION, () => appError('EXTENSION_UNSUPPORTED', { extension: 'expiration' })],
 ]);
 
-/** The registry's error for one of @tus/utils' errors; undefined for any other (a failure, or a bug). */
+/**
+ * The registry's error for one of @tus/utils' errors; undefined for any other
+ * (a failure, or a bug). @tus/utils' StreamLimiter (a body past what the
+ * upload may take) throws an Error of its own, not one of ERRORS: it is
+ * known by the status and body it carries.
+ */
 export function fromTusError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
-  return FROM_TUS.get(error as TusError)?.();
+  const known = FROM_TUS.get(error as TusError);
+  if (known) return known();
+  if (error instanceof Error && isTusError(error) && error.body === ERRORS.ERR_MAX_SIZE_EXCEEDED.body) {
+    return appError('BODY_EXCEEDS_LENGTH');
+  }
+  return undefined;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { Concatenation } from '../../uploads/concatenation/concatenation.js';
 import { CHECKSUM_ALGORITHMS, parseUploadChecksum } from '../../uploads/digests/checksum.js';
+import type { UploadLifecycle } from '../../uploads/lifecycle/upload-lifecycle.js';
 import { isFinal } from '../../uploads/model/upload-record.js';
 import type { UploadTracker } from '../../uploads/state/tracker.js';
 import {
@@ -36,6 +37,7 @@ export type TusDeps = Readonly<{
   store: TrackedStore;
   tracker: UploadTracker;
   concatenation: Concatenation;
+  lifecycle: UploadLifecycle;
   locker: Locker;
   drain: Drain;
   logger: Logger;
@@ -77,15 +79,18 @@ export function tusHandler(deps: TusDeps): RequestHandler {
     const stopTimer = req.method === 'PATCH' ? deps.metrics.patchDuration.startTimer() : undefined;
     if (writing) deps.metrics.activeUploads.inc();
     let outcome: TusRequestOutcome | undefined;
+    // A request that was not authorized changes nothing, not even the failure count of the upload it named.
+    let authorized = false;
     res.once('close', () => {
       if (writing) deps.metrics.activeUploads.dec();
       stopTimer?.();
-      countFailedBody(deps, req, res, uploadId ?? outcome?.createdId, requestId);
+      if (authorized) countFailedBody(deps, req, res, uploadId ?? outcome?.createdId, requestId);
     });
     const handled = (async () => {
       let input: TusRequestInput;
       try {
         input = await readInput(req, deps, uploadId, logger);
+        authorized = true;
       } catch (error) {
         return sendTusError(req, res, error, deps.config, logger);
       }
@@ -96,6 +101,15 @@ export function tusHandler(deps: TusDeps): RequestHandler {
         outcome = served;
         const request = new NodeRequest({ req, res });
         let response = await server.handleWeb(request);
+        if (input.method === 'POST' && response.status === 413 && served.createdId) {
+          // A creation whose body overran Upload-Length was refused without a Location: nobody can
+          // resume or delete what it created, so it goes (and stops counting against its owner).
+          await deps.lifecycle
+            .remove(served.createdId, 'terminated')
+            .catch((error) =>
+              logger.warn({ err: error, uploadId: served.createdId }, 'could not remove a refused creation'),
+            );
+        }
         res.locals.uploadId = uploadId ?? served.createdId;
         res.locals.bytesStored = served.stored;
         let error = answered.get(request);

@@ -42,8 +42,10 @@ export class UploadReader {
   }
 
   async readMissing(id: string) {
-    const [part] = await this.readParts([id]);
-    return part?.record && missingView(part.record, part.received);
+    const k = this.keys.forUpload(id);
+    const [hash, members] = await Promise.all([this.redis.hgetall(k.upload), this.redis.smembers(k.chunksReceived)]);
+    const record = parseRecord(id, hash);
+    return record && missingView(record, members.map(Number));
   }
 
   /** The IDs of a group's uploads (the group of that owner, when uploads have owners). */
@@ -61,7 +63,7 @@ export class UploadReader {
     if (final?.partials) {
       // The final upload knows its parts' order (and those removed after assembly).
       const byId = new Map(parts.map((p) => [p.id, p]));
-      parts = final.partials.map((id) => byId.get(id) ?? { id, received: [] });
+      parts = final.partials.map((id) => byId.get(id) ?? { id });
     } else {
       parts.sort((a, b) => (a.record?.createdAt ?? 0) - (b.record?.createdAt ?? 0) || a.id.localeCompare(b.id));
     }
@@ -109,21 +111,12 @@ export class UploadReader {
   }
 
   /**
-   * Records and received chunk indexes of several uploads. Commands issued
+   * The records of several uploads (at most a group's worth). Commands issued
    * together share round trips (auto-pipelining, one batch per cluster node);
    * an explicit pipeline would fail on a cluster, where the uploads' keys live
    * on different nodes.
    */
   private async readParts(ids: readonly string[]): Promise<Part[]> {
-    return Promise.all(
-      ids.map(async (id) => {
-        const k = this.keys.forUpload(id);
-        const [hash, members] = await Promise.all([
-          this.redis.hgetall(k.upload),
-          this.redis.smembers(k.chunksReceived),
-        ]);
-        return { id, record: parseRecord(id, hash), received: members.map(Number) };
-      }),
-    );
+    return Promise.all(ids.map(async (id) => ({ id, record: await this.readRecord(id) })));
   }
 }

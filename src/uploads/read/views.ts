@@ -47,13 +47,42 @@ export function missingView(record: UploadRecord, received: Iterable<number>) {
   };
 }
 
-export type Part = Readonly<{ id: string; record?: UploadRecord; received: readonly number[] }>;
+export type Part = Readonly<{ id: string; record?: UploadRecord }>;
 
-/** One part of a parallel upload: its progress and the chunks it still misses, or `removed` once it is gone. */
+/**
+ * The chunks an upload still misses, as inclusive ranges, from its count
+ * alone (no read of its chunk set): chunks are received in order
+ * (record-progress-2.lua adds them from receivedChunks up, rewind-progress-2.lua
+ * takes them off the top), so the received ones are always 0..receivedChunks-1.
+ * Null while the size is unknown.
+ */
+export function missingRangesOf(record: UploadRecord): Array<[number, number]> | null {
+  if (record.totalChunks === undefined) return null;
+  return record.receivedChunks < record.totalChunks ? [[record.receivedChunks, record.totalChunks - 1]] : [];
+}
+
+/**
+ * One part of a parallel upload: its progress and the ranges of chunks it
+ * still misses (not every index: a group's read stays small however big its
+ * parts are), or `removed` once it is gone.
+ */
 export function partView(part: Part) {
   if (!part.record) return { id: part.id, status: 'removed' as const };
-  const { size, percent, failedChunks } = progressView(part.record);
-  return { ...missingView(part.record, part.received), size, percent, failedChunks };
+  const { status, offset, chunkSize, totalChunks, receivedChunks, size, percent, failedChunks } = progressView(
+    part.record,
+  );
+  return {
+    id: part.id,
+    status,
+    offset,
+    chunkSize,
+    totalChunks,
+    receivedChunks,
+    missingRanges: missingRangesOf(part.record),
+    size,
+    percent,
+    failedChunks,
+  };
 }
 
 /**

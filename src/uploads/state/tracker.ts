@@ -1,8 +1,11 @@
 import { appError } from '../../errors/app-error.js';
-import { execAll, type RedisClient } from '../../redis/client.js';
+import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import { initialFields, type NewUpload, type UploadStatus } from '../model/upload-record.js';
 import type { UploadIndexes } from './indexes.js';
+
+/** The most uploads one group may have (the parts of one file, and its final upload). */
+export const MAX_GROUP_MEMBERS = 1000;
 
 export type ProgressState = Readonly<{ offset: number; receivedChunks: number; status: UploadStatus }>;
 
@@ -141,6 +144,9 @@ export class UploadTracker {
   /** Links an upload to the group of parts of one file uploaded in parallel. */
   async addToGroup(group: string, owner: string | undefined, id: string): Promise<void> {
     const key = this.keys.group(group, owner);
-    await execAll(this.redis.multi().sadd(key, id).pexpire(key, this.policy.groupTtlMs));
+    // A bound on members is a bound on what one read of the group costs (the group progress route).
+    if ((await this.redis.joinGroup(key, id, MAX_GROUP_MEMBERS, this.policy.groupTtlMs)) === 0) {
+      throw appError('GROUP_FULL', { most: MAX_GROUP_MEMBERS });
+    }
   }
 }

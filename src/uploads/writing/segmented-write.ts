@@ -61,7 +61,10 @@ export async function writeInSegments(
         const part = rest.subarray(0, piece.room);
         rest = rest.subarray(part.length);
         piece.room -= part.length;
-        if (!piece.stream.write(part)) await Promise.race([once(piece.stream, 'drain'), piece.written]);
+        // A write that fails destroys the piece with its raw error: the byte store's own answer (a full
+        // disk is a 507) is what its write rejects with, so that is the error that counts.
+        const { written } = piece;
+        if (!piece.stream.write(part)) await Promise.race([once(piece.stream, 'drain').catch(() => written), written]);
         if (piece.room === 0) await finishPiece();
       }
     }

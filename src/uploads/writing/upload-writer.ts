@@ -87,8 +87,10 @@ export class UploadWriter {
       // If Redis fails here too, the next HEAD reconciles from the disk.
       const stored = await bytes.bytesStored(id).catch(() => undefined);
       if (stored !== undefined) {
-        await this.deps.tracker.recordProgress(id, stored).catch(() => {});
+        const progress = await this.deps.tracker.recordProgress(id, stored).catch(() => undefined);
         if (stored > offset) void this.deps.events.emit({ type: 'received', id, bytes: stored - offset });
+        // Every byte is in although the request failed (a chunked body that ran past Upload-Length): finish it.
+        if (progress?.status === 'assembling') await this.finalize(id).catch(() => {});
       }
       throw error;
     }
