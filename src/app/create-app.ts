@@ -15,6 +15,7 @@ import { refuseDotSegments } from '../http/path-guard.js';
 import { requestLogging } from '../http/request-log.js';
 import { downloadHandler } from '../http/tus/download.js';
 import { tusHandler } from '../http/tus/tus-handler.js';
+import { methodOverride } from '../http/tus/tus-rules.js';
 import type { Logger } from '../log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
@@ -145,6 +146,7 @@ export function createApp(deps: AppDeps): App {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(drain.guard);
+  app.all([config.server.tusPath, `${config.server.tusPath}/*rest`], methodOverride(config, logger));
   app.get(
     `${config.server.tusPath}/:id`,
     downloadHandler({ config, reader, bytes: uploads.bytes, lifecycle: uploads.lifecycle, access }),

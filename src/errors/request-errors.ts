@@ -9,6 +9,12 @@ export const REQUEST_ERRORS = {
     () =>
       'Invalid upload ID: expected a UUID such as 3f2c1a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60 (with or without the "upload:" prefix)',
   ),
+  NOT_AN_UPLOAD_URL: entry(
+    404,
+    'A tus request names an upload URL whose last segment is not a UUID (tus: "If the resource is not found, the Server SHOULD return [...] 404 Not Found")',
+    () =>
+      "No upload at this URL: upload URLs end in the upload's ID, a UUID such as 3f2c1a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60 (the Location the creation answered with)",
+  ),
   UPLOAD_NOT_FOUND: {
     status: 404,
     when: 'No upload has this ID (never created, deleted, expired), or it is not in the state the route needs',
@@ -113,6 +119,16 @@ export const REQUEST_ERRORS = {
   ),
 
   // tus 1.0 protocol errors, most raised by @tus/server itself (their messages are its own).
+  TUS_VERSION_UNSUPPORTED: entry<{ version: string }>(
+    412,
+    'Tus-Resumable names a version other than 1.0.0 (the response carries Tus-Version)',
+    (p) => `Tus-Resumable ${p.version} is not supported: this server speaks tus 1.0.0 (see Tus-Version)`,
+  ),
+  METHOD_OVERRIDE_UNSUPPORTED: entry<{ method: string }>(
+    400,
+    'X-HTTP-Method-Override names a method tus does not use',
+    (p) => `X-HTTP-Method-Override: ${p.method} is not a tus method (use GET, HEAD, POST, PATCH, DELETE or OPTIONS)`,
+  ),
   TUS_RESUMABLE_REQUIRED: entry(
     412,
     'A tus request (other than OPTIONS) has no Tus-Resumable header',
@@ -140,7 +156,11 @@ export const REQUEST_ERRORS = {
     'A PATCH\'s Upload-Offset is not the upload\'s offset (tus: "MUST respond with the 409 Conflict status")',
     () => 'Upload-Offset conflict',
   ),
-  CONTENT_TYPE_REQUIRED: entry(403, 'A PATCH has no Content-Type header', () => 'Content-Type header required'),
+  CONTENT_TYPE_REQUIRED: entry(
+    415,
+    'A tus PATCH does not say Content-Type: application/offset+octet-stream (tus: "otherwise the server SHOULD return a 415 Unsupported Media Type status")',
+    () => 'A PATCH body must be sent with Content-Type: application/offset+octet-stream',
+  ),
   REQUEST_CANCELLED: entry(
     400,
     'A request was ended because another request for the same upload asked for it',

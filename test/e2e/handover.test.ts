@@ -138,7 +138,7 @@ describe('handover after a crash (kill -9 of the holder)', () => {
     });
     await done;
     expect(killed).toBe(true);
-    const id = (upload?.url as string).split('/').pop() as string;
+    const id = (upload?.url ?? '').split('/').pop() as string;
     expect(sha256(await readFile(path.join(env.UPLOAD_DIR as string, id)))).toBe(sha256(data));
     expect(await record(id)).toMatchObject({ status: 'completed', receivedChunks: '64' });
   });

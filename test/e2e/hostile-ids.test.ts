@@ -53,17 +53,17 @@ describe('tus routes refuse IDs that are not well-formed', () => {
     expect(await ctx.allKeys()).toEqual([]);
   });
 
-  it('answers 400 with a message (not a bare 404) for a malformed ID', async () => {
+  it('answers 404 with a message for a malformed ID (tus: "the Server SHOULD return either the 404 Not Found, 410 Gone or 403 Forbidden")', async () => {
     const res = await request(ctx.app).head('/files/not-a-uuid').set(TUS);
-    expect(res.status).toBe(400);
+    expect(res.status).toBe(404);
     const patch = await request(ctx.app)
       .patch('/files/not-a-uuid')
       .set(TUS)
       .set('Upload-Offset', '0')
       .set('Content-Type', 'application/offset+octet-stream')
       .send(Buffer.from('x'));
-    expect(patch.status).toBe(400);
-    expect(patch.text).toMatch(/Invalid upload ID: expected a UUID/);
+    expect(patch.status).toBe(404);
+    expect(patch.text).toMatch(/upload URLs end in the upload's ID, a UUID/);
     expect(patch.headers['tus-resumable']).toBe('1.0.0');
   });
 

@@ -50,7 +50,7 @@ export function downloadHandler({ config, reader, bytes, lifecycle, access }: Do
     if (req.method === 'HEAD') return next('route');
     const id = (req.params as { id?: string }).id;
     res.set(tusResponseHeaders(req, config));
-    if (!isUploadId(id)) throw appError('INVALID_UPLOAD_ID');
+    if (!isUploadId(id)) throw appError('NOT_AN_UPLOAD_URL');
     await access.check(req, 'read', id);
     const record = await reader.readRecord(id);
     if (record?.status !== 'completed') {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Locker } from '@tus/utils';
+import { type Locker, TUS_RESUMABLE } from '@tus/utils';
 import type { RequestHandler } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import type { AccessIntent } from '../../auth/authorizer.js';
@@ -27,6 +27,7 @@ import { ERROR_CODE_HEADER, errorHeaders } from '../errors.js';
 import { createFinalUpload } from './final-upload.js';
 import { codeOfUnthrownTusError } from './tus-errors.js';
 import { sendTusError } from './tus-headers.js';
+import { checkTusRequest } from './tus-rules.js';
 import { createTusServer } from './tus-server.js';
 import { uploadIdFromPath } from './upload-path.js';
 
@@ -89,6 +90,7 @@ export function tusHandler(deps: TusDeps): RequestHandler {
     const handled = (async () => {
       let input: TusRequestInput;
       try {
+        checkTusRequest(req, pathname, deps.config.server.tusPath);
         input = await readInput(req, deps, uploadId, logger);
         authorized = true;
       } catch (error) {
@@ -174,6 +176,8 @@ function decorate(response: Response, method: string, outcome: TusRequestOutcome
   else if (response.status >= 400)
     headers.set(ERROR_CODE_HEADER, codeOfUnthrownTusError(response.status) ?? 'INTERNAL');
   if (response.status === 503) headers.set('Retry-After', '1');
+  // tus: a 412 "MUST include the Tus-Version header into the response" (@tus/server's, for a missing Tus-Resumable, has none).
+  if (response.status === 412) headers.set('Tus-Version', TUS_RESUMABLE);
   if (method === 'OPTIONS') {
     // The store claims @tus/server's misspelled 'concatentation' only to get past its gate for partial uploads.
     const extensions = (headers.get('tus-extension') ?? '').split(',').filter((e) => e !== 'concatentation');

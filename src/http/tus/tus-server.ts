@@ -58,13 +58,13 @@ export function createTusServer({ config, store, locker, logger, preCreate, answ
     },
     onResponseError: (req, error) => {
       const pathname = new URL(req.url).pathname;
-      // A malformed ID is a client error of its own, not an unknown upload.
+      // A malformed ID is not an unknown upload's ID: its answer says what an upload URL looks like.
       const malformed =
         (error as { status_code?: number }).status_code === 404 &&
         pathname.startsWith(`${config.server.tusPath}/`) &&
         !uploadIdFromPath(pathname, config.server.tusPath);
       const e = malformed
-        ? appError('INVALID_UPLOAD_ID')
+        ? appError('NOT_AN_UPLOAD_URL')
         : toAppError(error, currentTusRequest().input.logger ?? logger);
       answeredWith(req, e);
       return { status_code: e.status_code, body: e.body };
