@@ -89,6 +89,8 @@ export class TrackedStore extends DataStore {
       caller.limits.maxConcurrentUploads,
     );
     request.outcome.createdId = upload.id;
+    // A lock taken before the upload existed read an empty hash alongside: never to be taken for this record.
+    this.dropLockedRead(upload.id);
     this.rememberChunkSize(upload.id, chunkSize);
     // An empty upload is complete as soon as it exists.
     if (upload.size === 0) await this.deps.writer.settle(upload.id, 0);
@@ -98,8 +100,9 @@ export class TrackedStore extends DataStore {
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
     const request = currentTusRequest();
-    // What this request created is out of date once it writes.
+    // What this request created, or read with its lock, is out of date once it writes.
     this.created.delete(request);
+    this.dropLockedRead(id);
     // A writer that may have lost its lock stops at once, keeping what it stored.
     const fence = this.deps.fence(id);
     const stopWriting = () => stream.destroy(fence?.reason);
@@ -238,6 +241,10 @@ export class TrackedStore extends DataStore {
     if (created?.id === id) return created;
     const withLock = this.deps.takeLockedRead(id);
     return withLock ? parseRecord(id, await withLock) : this.deps.reader.readRecord(id);
+  }
+
+  private dropLockedRead(id: string): void {
+    this.deps.takeLockedRead(id)?.catch(() => {});
   }
 
   /** An upload's chunk size never changes, so it is remembered rather than read on every PATCH. */
