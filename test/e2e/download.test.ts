@@ -73,14 +73,16 @@ describe('GET of a completed upload', () => {
     expect(other.headers['access-control-allow-origin']).toBe('https://app.example');
   });
 
-  it('answers 404 for an upload that is not complete, and 400 for a malformed ID, with JSON and CORS', async () => {
+  it('answers 404 for an upload that is not complete, and for a malformed ID (as on every tus route), with JSON and CORS', async () => {
     const agent = request(ctx.app);
     const { path: url } = await createUpload(agent, { size: 10 });
     const pending = await agent.get(url).set('Origin', 'https://app.example');
     expect(pending.status).toBe(404);
     expect(pending.body.error.code).toBe('UPLOAD_NOT_FOUND');
     expect(pending.headers['access-control-allow-origin']).toBe('https://app.example');
-    expect((await agent.get('/files/..%2F..%2Fetc%2Fpasswd')).status).toBe(400);
+    const malformed = await agent.get('/files/..%2F..%2Fetc%2Fpasswd');
+    expect(malformed.status).toBe(404);
+    expect(malformed.body.error.code).toBe('NOT_AN_UPLOAD_URL');
   });
 
   it('leaves HEAD to tus (the offset, not the file)', async () => {

@@ -13,13 +13,18 @@ export type OpenPatch = {
   response: Promise<{ status: number; headers: Record<string, string | string[] | undefined> }>;
 };
 
-/** Opens a PATCH whose body the test feeds by hand, to stop, stall or cut it where it wants. */
-export function openPatch(baseUrl: string, path: string, offset: number, contentLength?: number): OpenPatch {
-  const headers: Record<string, string> = {
-    'Tus-Resumable': '1.0.0',
-    'Upload-Offset': String(offset),
-    'Content-Type': 'application/offset+octet-stream',
-  };
+/**
+ * Opens a PATCH whose body the test feeds by hand, to stop, stall or cut it where it wants.
+ * `protocol` replaces the tus headers (a draft append's, say).
+ */
+export function openPatch(
+  baseUrl: string,
+  path: string,
+  offset: number,
+  contentLength?: number,
+  protocol: Record<string, string> = { 'Tus-Resumable': '1.0.0', 'Content-Type': 'application/offset+octet-stream' },
+): OpenPatch {
+  const headers: Record<string, string> = { ...protocol, 'Upload-Offset': String(offset) };
   if (contentLength !== undefined) headers['Content-Length'] = String(contentLength);
   const req = request(`${baseUrl}${path}`, { method: 'PATCH', headers, agent: false });
   const response = new Promise<{ status: number; headers: Record<string, string | string[] | undefined> }>(

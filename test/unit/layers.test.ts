@@ -113,16 +113,20 @@ describe('layers', () => {
     expect(cycles(inUploads.map(([from, to]) => [unitOf(from, '', 2), unitOf(to, '', 2)]))).toEqual([]);
   });
 
-  it('keep @tus/* to the tus mount, the store seam, the locker and the file byte store', () => {
+  it('keep @tus/* to the tus mount (both protocols), the store seam, the locker and the file byte store', () => {
     const users = sourceFiles(src)
       .filter((file) => /from '@tus\//.test(readFileSync(file, 'utf8')))
       .map((file) => path.relative(src, file))
       .sort();
     expect(users).toEqual([
+      'http/draft/draft-protocol.ts',
+      'http/draft/draft-upload.ts',
+      'http/draft/procedures.ts',
       'http/tus/final-upload.ts',
       'http/tus/tus-errors.ts',
       'http/tus/tus-handler.ts',
       'http/tus/tus-headers.ts',
+      'http/tus/tus-rules.ts',
       'http/tus/tus-server.ts',
       'uploads/bytes/file-byte-store.ts',
       'uploads/coordination/redis-lock.ts',

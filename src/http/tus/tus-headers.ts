@@ -13,10 +13,15 @@ const DRAINED_BODY_BYTES = 64 * 1024;
  * (which stock @tus/server leaves off GET) and Tus-Resumable.
  */
 export function tusResponseHeaders(req: IncomingMessage, config: Config): Record<string, string> {
-  const headers: Record<string, string> = {
+  return {
     'Tus-Resumable': TUS_RESUMABLE,
-    'Access-Control-Expose-Headers': `${EXPOSED_HEADERS}, Content-Disposition, Content-Range, Accept-Ranges`,
+    ...corsHeaders(req, config, `${EXPOSED_HEADERS}, Content-Disposition, Content-Range, Accept-Ranges`),
   };
+}
+
+/** CORS for a response of the tus routes: the origin allowed, and the headers a browser may read (`exposed`). */
+export function corsHeaders(req: IncomingMessage, config: Config, exposed: string): Record<string, string> {
+  const headers: Record<string, string> = { 'Access-Control-Expose-Headers': exposed };
   const origin = allowedOrigin(req.headers.origin, config.server.corsOrigins);
   if (origin) headers['Access-Control-Allow-Origin'] = origin;
   return headers;
@@ -36,9 +41,7 @@ export function sendTusError(
   logger: Logger,
 ): void {
   const e = toAppError(error, logger);
-  const chunked = req.headers['transfer-encoding'] !== undefined;
-  if (!chunked && Number(req.headers['content-length'] ?? 0) <= DRAINED_BODY_BYTES) req.resume();
-  else if (!res.headersSent) res.setHeader('Connection', 'close');
+  settleUnreadBody(req, res);
   if (!res.headersSent) {
     res.writeHead(e.status_code, {
       ...tusResponseHeaders(req, config),
@@ -47,6 +50,16 @@ export function sendTusError(
     });
   }
   res.end(e.body);
+}
+
+/**
+ * Before an answer to a request whose body was not read: a small body is
+ * drained so the connection can be reused, a large one ends with the connection.
+ */
+export function settleUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && Number(req.headers['content-length'] ?? 0) <= DRAINED_BODY_BYTES) req.resume();
+  else if (!res.headersSent) res.setHeader('Connection', 'close');
 }
 
 /** As @tus/server decides it: any origin when none is configured, else the request's if listed, else the first listed. */

@@ -3,12 +3,14 @@ import type { Locker } from '@tus/utils';
 import { allowsAnyOrigin, type Config } from '../../config/load-config.js';
 import type { AppError } from '../../errors/app-error.js';
 import { appError } from '../../errors/app-error.js';
-import { metadataFromPreCreate, type PreCreateHook } from '../../hooks/pre-create-hook.js';
+import type { PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { Logger } from '../../log.js';
 import { newUploadId } from '../../uploads/model/upload-id.js';
 import { currentTusRequest } from '../../uploads/store/request-context.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
+import { DRAFT_REQUEST_HEADERS, DRAFT_RESPONSE_HEADERS } from '../draft/interop.js';
 import { ERROR_CODE_HEADER, toAppError } from '../errors.js';
+import { metadataForCreation } from './creation-hook.js';
 import { uploadIdFromPath } from './upload-path.js';
 
 export type TusServerDeps = Readonly<{
@@ -35,27 +37,18 @@ export function createTusServer({ config, store, locker, logger, preCreate, answ
     relativeLocation: config.server.relativeLocation,
     respectForwardedHeaders: config.server.trustProxy,
     allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.server.corsOrigins],
-    allowedHeaders: ['Upload-Checksum'],
-    exposedHeaders: [ERROR_CODE_HEADER],
+    allowedHeaders: ['Upload-Checksum', ...DRAFT_REQUEST_HEADERS],
+    exposedHeaders: [ERROR_CODE_HEADER, ...DRAFT_RESPONSE_HEADERS],
     namingFunction: () => newUploadId(),
     getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.server.tusPath),
-    onUploadCreate: async (req, upload) => {
-      if (!preCreate) return {};
-      const { caller, partial } = currentTusRequest().input;
-      const request = {
-        upload: {
-          id: upload.id,
-          size: upload.size,
-          metadata: upload.metadata ?? {},
-          owner: caller.owner,
-          concat: partial ? ('partial' as const) : undefined,
-        },
+    onUploadCreate: async (req, upload) => ({
+      metadata: await metadataForCreation(preCreate, currentTusRequest().input, {
+        upload,
         method: req.method,
         url: new URL(req.url).pathname,
         headers: Object.fromEntries(req.headers),
-      };
-      return { metadata: await metadataFromPreCreate(preCreate, request, upload.metadata) };
-    },
+      }),
+    }),
     onResponseError: (req, error) => {
       const pathname = new URL(req.url).pathname;
       // A malformed ID is not an unknown upload's ID: its answer says what an upload URL looks like.

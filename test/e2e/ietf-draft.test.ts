@@ -1,0 +1,384 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import request from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
+import { completeness, draftRequest, interruptedCreation } from '../helpers/draft.js';
+
+const CHUNK = 64 * 1024;
+
+let ctx: TestContext;
+let base: string;
+beforeEach(async () => {
+  ctx = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK) });
+  base = await ctx.listen();
+});
+afterEach(() => ctx.close());
+
+const idOf = (location: string | undefined) => new URL(location ?? '', 'http://x').pathname.split('/').pop() as string;
+const pathOf = (location: string | undefined) => new URL(location ?? '', 'http://x').pathname;
+
+/** The completeness field a response carries, as a boolean "complete". */
+function saysComplete(v: number, headers: Record<string, string | string[] | undefined>): boolean | undefined {
+  const value = headers[v === 3 ? 'upload-incomplete' : 'upload-complete'];
+  if (value === undefined) return undefined;
+  return v === 3 ? value === '?0' : value === '?1';
+}
+
+/** The headers every append of version `v` carries (v6: "MUST use" application/partial-upload). */
+const appendHeaders = (v: number, offset: number, complete: boolean): Record<string, string> => ({
+  'Upload-Draft-Interop-Version': String(v),
+  'Upload-Offset': String(offset),
+  ...completeness(v, complete),
+  ...(v >= 6 ? { 'Content-Type': 'application/partial-upload' } : {}),
+});
+
+describe.each([3, 5, 6])('IETF Resumable Uploads, interop version %i', (v) => {
+  const interop = { 'Upload-Draft-Interop-Version': String(v) };
+
+  it('creates with the whole file in one request: a 104 with Location before the 201, the record exact', async () => {
+    const data = randomBytes(3 * CHUNK + 100);
+    const res = await draftRequest(
+      base,
+      'POST',
+      '/files',
+      {
+        ...interop,
+        ...completeness(v, true),
+        'Content-Type': 'image/png',
+        'Content-Disposition': 'attachment; filename="cat.png"',
+      },
+      data,
+    );
+    // "The server MAY send a 104 [...] once the upload resource is created"; "the Location header field MUST be
+    // included"; it "MUST also send a header field Upload-Draft-Interop-Version with the interop version".
+    expect(res.informational).toHaveLength(1);
+    const [interim] = res.informational;
+    expect(interim?.statusCode).toBe(104);
+    expect(interim?.headers['upload-draft-interop-version']).toBe(String(v));
+    expect(interim?.headers.location).toMatch(new RegExp(`^${base}/files/[0-9a-f-]{36}$`));
+    expect(res.status).toBe(201);
+    expect(res.headers.location).toBe(interim?.headers.location);
+    expect(res.headers['upload-offset']).toBe(String(data.length));
+    expect(saysComplete(v, res.headers)).toBe(true);
+    const id = idOf(res.headers.location);
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    expect(await ctx.redis.hgetall(ctx.keys.forUpload(id).upload)).toMatchObject({
+      status: 'completed',
+      size: String(data.length),
+      offset: String(data.length),
+      totalChunks: '4',
+      receivedChunks: '4',
+      failedChunks: '0',
+      sha256: sha256(data),
+    });
+    expect(await ctx.reader.readProgress(id)).toMatchObject({
+      metadata: { filetype: 'image/png', filename: 'cat.png' },
+    });
+    expect((await ctx.redis.smembers(ctx.keys.forUpload(id).chunksReceived)).sort()).toEqual(['0', '1', '2', '3']);
+  });
+
+  it('creates an empty upload first, then appends, answering HEAD and a wrong offset as the draft says', async () => {
+    const data = randomBytes(2 * CHUNK + 10);
+    const created = await draftRequest(base, 'POST', '/files', { ...interop, ...completeness(v, false) });
+    expect(created.status).toBe(201);
+    expect(created.informational[0]?.statusCode).toBe(104);
+    expect(created.headers['upload-offset']).toBe('0');
+    // "If the request did not complete the upload [...] MUST respond with 201 [...] the completeness field" false.
+    expect(saysComplete(v, created.headers)).toBe(false);
+    const url = pathOf(created.headers.location);
+    const id = idOf(created.headers.location);
+
+    const first = await draftRequest(base, 'PATCH', url, appendHeaders(v, 0, false), data.subarray(0, CHUNK + 5));
+    expect(first.status).toBe(201);
+    expect(first.headers['upload-offset']).toBe(String(CHUNK + 5));
+    expect(saysComplete(v, first.headers)).toBe(false);
+    // Appends get no 104 from this server.
+    expect(first.informational).toEqual([]);
+
+    const head = await draftRequest(base, 'HEAD', url, interop);
+    expect(head.status).toBe(204);
+    expect(head.headers['upload-offset']).toBe(String(CHUNK + 5));
+    expect(saysComplete(v, head.headers)).toBe(false);
+    expect(head.headers['cache-control']).toBe('no-store');
+    expect(head.headers['upload-length']).toBeUndefined();
+
+    // "If the offset [...] does not match [...] the server MUST respond with a 409 (Conflict)", with Upload-Offset.
+    const wrong = await draftRequest(base, 'PATCH', url, appendHeaders(v, 7, true), data.subarray(7));
+    expect(wrong.status).toBe(409);
+    expect(wrong.headers['upload-offset']).toBe(String(CHUNK + 5));
+    if (v >= 6) {
+      expect(wrong.headers['content-type']).toBe('application/problem+json');
+      expect(JSON.parse(wrong.body.toString())).toMatchObject({
+        type: 'https://iana.org/assignments/http-problem-types#mismatching-upload-offset',
+        'expected-offset': CHUNK + 5,
+        'provided-offset': 7,
+      });
+    }
+    expect((await ctx.reader.readProgress(id))?.offset).toBe(CHUNK + 5);
+
+    const last = await draftRequest(base, 'PATCH', url, appendHeaders(v, CHUNK + 5, true), data.subarray(CHUNK + 5));
+    expect(last.status).toBe(201);
+    expect(last.headers['upload-offset']).toBe(String(data.length));
+    expect(saysComplete(v, last.headers)).toBe(true);
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    expect(await ctx.redis.hgetall(ctx.keys.forUpload(id).upload)).toMatchObject({
+      status: 'completed',
+      size: String(data.length),
+      totalChunks: '3',
+      receivedChunks: '3',
+      sha256: sha256(data),
+    });
+    const done = await draftRequest(base, 'HEAD', url, interop);
+    expect(saysComplete(v, done.headers)).toBe(true);
+    if (v >= 5) expect(done.headers['upload-length']).toBe(String(data.length));
+    // The dashboard's view of it is the same as of a tus upload.
+    const progress = await request(ctx.app).get(`/api/uploads/${id}/progress`);
+    expect(progress.body).toMatchObject({ status: 'completed', percent: 100, receivedChunks: 3, totalChunks: 3 });
+  });
+
+  it('resumes a creation whose connection dropped, from the Location of its 104', async () => {
+    const data = randomBytes(4 * CHUNK);
+    const interim = await interruptedCreation(
+      base,
+      '/files',
+      { ...interop, ...completeness(v, true) },
+      data.subarray(0, CHUNK + 1000),
+      data.length,
+    );
+    const url = pathOf(interim.headers.location as string);
+    const id = idOf(interim.headers.location as string);
+    // The HEAD ends what is left of the creation on the server and answers with what it stored.
+    const head = await draftRequest(base, 'HEAD', url, interop);
+    expect(head.status).toBe(204);
+    const offset = Number(head.headers['upload-offset']);
+    expect(offset).toBeGreaterThan(0);
+    expect(offset).toBeLessThanOrEqual(CHUNK + 1000);
+    expect(saysComplete(v, head.headers)).toBe(false);
+    // The creation said Upload-Complete with a Content-Length: that is the final size (from version 4 on;
+    // -01 does not say, and the server takes it the same way).
+    if (v >= 5) expect(head.headers['upload-length']).toBe(String(data.length));
+    expect((await ctx.reader.readProgress(id))?.failedChunks).toBe(1);
+
+    const rest = await draftRequest(base, 'PATCH', url, appendHeaders(v, offset, true), data.subarray(offset));
+    expect(rest.status).toBe(201);
+    expect(saysComplete(v, rest.headers)).toBe(true);
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    expect(await ctx.reader.readProgress(id)).toMatchObject({ status: 'completed', sha256: sha256(data) });
+  });
+
+  it('cancels with DELETE: 204, then the upload is 404 and nothing of it is left', async () => {
+    const created = await draftRequest(
+      base,
+      'POST',
+      '/files',
+      { ...interop, ...completeness(v, false) },
+      randomBytes(100),
+    );
+    const url = pathOf(created.headers.location);
+    const id = idOf(created.headers.location);
+    expect(existsSync(path.join(ctx.dir, id))).toBe(true);
+    const deleted = await draftRequest(base, 'DELETE', url, interop);
+    expect(deleted.status).toBe(204);
+    expect((await draftRequest(base, 'HEAD', url, interop)).status).toBe(404);
+    expect((await draftRequest(base, 'PATCH', url, appendHeaders(v, 100, true), Buffer.from('x'))).status).toBe(404);
+    expect(existsSync(path.join(ctx.dir, id))).toBe(false);
+    expect((await ctx.allKeys()).filter((k) => k.includes(id))).toEqual([]);
+  });
+
+  it('refuses a HEAD or DELETE that carries Upload-Offset or the completeness field with 400', async () => {
+    const created = await draftRequest(base, 'POST', '/files', { ...interop, ...completeness(v, false) });
+    const url = pathOf(created.headers.location);
+    // "The request MUST NOT include an Upload-Offset [...] The server MUST reject the request with a 400".
+    for (const [method, extra] of [
+      ['HEAD', { 'Upload-Offset': '0' }],
+      ['HEAD', completeness(v, false)],
+      ['DELETE', { 'Upload-Offset': '0' }],
+    ] as const) {
+      const res = await draftRequest(base, method, url, { ...interop, ...extra });
+      expect(res.status, `${method} ${JSON.stringify(extra)}`).toBe(400);
+    }
+    // The DELETE that was refused deleted nothing.
+    expect((await draftRequest(base, 'HEAD', url, interop)).status).toBe(204);
+  });
+});
+
+describe('IETF Resumable Uploads: what differs between versions', () => {
+  it('v3: an append without Upload-Incomplete completes the upload (-01: "omitted or set to false")', async () => {
+    const created = await draftRequest(base, 'POST', '/files', {
+      'Upload-Draft-Interop-Version': '3',
+      'Upload-Incomplete': '?1',
+    });
+    const url = pathOf(created.headers.location);
+    const res = await draftRequest(
+      base,
+      'PATCH',
+      url,
+      { 'Upload-Draft-Interop-Version': '3', 'Upload-Offset': '0' },
+      Buffer.from('hello'),
+    );
+    expect(res.status).toBe(201);
+    expect(res.headers['upload-incomplete']).toBe('?0');
+    expect(await ctx.reader.readProgress(idOf(created.headers.location))).toMatchObject({
+      status: 'completed',
+      size: 5,
+    });
+  });
+
+  it('v5: an append without Upload-Complete does not complete it (-02: complete "only if [...] set to true")', async () => {
+    const created = await draftRequest(base, 'POST', '/files', {
+      'Upload-Draft-Interop-Version': '5',
+      'Upload-Complete': '?0',
+    });
+    const url = pathOf(created.headers.location);
+    const res = await draftRequest(
+      base,
+      'PATCH',
+      url,
+      { 'Upload-Draft-Interop-Version': '5', 'Upload-Offset': '0' },
+      Buffer.from('hello'),
+    );
+    expect(res.status).toBe(201);
+    expect(res.headers['upload-complete']).toBe('?0');
+    expect(await ctx.reader.readProgress(idOf(created.headers.location))).toMatchObject({
+      status: 'uploading',
+      offset: 5,
+    });
+    // An empty append that says ?1 completes it, with the length the bytes make.
+    const end = await draftRequest(base, 'PATCH', url, {
+      'Upload-Draft-Interop-Version': '5',
+      'Upload-Offset': '5',
+      'Upload-Complete': '?1',
+    });
+    expect(end.status).toBe(201);
+    expect(end.headers['upload-complete']).toBe('?1');
+    expect(await ctx.reader.readProgress(idOf(created.headers.location))).toMatchObject({
+      status: 'completed',
+      size: 5,
+    });
+  });
+
+  it('v6: an append without Content-Type: application/partial-upload is refused and stores nothing', async () => {
+    const created = await draftRequest(base, 'POST', '/files', {
+      'Upload-Draft-Interop-Version': '6',
+      'Upload-Complete': '?0',
+    });
+    const url = pathOf(created.headers.location);
+    const id = idOf(created.headers.location);
+    for (const type of [undefined, 'application/offset+octet-stream']) {
+      const headers: Record<string, string> = {
+        'Upload-Draft-Interop-Version': '6',
+        'Upload-Offset': '0',
+        'Upload-Complete': '?1',
+      };
+      if (type) headers['Content-Type'] = type;
+      const res = await draftRequest(base, 'PATCH', url, headers, Buffer.from('hello'));
+      expect(res.status).toBe(400);
+      expect(res.headers['x-error-code']).toBe('PARTIAL_UPLOAD_TYPE_REQUIRED');
+      expect(res.body.toString()).toMatch(/application\/partial-upload/);
+    }
+    expect(await ctx.reader.readProgress(id)).toMatchObject({ offset: 0, status: 'uploading', failedChunks: 0 });
+  });
+
+  it('v6: an append to a completed upload is a 400 with the completed-upload problem type', async () => {
+    const created = await draftRequest(
+      base,
+      'POST',
+      '/files',
+      { 'Upload-Draft-Interop-Version': '6', 'Upload-Complete': '?1' },
+      Buffer.from('done'),
+    );
+    const url = pathOf(created.headers.location);
+    const res = await draftRequest(base, 'PATCH', url, appendHeaders(6, 4, true), Buffer.from('more'));
+    expect(res.status).toBe(400);
+    expect(res.headers['upload-offset']).toBe('4');
+    expect(res.headers['upload-complete']).toBe('?1');
+    expect(JSON.parse(res.body.toString())).toMatchObject({
+      type: 'https://iana.org/assignments/http-problem-types#completed-upload',
+    });
+    expect(await readFile(path.join(ctx.dir, idOf(created.headers.location)), 'utf8')).toBe('done');
+  });
+
+  it('v6: a body past the final size is stopped there and refused with 400; the bytes up to it stay', async () => {
+    const created = await draftRequest(base, 'POST', '/files', {
+      'Upload-Draft-Interop-Version': '6',
+      'Upload-Complete': '?0',
+      'Upload-Length': '10',
+    });
+    const url = pathOf(created.headers.location);
+    const res = await draftRequest(base, 'PATCH', url, appendHeaders(6, 0, false), Buffer.from('0123456789abc'));
+    expect(res.status).toBe(400);
+    expect(res.headers['x-error-code']).toBe('BEYOND_FINAL_SIZE');
+    expect(res.headers['upload-offset']).toBe('10');
+    expect(await readFile(path.join(ctx.dir, idOf(created.headers.location)), 'utf8')).toBe('0123456789');
+  });
+
+  it('answers an interop version it does not speak with 400, no 104, and creates nothing', async () => {
+    const res = await draftRequest(
+      base,
+      'POST',
+      '/files',
+      { 'Upload-Draft-Interop-Version': '7', 'Upload-Complete': '?1' },
+      Buffer.from('x'),
+    );
+    expect(res.status).toBe(400);
+    expect(res.informational).toEqual([]);
+    expect(res.body.toString()).toMatch(/interop versions 3, 4, 5, 6/);
+    expect(await ctx.allKeys()).toEqual([]);
+  });
+
+  it('refuses a creation that does not say whether it is complete, and one whose lengths disagree, creating nothing', async () => {
+    const missing = await draftRequest(
+      base,
+      'POST',
+      '/files',
+      { 'Upload-Draft-Interop-Version': '6' },
+      Buffer.from('x'),
+    );
+    expect(missing.status).toBe(400);
+    expect(missing.body.toString()).toMatch(/must carry Upload-Complete/);
+    const disagree = await draftRequest(
+      base,
+      'POST',
+      '/files',
+      { 'Upload-Draft-Interop-Version': '6', 'Upload-Complete': '?1', 'Upload-Length': '5' },
+      Buffer.from('abc'),
+    );
+    expect(disagree.status).toBe(400);
+    expect(disagree.headers['x-error-code']).toBe('LENGTH_INCONSISTENT');
+    expect(missing.informational).toEqual([]);
+    expect(disagree.informational).toEqual([]);
+    expect(await ctx.allKeys()).toEqual([]);
+  });
+
+  it('OPTIONS names the limits in Upload-Limit (-05: "MUST include the Upload-Limit header field")', async () => {
+    const limited = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK), MAX_SIZE_BYTES: '1000000' });
+    try {
+      const limitedBase = await limited.listen();
+      for (const headers of [{ 'Upload-Draft-Interop-Version': '6' }, {}] as Record<string, string>[]) {
+        const res = await draftRequest(limitedBase, 'OPTIONS', '/files', headers);
+        expect(res.status).toBe(204);
+        expect(res.headers['upload-limit']).toBe('min-size=0, max-size=1000000');
+      }
+      // The same limit on a creation of version 6, in its 104 and its 201.
+      const created = await draftRequest(limitedBase, 'POST', '/files', {
+        'Upload-Draft-Interop-Version': '6',
+        'Upload-Complete': '?0',
+      });
+      expect(created.informational[0]?.headers['upload-limit']).toBe('min-size=0, max-size=1000000');
+      expect(created.headers['upload-limit']).toBe('min-size=0, max-size=1000000');
+      const tooLarge = await draftRequest(limitedBase, 'POST', '/files', {
+        'Upload-Draft-Interop-Version': '6',
+        'Upload-Complete': '?0',
+        'Upload-Length': '1000001',
+      });
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.informational).toEqual([]);
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -1,0 +1,77 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+
+export type Informational = { statusCode: number; headers: IncomingHttpHeaders };
+export type DraftResponse = {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The 1xx responses that came before the final one, as Node's client parsed them from the socket. */
+  informational: Informational[];
+};
+
+/** The field that says "this request completes the upload" in interop version `v`, and its two values. */
+export function completeness(v: number, complete: boolean): Record<string, string> {
+  return v === 3 ? { 'Upload-Incomplete': complete ? '?0' : '?1' } : { 'Upload-Complete': complete ? '?1' : '?0' };
+}
+
+/** A draft request on its own connection; resolves with the final response and every 104 before it. */
+export function draftRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<DraftResponse> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const informational: Informational[] = [];
+    const req = httpRequest({ host: hostname, port, method, path, headers, agent: false }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), informational }),
+      );
+    });
+    req.on('information', (info) => informational.push({ statusCode: info.statusCode, headers: info.headers }));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * A creation whose connection drops part-way: sends the head and `sent` of
+ * `total` bytes, waits for the 104, and resets the connection. Resolves with
+ * the 104 (the only response the client gets).
+ */
+export function interruptedCreation(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  sent: Buffer,
+  total: number,
+): Promise<Informational> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: hostname,
+      port,
+      method: 'POST',
+      path,
+      headers: { ...headers, 'Content-Length': String(total) },
+      agent: false,
+    });
+    req.on('error', () => {});
+    req.on('response', () => reject(new Error('a final response came for a request that never finished')));
+    req.on('information', (info) => {
+      if (info.statusCode !== 104) return;
+      // The server has the upload; what is sent now is stored, then the connection goes.
+      req.write(sent, () => {
+        setTimeout(() => {
+          req.destroy();
+          resolve({ statusCode: info.statusCode, headers: info.headers });
+        }, 100);
+      });
+    });
+    req.flushHeaders();
+  });
+}
