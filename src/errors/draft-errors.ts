@@ -50,9 +50,8 @@ export const DRAFT_ERRORS = {
   ),
   BEYOND_FINAL_SIZE: entry<{ size: number }>(
     400,
-    'A draft append goes past the upload\'s final size (draft -05: the server "MUST stop appending bytes [...] and reject the request with a 400"); the bytes up to it are kept',
-    (p) =>
-      `This upload's final size is ${p.size} bytes and the request went past it: the bytes up to ${p.size} were kept`,
+    'A draft request\'s content goes past the upload\'s final size (draft -05: the server "MUST stop appending bytes [...] and reject the request with a 400"): refused before any byte when Content-Length says so; a chunked body is stopped at the final size',
+    (p) => `This upload's final size is ${p.size} bytes, and this request's content goes past it`,
   ),
   DRAFT_CONCAT_UNSUPPORTED: entry(
     400,

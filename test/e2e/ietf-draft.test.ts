@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 import { completeness, draftRequest, interruptedCreation } from '../helpers/draft.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 
@@ -299,21 +300,98 @@ describe('IETF Resumable Uploads: what differs between versions', () => {
     expect(JSON.parse(res.body.toString())).toMatchObject({
       type: 'https://iana.org/assignments/http-problem-types#completed-upload',
     });
+    // Even an empty one that only says it completes it.
+    const empty = await draftRequest(base, 'PATCH', url, appendHeaders(6, 4, true));
+    expect(empty.status).toBe(400);
+    expect(empty.headers['x-error-code']).toBe('UPLOAD_ALREADY_COMPLETE');
     expect(await readFile(path.join(ctx.dir, idOf(created.headers.location)), 'utf8')).toBe('done');
   });
 
-  it('v6: a body past the final size is stopped there and refused with 400; the bytes up to it stay', async () => {
+  it('v6: content past the final size is refused with 400: before any byte when Content-Length says so, at the final size when chunked', async () => {
     const created = await draftRequest(base, 'POST', '/files', {
       'Upload-Draft-Interop-Version': '6',
       'Upload-Complete': '?0',
       'Upload-Length': '10',
     });
     const url = pathOf(created.headers.location);
-    const res = await draftRequest(base, 'PATCH', url, appendHeaders(6, 0, false), Buffer.from('0123456789abc'));
-    expect(res.status).toBe(400);
-    expect(res.headers['x-error-code']).toBe('BEYOND_FINAL_SIZE');
-    expect(res.headers['upload-offset']).toBe('10');
-    expect(await readFile(path.join(ctx.dir, idOf(created.headers.location)), 'utf8')).toBe('0123456789');
+    const id = idOf(created.headers.location);
+    const said = await draftRequest(base, 'PATCH', url, appendHeaders(6, 0, false), Buffer.from('0123456789abc'));
+    expect(said.status).toBe(400);
+    expect(said.headers['x-error-code']).toBe('BEYOND_FINAL_SIZE');
+    expect(said.headers['upload-offset']).toBe('0');
+    expect(said.headers['upload-complete']).toBe('?0');
+    expect(await ctx.reader.readProgress(id)).toMatchObject({ offset: 0, status: 'uploading' });
+    const chunked = await draftRequest(
+      base,
+      'PATCH',
+      url,
+      { ...appendHeaders(6, 0, false), 'Transfer-Encoding': 'chunked' },
+      Buffer.from('0123456789abc'),
+    );
+    expect(chunked.status).toBe(400);
+    expect(chunked.headers['x-error-code']).toBe('BEYOND_FINAL_SIZE');
+    // The bytes up to the final size were stored, and with them the upload is whole (and says so).
+    expect(chunked.headers['upload-offset']).toBe('10');
+    expect(chunked.headers['upload-complete']).toBe('?1');
+    expect(await readFile(path.join(ctx.dir, id), 'utf8')).toBe('0123456789');
+  });
+
+  it('takes structured-field parameters on integers and booleans, and refuses malformed ones', async () => {
+    const created = await draftRequest(base, 'POST', '/files', {
+      'Upload-Draft-Interop-Version': '6',
+      'Upload-Complete': '?0;a=1',
+    });
+    expect(created.status).toBe(201);
+    const url = pathOf(created.headers.location);
+    const ok = await draftRequest(
+      base,
+      'PATCH',
+      url,
+      { ...appendHeaders(6, 0, false), 'Upload-Offset': '0;a=1' },
+      Buffer.from('ab'),
+    );
+    expect(ok.status).toBe(201);
+    for (const bad of [{ 'Upload-Complete': '?0;' }, { 'Upload-Offset': '2;;' }, { 'Upload-Offset': '-2' }]) {
+      const res = await draftRequest(base, 'PATCH', url, { ...appendHeaders(6, 2, false), ...bad }, Buffer.from('cd'));
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(res.headers['x-error-code']).toBe('INVALID_FIELD');
+    }
+    expect(
+      (await draftRequest(base, 'HEAD', url, { 'Upload-Draft-Interop-Version': '6' })).headers['upload-offset'],
+    ).toBe('2');
+  });
+
+  it("leaves nothing locked when a creation's client goes away before its body is read", async () => {
+    const { request: httpRequest } = await import('node:http');
+    const { hostname, port } = new URL(base);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({
+          host: hostname,
+          port,
+          method: 'POST',
+          path: '/files',
+          agent: false,
+          headers: { 'Upload-Draft-Interop-Version': '6', 'Upload-Complete': '?1', 'Content-Length': '1000' },
+        });
+        req.on('error', () => resolve());
+        req.on('information', (info) => {
+          if (info.headers.location) ids.push(idOf(String(info.headers.location)));
+        });
+        req.write(Buffer.alloc(10));
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, i * 3);
+      });
+    }
+    // Every upload that was created has its lock released, and a HEAD finds it at once.
+    await waitFor(async () => (await ctx.allKeys()).every((k) => !k.includes(':lock:')), { what: 'no lock left' });
+    for (const id of ids) {
+      const head = await draftRequest(base, 'HEAD', `/files/${id}`, { 'Upload-Draft-Interop-Version': '6' });
+      expect(head.status).toBe(204);
+    }
   });
 
   it('answers an interop version it does not speak with 400, no 104, and creates nothing', async () => {

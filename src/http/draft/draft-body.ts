@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { type Readable, Transform } from 'node:stream';
+import { appError } from '../../errors/app-error.js';
 
 /**
  * The content of one draft request, as the store reads it. It can be let go
@@ -37,9 +38,16 @@ export class DraftBody {
     });
     this.stream = stream;
     if (this.released) return stream.end();
-    req.once('close', () => {
-      if (!req.complete && !this.released) stream.destroy(new Error('the client closed the connection'));
-    });
+    // A client that went away: as for tus, a cancelled request, not a failure of the server's.
+    const gone = () => {
+      if (!req.complete && !this.released) stream.destroy(appError('REQUEST_CANCELLED'));
+    };
+    // It may have gone already, while the upload was being created or locked: its 'close' is past.
+    if (req.destroyed) {
+      gone();
+      return stream;
+    }
+    req.once('close', gone);
     req.pipe(stream);
     return stream;
   }

@@ -56,22 +56,36 @@ export function completenessHeader(version: InteropVersion, complete: boolean): 
   return { 'Upload-Complete': complete ? '?1' : '?0' };
 }
 
-/** An sf-integer field (RFC 8941: up to 15 digits), non-negative as all of the draft's are; undefined when absent. */
-export function sfInteger(req: IncomingMessage, name: string): number | undefined {
+/** RFC 8941 parameters after an item: `;key` or `;key=value`, any number of them. */
+const PARAMETERS = /^(;\s*[a-z*][a-z0-9_.*-]*(=[^;]+)?)*$/;
+
+/** The bare item of a structured field (RFC 8941 item: the value, then parameters, which are ignored); undefined when absent. */
+function bareItem(req: IncomingMessage, name: string, expected: string): string | undefined {
   const raw = req.headers[name.toLowerCase()];
   if (raw === undefined) return undefined;
-  const value = String(raw).trim();
-  if (!/^\d{1,15}$/.test(value)) throw appError('INVALID_FIELD', { field: name, expected: 'a non-negative integer' });
-  return Number(value);
+  const text = String(raw).trim();
+  const cut = text.indexOf(';');
+  const item = cut === -1 ? text : text.slice(0, cut).trim();
+  if (cut !== -1 && !PARAMETERS.test(text.slice(cut))) throw appError('INVALID_FIELD', { field: name, expected });
+  return item;
 }
 
-/** An sf-boolean field (`?0` or `?1`, parameters ignored); undefined when absent. */
+/** An sf-integer field (RFC 8941: up to 15 digits), non-negative as all of the draft's are; undefined when absent. */
+export function sfInteger(req: IncomingMessage, name: string): number | undefined {
+  const expected = 'a non-negative integer';
+  const item = bareItem(req, name, expected);
+  if (item === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(item)) throw appError('INVALID_FIELD', { field: name, expected });
+  return Number(item);
+}
+
+/** An sf-boolean field (`?0` or `?1`); undefined when absent. */
 export function sfBoolean(req: IncomingMessage, name: string): boolean | undefined {
-  const raw = req.headers[name.toLowerCase()];
-  if (raw === undefined) return undefined;
-  const value = String(raw).split(';')[0]?.trim();
-  if (value !== '?0' && value !== '?1') throw appError('INVALID_FIELD', { field: name, expected: '?0 or ?1' });
-  return value === '?1';
+  const expected = '?0 or ?1';
+  const item = bareItem(req, name, expected);
+  if (item === undefined) return undefined;
+  if (item !== '?0' && item !== '?1') throw appError('INVALID_FIELD', { field: name, expected });
+  return item === '?1';
 }
 
 /** The media type of a Content-Type (type/subtype, lowercase, without parameters). */

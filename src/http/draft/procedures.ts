@@ -22,6 +22,7 @@ export async function create(x: Exchange): Promise<void> {
   // -02: "If the request [...] has the Upload-Complete field value set to true and a valid Content-Length header
   // field, the client attempts to upload a fixed-length resource [...] the server MUST record it" as the final size.
   const size = finalSize({ declared, contentLength: completes ? input.bodyLength : undefined });
+  refuseOverlongContent(input.bodyLength, 0, size);
   const max = await deps.store.maxSizeFor(undefined, String(req.headers['upload-metadata'] ?? '') || null);
   if (size !== undefined && size > max) throw appError('UPLOAD_TOO_LARGE');
   const upload = await newUpload(x, newUploadId(), size, metadataOf(req));
@@ -86,16 +87,13 @@ export async function append(x: Exchange, id: string): Promise<void> {
   try {
     const upload = await deps.store.getUpload(id);
     x.known.current = { offset: upload.offset, complete: isComplete(upload) };
-    if (x.known.current.complete) {
-      // An upload of known length completes when its last byte is stored; the request that says so
-      // afterwards, with nothing more, is told it is (any other: -04 "MUST respond with a 400").
-      if (completes && offset === upload.offset && !body) return answerAppend(x, offset, true);
-      throw appError('UPLOAD_ALREADY_COMPLETE');
-    }
+    // -04: an append to a completed upload "MUST NOT modify the upload resource and MUST respond with a 400".
+    if (x.known.current.complete) throw appError('UPLOAD_ALREADY_COMPLETE');
     // "If the offset [...] does not match the offset of the upload resource, the server MUST respond with a 409".
     if (offset !== upload.offset) throw appError('OFFSET_MISMATCH');
     const contentLength = completes ? input.bodyLength : undefined;
     const size = finalSize({ declared, contentLength, offset, recorded: upload.size });
+    refuseOverlongContent(input.bodyLength, offset, size);
     const max = await deps.store.maxSizeFor(id, null);
     if (size !== undefined && size > max) throw appError('UPLOAD_TOO_LARGE');
     if (size !== undefined && upload.size === undefined) await deps.store.declareUploadLength(id, size);
@@ -124,6 +122,16 @@ export async function cancel(x: Exchange, id: string): Promise<void> {
  */
 function answerAppend(x: Exchange, offset: number, complete: boolean): void {
   answer(x, 201, { 'Upload-Offset': String(offset), ...completenessHeader(x.version, complete) });
+}
+
+/**
+ * -05: "The server MUST prevent that the offset exceeds the upload's final size". A Content-Length that says so
+ * is refused before a byte is read; a chunked body that goes past it is stopped there (see appendContent).
+ */
+function refuseOverlongContent(contentLength: number | undefined, offset: number, size: number | undefined): void {
+  if (size !== undefined && contentLength !== undefined && offset + contentLength > size) {
+    throw appError('BEYOND_FINAL_SIZE', { size });
+  }
 }
 
 type Appending = Readonly<{ completes: boolean; size: number | undefined; max: number }>;
