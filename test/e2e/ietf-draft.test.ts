@@ -351,7 +351,12 @@ describe('IETF Resumable Uploads: what differs between versions', () => {
       Buffer.from('ab'),
     );
     expect(ok.status).toBe(201);
-    for (const bad of [{ 'Upload-Complete': '?0;' }, { 'Upload-Offset': '2;;' }, { 'Upload-Offset': '-2' }]) {
+    const malformed: Record<string, string>[] = [
+      { 'Upload-Complete': '?0;' },
+      { 'Upload-Offset': '2;;' },
+      { 'Upload-Offset': '-2' },
+    ];
+    for (const bad of malformed) {
       const res = await draftRequest(base, 'PATCH', url, { ...appendHeaders(6, 2, false), ...bad }, Buffer.from('cd'));
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(res.headers['x-error-code']).toBe('INVALID_FIELD');
