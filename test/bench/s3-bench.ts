@@ -40,7 +40,8 @@ export async function benchS3(sizes: Sizes, reps: number, root: string, redisUrl
     const runs: Record<S3Kind, Row[]> = { 's3-ours': [], 's3-peer': [], 's3-limit': [] };
     let serial = 0;
     for (let rep = 0; rep < reps; rep++) {
-      for (const kind of S3_KINDS) {
+      // Forward on even repetitions, backward on odd ones: a drift over the run weighs on every kind alike.
+      for (const kind of rep % 2 === 0 ? S3_KINDS : [...S3_KINDS].reverse()) {
         const id = ++serial;
         const row =
           kind === 's3-limit'
@@ -86,16 +87,19 @@ async function throughServer(kind: S3Kind, sizes: Sizes, env: Record<string, str
   try {
     const payload = randomBytes(PART);
     const large = new TusLoad(server.url, sizes.largeParallel);
+    let cpu = server.cpuMs();
     let started = performance.now();
     await pool(sizes.largeCount, sizes.largeParallel, async () => {
       const url = await large.create(sizes.largeMiB * MiB);
       for (let offset = 0; offset < sizes.largeMiB * MiB; offset += PART) await large.patch(url, offset, payload);
     });
     const largeSeconds = (performance.now() - started) / 1000;
+    const largeCpuMs = server.cpuMs() - cpu;
     large.close();
     const small = new TusLoad(server.url, sizes.smallParallel);
     const body = randomBytes(4096);
     const latencies: number[] = [];
+    cpu = server.cpuMs();
     started = performance.now();
     await pool(sizes.smallCount, sizes.smallParallel, async () => {
       const t = performance.now();
@@ -104,11 +108,14 @@ async function throughServer(kind: S3Kind, sizes: Sizes, env: Record<string, str
       latencies.push(performance.now() - t);
     });
     const smallSeconds = (performance.now() - started) / 1000;
+    const smallCpuMs = server.cpuMs() - cpu;
     small.close();
     return {
       largeMbPerSecond: (sizes.largeCount * sizes.largeMiB * MiB) / 1e6 / largeSeconds,
+      largeCpuMsPerMiB: largeCpuMs / (sizes.largeCount * sizes.largeMiB),
       smallUploadsPerSecond: sizes.smallCount / smallSeconds,
       smallP99Ms: percentile(latencies, 99),
+      smallCpuMsPerUpload: smallCpuMs / sizes.smallCount,
       peakRssMiB: server.peakRssMiB(),
     };
   } finally {
@@ -116,9 +123,18 @@ async function throughServer(kind: S3Kind, sizes: Sizes, env: Record<string, str
   }
 }
 
-/** Swift's own limit: the same bytes straight from memory with the SDK (multipart 8 MiB parts; PutObject for small). */
+/**
+ * Swift's own limit: the same bytes straight from memory with the SDK (multipart 8 MiB parts; PutObject for
+ * small). There is no server process here: its CPU rows are the benchmark process's own CPU while it does this
+ * (process.cpuUsage, all threads), i.e. what the SDK alone spends to move the bytes, no HTTP server in front.
+ */
 async function bareSdk(client: S3Client, Bucket: string, sizes: Sizes, prefix: string): Promise<Row> {
   const payload = randomBytes(PART);
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  let cpu = cpuMs();
   let started = performance.now();
   await pool(sizes.largeCount, sizes.largeParallel, async (i) => {
     const Key = `${prefix}large-${i}`;
@@ -133,8 +149,10 @@ async function bareSdk(client: S3Client, Bucket: string, sizes: Sizes, prefix: s
     await client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts } }));
   });
   const largeSeconds = (performance.now() - started) / 1000;
+  const largeCpuMs = cpuMs() - cpu;
   const body = randomBytes(4096);
   const latencies: number[] = [];
+  cpu = cpuMs();
   started = performance.now();
   await pool(sizes.smallCount, sizes.smallParallel, async (i) => {
     const t = performance.now();
@@ -142,10 +160,13 @@ async function bareSdk(client: S3Client, Bucket: string, sizes: Sizes, prefix: s
     latencies.push(performance.now() - t);
   });
   const smallSeconds = (performance.now() - started) / 1000;
+  const smallCpuMs = cpuMs() - cpu;
   return {
     largeMbPerSecond: (sizes.largeCount * sizes.largeMiB * MiB) / 1e6 / largeSeconds,
+    largeCpuMsPerMiB: largeCpuMs / (sizes.largeCount * sizes.largeMiB),
     smallUploadsPerSecond: sizes.smallCount / smallSeconds,
     smallP99Ms: percentile(latencies, 99),
+    smallCpuMsPerUpload: smallCpuMs / sizes.smallCount,
     peakRssMiB: null,
   };
 }
