@@ -111,6 +111,7 @@ export function wireUploads(deps: UploadsDeps) {
     fence: (id) => locker.fence(id),
     mayWrite: (id) => locker.holds(id),
     handingOver: (id) => locker.handingOver(id),
+    onReleaseAsked: (id, listener) => locker.onReleaseAsked(id, listener),
     takeLockedRead: (id) => locker.takeRead(id),
     sweep: async () => {
       const report = await sweeper.sweep();

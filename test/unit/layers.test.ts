@@ -132,6 +132,7 @@ describe('layers', () => {
       'uploads/coordination/redis-lock.ts',
       'uploads/coordination/redis-locker.ts',
       'uploads/store/tracked-store.ts',
+      'uploads/store/tus-upload.ts',
     ]);
   });
 

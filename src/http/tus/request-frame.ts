@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Response as ExpressResponse, Request } from 'express';
 import { sendNodeResponse } from 'srvx/node';
 import type { AccessIntent } from '../../auth/authorizer.js';
@@ -33,6 +34,8 @@ export type Protocol = Readonly<{
   uploadId: string | undefined;
   /** Whether the request carries a body to store (counted as an active upload, and as failed if it does not arrive). */
   writes: boolean;
+  /** The body the store is to read straight from the request (see TusRequestInput.body). */
+  body?: Readable;
   /** Checks made before anything else; throws the error to answer with. */
   check: () => void;
   /** Answers a request refused before it was served (by `check` or by authorization). */
@@ -76,7 +79,7 @@ export function serveInFrame(deps: FrameDeps, req: Request, res: ExpressResponse
     let input: TusRequestInput;
     try {
       protocol.check();
-      input = await readInput(req, deps, protocol.uploadId, logger);
+      input = await readInput(req, deps, protocol, logger);
       authorized = true;
     } catch (error) {
       return protocol.refuse(error, logger);
@@ -106,12 +109,12 @@ export function serveInFrame(deps: FrameDeps, req: Request, res: ExpressResponse
 async function readInput(
   req: IncomingMessage,
   deps: FrameDeps,
-  uploadId: string | undefined,
+  protocol: Protocol,
   logger: Logger,
 ): Promise<TusRequestInput> {
   const method = req.method ?? 'GET';
   const intent = INTENTS[method];
-  const caller = intent ? await deps.access.check(req, intent, uploadId) : deps.access.anonymous;
+  const caller = intent ? await deps.access.check(req, intent, protocol.uploadId) : deps.access.anonymous;
   checkOwnerSizeLimit(req, caller);
   const checksum = req.headers['upload-checksum'];
   const length = Number(req.headers['content-length']);
@@ -122,6 +125,7 @@ async function readInput(
     caller,
     partial: method === 'POST' && req.headers['upload-concat'] === 'partial',
     checksum: method === 'PATCH' && typeof checksum === 'string' ? parseUploadChecksum(checksum) : undefined,
+    body: protocol.body,
   };
 }
 

@@ -60,11 +60,14 @@ export function tusHandler(deps: TusDeps): RequestHandler {
     if (speaksDraft) return serveInFrame(deps, req, res, draft(req, res, pathname));
     const concat = req.headers['upload-concat'];
     const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(pathname, deps.config.server.tusPath);
+    const writes =
+      req.method === 'PATCH' ||
+      (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
     return serveInFrame(deps, req, res, {
       uploadId,
-      writes:
-        req.method === 'PATCH' ||
-        (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream'),
+      writes,
+      // The store reads the body itself, straight from the request: no web stream between the socket and the file.
+      body: writes ? req : undefined,
       check: () => checkTusRequest(req, pathname, deps.config.server.tusPath),
       refuse: (error, logger) => sendTusError(req, res, error, deps.config, logger),
       serve: async (input, served) => {
@@ -72,6 +75,8 @@ export function tusHandler(deps: TusDeps): RequestHandler {
           return createFinalUpload(req, res, deps, input.caller);
         }
         const request = new NodeRequest({ req, res });
+        // @tus/server is handed none of the body, so it never wraps the request in streams of its own.
+        if (writes) Object.defineProperty(request, 'body', { value: null });
         let response = await server.handleWeb(request);
         if (input.method === 'POST' && response.status === 413 && served.createdId) {
           // A creation whose body overran Upload-Length was refused without a Location: nobody can

@@ -1,5 +1,5 @@
 import { Server } from '@tus/server';
-import type { Locker } from '@tus/utils';
+import type { Lock, Locker } from '@tus/utils';
 import { allowsAnyOrigin, type Config } from '../../config/load-config.js';
 import type { AppError } from '../../errors/app-error.js';
 import { appError } from '../../errors/app-error.js';
@@ -23,12 +23,27 @@ export type TusServerDeps = Readonly<{
   answeredWith: (request: Request, error: AppError) => void;
 }>;
 
+/** What a tus creation takes instead of a lock. */
+const NO_LOCK: Lock = { lock: async () => {}, unlock: async () => {} };
+
+/**
+ * The locker @tus/server is given: the real one, except for a creation. A
+ * POST's upload ID is fresh and random, and nobody can name the upload before
+ * the 201 that carries its Location, which @tus/server sends after the body is
+ * stored: no other request can contend for it, so its lock would only cost
+ * round trips. (The store lets a creation write its own upload without one;
+ * the IETF draft's creation, whose 104 names the upload early, takes a real lock.)
+ */
+function creationsUnlocked(locker: Locker): Locker {
+  return { newLock: (id) => (currentTusRequest().input.method === 'POST' ? NO_LOCK : locker.newLock(id)) };
+}
+
 /** @tus/server, configured: the protocol engine, speaking to our store and locker. */
 export function createTusServer({ config, store, locker, logger, preCreate, answeredWith }: TusServerDeps): Server {
   return new Server({
     path: config.server.tusPath,
     datastore: store,
-    locker,
+    locker: creationsUnlocked(locker),
     // A request that finds its upload held ends the one in flight at once (not after @tus/server's 3 s):
     // the holder stops reading, records what it stored and lets go (0 would mean the default, 3000).
     lockDrainTimeout: 1,

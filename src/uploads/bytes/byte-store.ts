@@ -10,6 +10,13 @@ export type WriteOptions = Readonly<{
 /** Bytes written but not yet counted: `commit` makes them part of the upload, `discard` takes them back. */
 export type StagedBytes = Readonly<{ end: number; commit(): Promise<void>; discard(): Promise<void> }>;
 
+/** An upload's file, open for the writes of one request (stores that keep local files). */
+export type ByteSink = Readonly<{
+  /** Writes `length` bytes, the concatenation of `buffers`, at `position`; resolves once all are written. */
+  write(buffers: readonly Buffer[], position: number, length: number): Promise<void>;
+  close(): Promise<void>;
+}>;
+
 /** A completed partial upload a final one is made of. */
 export type PartialBytes = Readonly<{ id: string; size: number }>;
 
@@ -40,6 +47,12 @@ export interface ByteStore {
    * later request, on any instance, finds).
    */
   write(stream: Readable, id: string, offset: number, options?: WriteOptions): Promise<number>;
+  /**
+   * The upload's bytes open for one request's writes at any position, for
+   * stores that can take them without a stream (a local file): the writer
+   * then hands them over in batches, straight from the request.
+   */
+  open?(id: string): Promise<ByteSink>;
   /** As `write`, but the bytes count only once committed (a body whose checksum is yet to be verified). */
   stage(stream: Readable, id: string, offset: number, options?: WriteOptions): Promise<StagedBytes>;
   /** Every byte is in: the bytes take their final form (S3: the multipart upload is completed). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { close, mkdirSync, open, writev } from 'node:fs';
 import { opendir, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
@@ -7,7 +7,7 @@ import { ERRORS, type KvStore, Upload } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import { DEFAULT_GRID } from '../model/chunk-grid.js';
 import { isUploadId } from '../model/upload-id.js';
-import type { ByteStore } from './byte-store.js';
+import type { ByteSink, ByteStore } from './byte-store.js';
 
 /**
  * FileStore keeps a JSON record beside each file unless given a configstore.
@@ -39,6 +39,36 @@ async function probeDirectory(dir: string): Promise<string> {
   }
 }
 
+/**
+ * One upload's file open for writing: each batch is one writev at its
+ * position (repeated for the rest if the kernel takes fewer bytes). A full
+ * disk is STORAGE_FULL; any other failure is @tus/utils' write error, as
+ * FileStore reports it.
+ */
+function openSink(file: string): Promise<ByteSink> {
+  const failed = (error: NodeJS.ErrnoException) =>
+    error.code === 'ENOSPC' || error.code === 'EDQUOT' ? appError('STORAGE_FULL') : ERRORS.FILE_WRITE_ERROR;
+  return new Promise((resolve, reject) => {
+    open(file, 'r+', (error, fd) => {
+      if (error) return reject(error.code === 'ENOENT' ? appError('UPLOAD_GONE') : failed(error));
+      const writeAll = (buffers: readonly Buffer[], position: number, length: number, done: (e?: unknown) => void) => {
+        writev(fd, buffers as Buffer[], position, (e, written) => {
+          if (e) return done(failed(e));
+          if (written === length) return done();
+          // A short write: the rest, from where the kernel stopped.
+          const rest = Buffer.concat(buffers as Buffer[]).subarray(written);
+          writeAll([rest], position + written, length - written, done);
+        });
+      };
+      resolve({
+        write: (buffers, position, length) =>
+          new Promise<void>((done, fail) => writeAll(buffers, position, length, (e) => (e ? fail(e) : done()))),
+        close: () => new Promise<void>((done) => close(fd, () => done())),
+      });
+    });
+  });
+}
+
 /** Bytes in files named by upload ID in one directory, written by @tus/file-store. */
 export function createFileByteStore(directory: string): ByteStore {
   // FileStore's constructor starts a mkdir it never awaits; make the directory first.
@@ -64,6 +94,7 @@ export function createFileByteStore(directory: string): ByteStore {
       await files.create(new Upload({ id, offset: 0 }));
     },
     write,
+    open: (id) => openSink(filePath(id)),
     // On disk at once; taking the bytes back is cutting the file (the record's unverifiedFrom covers a crash).
     async stage(stream, id, offset) {
       const end = await write(stream, id, offset);

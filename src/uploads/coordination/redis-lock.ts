@@ -171,9 +171,26 @@ export class RedisLock implements Lock {
   /** Whether another request asked for this lock while it was held. */
   asked = false;
 
+  private askedListeners: Array<() => void> = [];
+
+  /** Calls `listener` when another request asks for this lock (at once if one has); returns its removal. */
+  onAsked(listener: () => void): () => void {
+    if (this.asked) {
+      listener();
+      return () => {};
+    }
+    this.askedListeners.push(listener);
+    return () => {
+      this.askedListeners = this.askedListeners.filter((l) => l !== listener);
+    };
+  }
+
   /** Another request, in this process or another, wants this lock. */
   askToRelease(): void {
     this.asked = true;
+    const listeners = this.askedListeners;
+    this.askedListeners = [];
+    for (const listener of listeners) listener();
     void this.requestRelease?.();
   }
 
@@ -184,6 +201,7 @@ export class RedisLock implements Lock {
     this.holding = true;
     this.controller = new AbortController();
     this.asked = false;
+    this.askedListeners = [];
     this.requestRelease = requestRelease;
     this.locker.track(this.id, this);
     this.armFence(sentAt);

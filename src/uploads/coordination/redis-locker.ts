@@ -127,6 +127,11 @@ export class RedisLocker implements Locker {
     return this.held.get(id)?.valid() === true;
   }
 
+  /** Calls `listener` when another request asks for the lock this process holds on `id`; returns its removal. */
+  onReleaseAsked(id: string, listener: () => void): () => void {
+    return this.held.get(id)?.onAsked(listener) ?? (() => {});
+  }
+
   /** Whether another request asked for the lock this process holds on `id` (it is being handed over). */
   handingOver(id: string): boolean {
     return this.held.get(id)?.asked === true;

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
 import type { ChecksumExpectation } from '../digests/checksum.js';
 import type { UploadRecord } from '../model/upload-record.js';
@@ -26,6 +27,12 @@ export type TusRequestInput = Readonly<{
   checksum: ChecksumExpectation | undefined;
   /** The body's length (Content-Length), when the request says it. */
   bodyLength: number | undefined;
+  /**
+   * The request's body, which the store reads itself, straight from the
+   * request (@tus/server is then handed a request without one). Undefined
+   * when the store reads the stream it is given.
+   */
+  body?: Readable;
 }>;
 
 /** What the store tells the HTTP layer about the request, for its response and its log line. Written by the store only. */
@@ -65,4 +72,9 @@ export function currentTusRequest(): TusRequest {
   const request = current.getStore();
   if (!request) throw new Error('the tus store was called outside a tus request (see runTusRequest)');
   return request;
+}
+
+/** The tus request being served, if any (for what a store method only remembers for the rest of its request). */
+export function tusRequestIfAny(): TusRequest | undefined {
+  return current.getStore();
 }

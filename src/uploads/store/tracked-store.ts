@@ -1,17 +1,17 @@
 import { Readable } from 'node:stream';
-import { DataStore, Metadata, Upload } from '@tus/utils';
+import { DataStore, type Upload } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import type { ByteStore } from '../bytes/byte-store.js';
 import { isUnavailable, type UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
-import { chooseChunkSize, type GridLimits, maxUploadBytes } from '../model/chunk-grid.js';
+import { chooseChunkSize, maxUploadBytes } from '../model/chunk-grid.js';
 import { isGroupName } from '../model/upload-id.js';
 import { isFinal, parseRecord, type UploadRecord, type UploadStatus } from '../model/upload-record.js';
 import type { UploadReader } from '../read/upload-reader.js';
 import type { UploadTracker } from '../state/tracker.js';
 import type { UploadWriter } from '../writing/upload-writer.js';
-import { currentTusRequest, type TusRequest } from './request-context.js';
-
-const CHUNK_SIZE_CACHE_ENTRIES = 10_000;
+import { ChunkSizes } from './chunk-sizes.js';
+import { currentTusRequest, type TusRequest, tusRequestIfAny } from './request-context.js';
+import { requestedChunkSize, toUpload } from './tus-upload.js';
 
 export type TrackedStoreDeps = Readonly<{
   bytes: ByteStore;
@@ -28,6 +28,8 @@ export type TrackedStoreDeps = Readonly<{
   mayWrite: (id: string) => boolean;
   /** Whether another request asked for the lock this request holds on `id`. */
   handingOver: (id: string) => boolean;
+  /** Calls `listener` when another request asks for the lock this request holds on `id`; returns its removal. */
+  onReleaseAsked: (id: string, listener: () => void) => () => void;
   /** The upload's hash as read together with the lock this request holds on it (once). */
   takeLockedRead: (id: string) => Promise<Record<string, string>> | undefined;
   /** One sweep of expired uploads; resolves to how many were removed. */
@@ -42,9 +44,11 @@ export type TrackedStoreDeps = Readonly<{
  * request's context); other callers go through the lifecycle.
  */
 export class TrackedStore extends DataStore {
-  private readonly chunkSizes = new Map<string, number>();
+  private readonly chunkSizes = new ChunkSizes();
   /** The record a POST just created, which @tus/server reads back at once: no round trip for it. */
   private readonly created = new WeakMap<TusRequest, UploadRecord>();
+  /** The length a PATCH declared for its deferred-length upload. */
+  private readonly declared = new WeakMap<TusRequest, number>();
 
   constructor(private readonly deps: TrackedStoreDeps) {
     super();
@@ -91,7 +95,7 @@ export class TrackedStore extends DataStore {
     request.outcome.createdId = upload.id;
     // A lock taken before the upload existed read an empty hash alongside: never to be taken for this record.
     this.dropLockedRead(upload.id);
-    this.rememberChunkSize(upload.id, chunkSize);
+    this.chunkSizes.remember(upload.id, chunkSize);
     // An empty upload is complete as soon as it exists.
     if (upload.size === 0) await this.deps.writer.settle(upload.id, 0);
     else this.created.set(request, record);
@@ -100,21 +104,31 @@ export class TrackedStore extends DataStore {
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
     const request = currentTusRequest();
+    const { checksum, bodyLength, body: source } = request.input;
+    // The body read straight from the request, when the HTTP layer hands it over (then `stream` is empty).
+    const room = source ? await this.roomFor(request, id, offset) : 0;
     // What this request created, or read with its lock, is out of date once it writes.
     this.created.delete(request);
     this.dropLockedRead(id);
     // A writer that may have lost its lock stops at once, keeping what it stored.
     const fence = this.deps.fence(id);
     const stopWriting = () => stream.destroy(fence?.reason);
-    fence?.addEventListener('abort', stopWriting, { once: true });
-    if (fence?.aborted) stopWriting();
+    if (!source) {
+      fence?.addEventListener('abort', stopWriting, { once: true });
+      if (fence?.aborted) stopWriting();
+    }
     try {
       const chunkSize = (await this.chunkSizeOf(id)) ?? this.deps.chunkSizeBytes;
-      const { checksum, bodyLength } = request.input;
       const guard = () => {
-        if (!this.deps.mayWrite(id)) throw fence?.reason ?? appError('LOCK_LOST');
+        if (!this.mayWrite(request, id)) throw fence?.reason ?? appError('LOCK_LOST');
       };
-      const body = { chunkSize, length: bodyLength, guard };
+      const direct = source && {
+        source,
+        room,
+        onRelease: (listener: () => void) => this.deps.onReleaseAsked(id, listener),
+        fence,
+      };
+      const body = { chunkSize, length: bodyLength, guard, direct };
       const end = checksum
         ? await this.deps.writer.writeVerified(stream, id, offset, body, checksum)
         : await this.deps.writer.write(stream, id, offset, body);
@@ -145,19 +159,21 @@ export class TrackedStore extends DataStore {
     request.outcome.record = record;
     // tus concatenation: "The Server MUST respond with the 403 Forbidden status to PATCH requests against a final upload URL".
     if (request.input.method === 'PATCH' && isFinal(record)) throw appError('FINAL_UPLOAD_READ_ONLY');
-    this.rememberChunkSize(id, record.chunkSize);
+    this.chunkSizes.remember(id, record.chunkSize);
     const { stored, status } = await this.reconcile(record, found);
     return toUpload(record, stored, status);
   }
 
   override async declareUploadLength(id: string, size: number): Promise<void> {
     await this.deps.tracker.declareLength(id, size);
+    const request = tusRequestIfAny();
+    if (request) this.declared.set(request, size);
   }
 
   /** tus termination. */
   override async remove(id: string): Promise<void> {
     const request = currentTusRequest();
-    this.chunkSizes.delete(id);
+    this.chunkSizes.forget(id);
     this.deps.writer.forget(id);
     const removal = await this.deps.lifecycle.remove(id, 'terminated', await this.readRecordOnce(request, id));
     if (!removal.hadRecord && !removal.hadBytes) throw appError('UPLOAD_NOT_FOUND');
@@ -243,6 +259,28 @@ export class TrackedStore extends DataStore {
     return withLock ? parseRecord(id, await withLock) : this.deps.reader.readRecord(id);
   }
 
+  /**
+   * Whether this request may write upload `id` now: while it holds the lock,
+   * as long as that is certain; without one, only the creation that made the
+   * upload (tus creation takes no lock: nobody can name the upload before it
+   * is answered).
+   */
+  private mayWrite(request: TusRequest, id: string): boolean {
+    if (this.deps.fence(id)) return this.deps.mayWrite(id);
+    return request.outcome.createdId === id;
+  }
+
+  /**
+   * How many bytes a body may bring from `offset`: up to the upload's length,
+   * or, while that is deferred, to the most an upload may be (as @tus/server
+   * bounds the streams it hands over).
+   */
+  private async roomFor(request: TusRequest, id: string, offset: number): Promise<number> {
+    const size = this.declared.get(request) ?? this.created.get(request)?.size ?? request.outcome.record?.size;
+    if (size !== undefined) return size - offset;
+    return (await this.maxSizeFor(id, null)) - offset;
+  }
+
   private dropLockedRead(id: string): void {
     this.deps.takeLockedRead(id)?.catch(() => {});
   }
@@ -252,40 +290,7 @@ export class TrackedStore extends DataStore {
     const known = this.chunkSizes.get(id);
     if (known !== undefined) return known;
     const record = await this.deps.reader.readRecord(id);
-    if (record) this.rememberChunkSize(id, record.chunkSize);
+    if (record) this.chunkSizes.remember(id, record.chunkSize);
     return record?.chunkSize;
   }
-
-  private rememberChunkSize(id: string, chunkSize: number): void {
-    if (this.chunkSizes.size >= CHUNK_SIZE_CACHE_ENTRIES) {
-      const oldest = this.chunkSizes.keys().next().value;
-      if (oldest !== undefined) this.chunkSizes.delete(oldest);
-    }
-    this.chunkSizes.set(id, chunkSize);
-  }
-}
-
-/** The chunk size a creation request asks for; the server's when it asks for none or for an invalid one (refused later, with its reason). */
-function requestedChunkSize(metadataHeader: string | null, serverDefault: number, limits: GridLimits): number {
-  try {
-    const requested = metadataHeader ? Metadata.parse(metadataHeader).chunkSize : undefined;
-    return chooseChunkSize(requested, serverDefault, limits);
-  } catch {
-    return serverDefault;
-  }
-}
-
-function toUpload(record: UploadRecord, stored: number, status: UploadStatus): Upload {
-  const upload = new Upload({
-    id: record.id,
-    size: record.size,
-    offset: stored,
-    metadata: record.metadata,
-    creation_date: new Date(record.createdAt).toISOString(),
-  });
-  // tus: "The Upload-Expires response header indicates the time after which the
-  // unfinished upload expires." A completed upload is not unfinished: without a
-  // creation date, @tus/server does not answer 410 for it once that time passes.
-  if (status === 'completed') upload.creation_date = undefined;
-  return upload;
 }

@@ -9,6 +9,7 @@ import { type ChecksumExpectation, checksumHash } from '../digests/checksum.js';
 import type { UploadEvents } from '../events/upload-events.js';
 import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import type { ProgressState, UploadTracker } from '../state/tracker.js';
+import { boundedStream, type DirectBody, writeDirect } from './direct-write.js';
 import { ProgressThrottle } from './progress-throttle.js';
 import { writeInSegments } from './segmented-write.js';
 
@@ -32,6 +33,8 @@ export type BodyOptions = Readonly<{
   length?: number;
   /** Throws once this process may no longer write the upload (its lock is no longer certain). */
   guard?: () => void;
+  /** The request's body read straight from the request (the stream argument is then not read). */
+  direct?: DirectBody;
 }>;
 
 /** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process (computed off the main thread). */
@@ -70,17 +73,33 @@ export class UploadWriter {
     );
     let end: number;
     try {
-      end = await writeInSegments(
-        stream,
-        offset,
-        body.chunkSize,
-        async (segment, at, pieceLength) => {
-          const stored = await bytes.write(segment, id, at, { length: pieceLength, guard: body.guard });
-          await throttle.stored(stored);
-          return stored;
-        },
-        { onData: digest ? (data) => digest.handle.update(data) : undefined, length: body.length, guard: body.guard },
-      );
+      const onData = digest ? (data: Buffer) => digest.handle.update(data) : undefined;
+      if (body.direct && bytes.open) {
+        // Straight from the request to the file: no stream stage in between.
+        const sink = await bytes.open(id);
+        try {
+          end = await writeDirect(body.direct, sink, offset, {
+            chunkSize: body.chunkSize,
+            onData,
+            guard: body.guard,
+            onStored: (at) => void throttle.stored(at).catch(this.deps.onLateError),
+          });
+        } finally {
+          await sink.close();
+        }
+      } else {
+        end = await writeInSegments(
+          body.direct ? boundedStream(body.direct) : stream,
+          offset,
+          body.chunkSize,
+          async (segment, at, pieceLength) => {
+            const stored = await bytes.write(segment, id, at, { length: pieceLength, guard: body.guard });
+            await throttle.stored(stored);
+            return stored;
+          },
+          { onData, length: body.length, guard: body.guard },
+        );
+      }
     } catch (error) {
       digest?.handle.drop();
       await throttle.flush();
@@ -127,7 +146,7 @@ export class UploadWriter {
     const staged: StagedBytes[] = [];
     try {
       end = await writeInSegments(
-        stream,
+        body.direct ? boundedStream(body.direct) : stream,
         offset,
         body.chunkSize,
         async (segment, at, pieceLength) => {
