@@ -123,6 +123,14 @@ export function createApp(deps: AppDeps): App {
 
   app.use(requestLogging(logger, metrics));
   app.use(refuseDotSegments);
+  // The tus endpoint first: its requests (nearly all of them) walk no other route.
+  const tusRoutes = [config.server.tusPath, `${config.server.tusPath}/*rest`];
+  app.all(tusRoutes, drain.guard, methodOverride(config, logger));
+  app.get(
+    `${config.server.tusPath}/:id`,
+    downloadHandler({ config, reader, bytes: uploads.bytes, lifecycle: uploads.lifecycle, access }),
+  );
+  app.all(tusRoutes, tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate }));
   if (deps.demo !== false) {
     // The demo pages, bundled into dist/demo by `npm run build` (which `npm start` runs first).
     app.get('/', (_req, res) => res.redirect('/demo/'));
@@ -146,13 +154,6 @@ export function createApp(deps: AppDeps): App {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(drain.guard);
-  app.all([config.server.tusPath, `${config.server.tusPath}/*rest`], methodOverride(config, logger));
-  app.get(
-    `${config.server.tusPath}/:id`,
-    downloadHandler({ config, reader, bytes: uploads.bytes, lifecycle: uploads.lifecycle, access }),
-  );
-  const tus = tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate });
-  app.all([config.server.tusPath, `${config.server.tusPath}/*rest`], tus);
 
   app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.server.corsOrigins] }));
   app.use(dashboardRoutes(reader, access));

@@ -3,7 +3,7 @@ import { close, mkdirSync, open, writev } from 'node:fs';
 import { opendir, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
-import { ERRORS, type KvStore, Upload } from '@tus/utils';
+import { ERRORS, type KvStore, type Upload } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import { DEFAULT_GRID } from '../model/chunk-grid.js';
 import { isUploadId } from '../model/upload-id.js';
@@ -89,10 +89,11 @@ export function createFileByteStore(directory: string): ByteStore {
   };
   return {
     limits: DEFAULT_GRID,
-    async create(id) {
-      filePath(id);
-      await files.create(new Upload({ id, offset: 0 }));
-    },
+    // An empty file, as FileStore.create makes it, without its mkdir of a directory made at start.
+    create: (id) =>
+      new Promise<void>((resolve, reject) => {
+        open(filePath(id), 'w', (error, fd) => (error ? reject(error) : close(fd, () => resolve())));
+      }),
     write,
     open: (id) => openSink(filePath(id)),
     // On disk at once; taking the bytes back is cutting the file (the record's unverifiedFrom covers a crash).

@@ -36,6 +36,8 @@ export class InstanceLiveness {
   private validUntil = 0;
   private holders = 0;
   private registering: Promise<void> | undefined;
+  /** Whether the key `registering` writes is written. */
+  private registered = false;
   private refreshTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly lostListeners = new Set<(epoch: number) => void>();
@@ -93,9 +95,11 @@ export class InstanceLiveness {
   async release(): Promise<void> {
     this.holders = Math.max(0, this.holders - 1);
     if (this.holders > 0) return;
-    await this.registering?.catch(() => {});
+    // Not awaited once written: the DEL then goes out in the same round trip as the lock's release.
+    if (!this.registered) await this.registering?.catch(() => {});
     if (this.holders > 0) return;
     this.registering = undefined;
+    this.registered = false;
     this.validUntil = 0;
     clearTimeout(this.refreshTimer);
     clearTimeout(this.deadlineTimer);
@@ -105,6 +109,7 @@ export class InstanceLiveness {
   private async register(): Promise<void> {
     const sentAt = Date.now();
     await this.redis.set(this.keys.instance(this.id), String(this.epoch), 'PX', this.ttlMs);
+    this.registered = true;
     this.confirmed(sentAt);
   }
 

@@ -49,12 +49,16 @@ export class RedisLock implements Lock {
     const deadline = Date.now() + options.acquireTimeoutMs;
     const started = Date.now();
     let nudgedAt = 0;
-    // This instance vouches for the lock from before its first attempt: no waiter can find it unvouched.
-    await liveness.hold();
+    // This instance vouches for the lock from before its first attempt: its key is written first, on the
+    // same connection and in the same round trip as that attempt, so no waiter can find the lock unvouched.
+    const vouched = liveness.hold();
     try {
       for (let attempt = 0; ; attempt++) {
         if (signal.aborted || stopping.signal.aborted) throw appError('UPLOAD_LOCKED');
-        if ((await this.trySet(requestRelease)) || (await this.takeOverFromTheDead(requestRelease))) {
+        const set = this.trySet(requestRelease);
+        set.catch(() => {});
+        if (attempt === 0) await this.vouchedFor(vouched, set);
+        if ((await set) || (await this.takeOverFromTheDead(requestRelease))) {
           this.locker.hooks.acquired?.(Date.now() - started, attempt > 0);
           return;
         }
@@ -80,15 +84,35 @@ export class RedisLock implements Lock {
    */
   async tryOnce(requestRelease: RequestRelease = () => {}): Promise<boolean> {
     const { liveness } = this.locker;
-    await liveness.hold();
+    const vouched = liveness.hold();
     try {
-      if (await this.trySet(requestRelease)) return true;
+      const set = this.trySet(requestRelease);
+      set.catch(() => {});
+      await this.vouchedFor(vouched, set);
+      if (await set) return true;
     } catch (error) {
       await liveness.release();
       throw error;
     }
     await liveness.release();
     return false;
+  }
+
+  /**
+   * Waits for this instance's key (written before the attempt `set`). If it
+   * could not be written, a lock the attempt took is let go again, unvouched.
+   */
+  private async vouchedFor(vouched: Promise<void>, set: Promise<boolean>): Promise<void> {
+    try {
+      await vouched;
+    } catch (error) {
+      if (await set.catch(() => false)) {
+        this.stopTimers();
+        this.locker.untrack(this.id, this);
+        await this.locker.redis.releaseLock(this.key, this.token).catch(() => {});
+      }
+      throw error;
+    }
   }
 
   private async trySet(requestRelease: RequestRelease): Promise<boolean> {
@@ -159,13 +183,12 @@ export class RedisLock implements Lock {
     this.read = undefined;
     this.stopTimers();
     if (!this.locker.untrack(this.id, this)) return;
-    try {
-      await this.locker.redis.releaseLock(this.key, this.token);
-    } catch (error) {
+    // Sent together (one round trip): the lock's release first, then, if it was the last, this instance's key.
+    const released = this.locker.redis.releaseLock(this.key, this.token).catch((error) => {
       // The key expires by itself within ttlMs, or is taken over: this instance no longer vouches for it.
       this.locker.logger.warn({ err: error, uploadId: this.id }, 'could not release an upload lock');
-    }
-    await this.locker.liveness.release();
+    });
+    await Promise.all([released, this.locker.liveness.release()]);
   }
 
   /** Whether another request asked for this lock while it was held. */

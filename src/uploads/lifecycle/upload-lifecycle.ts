@@ -81,13 +81,20 @@ export class UploadLifecycle {
    * (the next request that finds it so finishes it) and is a 503 for the
    * caller, never a 500, and never a failed upload.
    */
-  async finish(id: string, step: FinishStep, digest: () => Promise<string | undefined>): Promise<void> {
+  async finish(
+    id: string,
+    step: FinishStep,
+    digest: () => Promise<string | undefined>,
+    /** The offset of the write that stored the last byte, recorded with the completion (one round trip). */
+    recorded?: number,
+  ): Promise<void> {
     let completed: boolean;
     try {
-      completed = await this.deps.tracker.complete(id, await digest());
+      completed = await this.deps.tracker.complete(id, await digest(), Date.now(), recorded);
     } catch (error) {
       if (isRedisUnavailable(error)) throw appError('STATE_STORE_UNAVAILABLE');
-      if (isUnavailable(error)) throw error;
+      // Unavailable: not now; gone: deleted or expired meanwhile. Neither is a failed upload.
+      if (isUnavailable(error) || (error instanceof AppError && error.code === 'UPLOAD_GONE')) throw error;
       await this.fail(id, `${step} failed: ${(error as Error).message}`).catch(() => {});
       throw appError(step === 'concatenation' ? 'CONCATENATION_FAILED' : 'UPLOAD_FINALIZATION_FAILED');
     }

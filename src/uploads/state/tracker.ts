@@ -72,12 +72,20 @@ export class UploadTracker {
     return reply;
   }
 
-  /** assembling → completed: records the SHA-256 and keeps the upload for the retention period. */
-  /** `sha256` is left out when the server records no digest (UPLOAD_DIGEST=none). */
-  async complete(id: string, sha256: string | undefined, now = Date.now()): Promise<boolean> {
+  /**
+   * assembling → completed: records the SHA-256 (left out when the server
+   * records no digest, UPLOAD_DIGEST=none) and keeps the upload for the
+   * retention period. With `recorded`, the progress of the write that stored
+   * the last byte is recorded first, in the same round trip (it makes the
+   * upload assembling; the completion then runs after it, in order).
+   */
+  async complete(id: string, sha256: string | undefined, now = Date.now(), recorded?: number): Promise<boolean> {
     const keepUntil = now + this.policy.completedRetentionMs;
     const k = this.keys.forUpload(id);
-    // Both at once (one round trip): an index entry later than the record says is harmless,
+    const progress =
+      recorded === undefined ? undefined : this.redis.recordProgress(k.upload, k.chunksReceived, recorded, now);
+    progress?.catch(() => {});
+    // All at once (one round trip): an index entry later than the record says is harmless,
     // the sweeper re-reads the record before it removes anything.
     const [moved] = await Promise.all([
       this.redis.finishAssembly(
@@ -92,8 +100,11 @@ export class UploadTracker {
         ...(sha256 === undefined ? [] : ['sha256', sha256]),
       ),
       this.indexes.due(id, keepUntil),
-      this.indexes.active(id, 'completed', now, 'assembling'),
+      this.indexes.active(id, 'completed', now, recorded === undefined ? 'assembling' : 'uploading'),
     ]);
+    const reply = await progress;
+    if (reply === -1) throw appError('UPLOAD_GONE');
+    if (reply === -2) throw new Error(`offset ${recorded} is beyond the size of upload ${id}`);
     return moved === 1;
   }
 

@@ -106,7 +106,8 @@ export class TrackedStore extends DataStore {
     const request = currentTusRequest();
     const { checksum, bodyLength, body: source } = request.input;
     // The body read straight from the request, when the HTTP layer hands it over (then `stream` is empty).
-    const room = source ? await this.roomFor(request, id, offset) : 0;
+    const size = this.knownSize(request);
+    const room = source ? (size ?? (await this.maxSizeFor(id, null))) - offset : 0;
     // What this request created, or read with its lock, is out of date once it writes.
     this.created.delete(request);
     this.dropLockedRead(id);
@@ -128,7 +129,7 @@ export class TrackedStore extends DataStore {
         onRelease: (listener: () => void) => this.deps.onReleaseAsked(id, listener),
         fence,
       };
-      const body = { chunkSize, length: bodyLength, guard, direct };
+      const body = { chunkSize, length: bodyLength, guard, direct, size };
       const end = checksum
         ? await this.deps.writer.writeVerified(stream, id, offset, body, checksum)
         : await this.deps.writer.write(stream, id, offset, body);
@@ -271,14 +272,12 @@ export class TrackedStore extends DataStore {
   }
 
   /**
-   * How many bytes a body may bring from `offset`: up to the upload's length,
-   * or, while that is deferred, to the most an upload may be (as @tus/server
-   * bounds the streams it hands over).
+   * The upload's length as this request knows it: declared by it, or read by
+   * it (a body may bring that much, or while the length is deferred, as much as
+   * an upload may be: as @tus/server bounds the streams it hands over).
    */
-  private async roomFor(request: TusRequest, id: string, offset: number): Promise<number> {
-    const size = this.declared.get(request) ?? this.created.get(request)?.size ?? request.outcome.record?.size;
-    if (size !== undefined) return size - offset;
-    return (await this.maxSizeFor(id, null)) - offset;
+  private knownSize(request: TusRequest): number | undefined {
+    return this.declared.get(request) ?? this.created.get(request)?.size ?? request.outcome.record?.size;
   }
 
   private dropLockedRead(id: string): void {

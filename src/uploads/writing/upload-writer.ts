@@ -35,6 +35,8 @@ export type BodyOptions = Readonly<{
   guard?: () => void;
   /** The request's body read straight from the request (the stream argument is then not read). */
   direct?: DirectBody;
+  /** The upload's length, when known: a body that ends there completes it. */
+  size?: number;
 }>;
 
 /** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process (computed off the main thread). */
@@ -114,10 +116,16 @@ export class UploadWriter {
       throw error;
     }
     await throttle.flush();
-    // A body that ended on a chunk boundary the throttle just recorded is not recorded twice.
-    const progress = (await throttle.recorded(end)) ?? (await this.recordProgress(id, end));
     if (end > offset) void this.deps.events.emit({ type: 'received', id, bytes: end - offset });
     if (digest) this.keepDigest(id, { handle: digest.handle, offset: end });
+    if (end === body.size && end > offset) {
+      // The last byte is in: its progress is recorded with the completion, in one round trip.
+      void this.deps.events.emit({ type: 'progress', id });
+      await this.finalize(id, end);
+      return end;
+    }
+    // A body that ended on a chunk boundary the throttle just recorded is not recorded twice.
+    const progress = (await throttle.recorded(end)) ?? (await this.recordProgress(id, end));
     if (progress.status === 'assembling') await this.finalize(id);
     return end;
   }
@@ -218,13 +226,15 @@ export class UploadWriter {
   /**
    * assembling → completed: the whole file's SHA-256 is recorded (from the
    * running digest when this process saw every byte, else by reading the file).
-   * One finalization per upload at a time in this process; a second caller waits for the first.
+   * `stored`: the write that stored the last byte, whose progress is recorded
+   * with the completion. One finalization per upload at a time in this
+   * process; a second caller waits for the first.
    */
-  finalize(id: string): Promise<void> {
+  finalize(id: string, stored?: number): Promise<void> {
     let running = this.finalizing.get(id);
     if (!running) {
       running = this.deps.lifecycle
-        .finish(id, 'finalization', () => this.digestOf(id))
+        .finish(id, 'finalization', () => this.digestOf(id, stored), stored)
         .finally(() => this.finalizing.delete(id));
       this.finalizing.set(id, running);
     }
@@ -239,8 +249,11 @@ export class UploadWriter {
     return progress;
   }
 
-  /** The SHA-256 of the whole upload; undefined when no digest is recorded (UPLOAD_DIGEST=none). */
-  private async digestOf(id: string): Promise<string | undefined> {
+  /**
+   * The SHA-256 of the whole upload; undefined when no digest is recorded
+   * (UPLOAD_DIGEST=none). `known`: the bytes stored, when this request just wrote the last of them.
+   */
+  private async digestOf(id: string, known?: number): Promise<string | undefined> {
     // Every byte is in: the byte store puts them in their final form first (S3: completes the multipart upload).
     await this.deps.bytes.seal(id);
     const running = this.digests.get(id);
@@ -249,7 +262,7 @@ export class UploadWriter {
       running?.handle.drop();
       return undefined;
     }
-    const stored = running && (await this.deps.bytes.bytesStored(id));
+    const stored = running && (known ?? (await this.deps.bytes.bytesStored(id)));
     if (running && running.offset === stored) return running.handle.digest();
     running?.handle.drop();
     const hash = createHash('sha256');
