@@ -1,4 +1,4 @@
-// npm run bench:profile -- <small|large> [ours|peer|pre]: CPU profile of one server under one workload, and where its
+// npm run bench:profile -- <small|large|reads> [ours|peer|pre]: CPU profile of one server under one workload, and where its
 // time goes (self time by module and by function). The profile is written under the OS temp dir.
 
 import { randomBytes } from 'node:crypto';
@@ -34,6 +34,14 @@ if (workload === 'small') {
   count = 3000;
   await pool(count, 32, async () => {
     await load.patch(await load.create(body.length), 0, body);
+  });
+} else if (workload === 'reads') {
+  // Dashboard reads: the progress of uploads in flight, GET after GET (ours only: the peer has no such route).
+  const urls = await Promise.all(Array.from({ length: 50 }, () => load.create(1024 * 1024)));
+  count = 10_000;
+  await pool(count, 16, async (i) => {
+    const id = (urls[i % urls.length] as string).split('/').pop();
+    await load.send('GET', `/api/uploads/${id}/progress`, {});
   });
 } else {
   const piece = randomBytes(8 * 1024 * 1024);
