@@ -119,6 +119,8 @@ export function createApp(deps: AppDeps): App {
 
   const app = express();
   app.disable('x-powered-by');
+  // Every JSON answer is Cache-Control: no-store; an ETag (a hash of each body) would serve nothing.
+  app.set('etag', false);
   if (config.server.trustProxy) app.set('trust proxy', true);
 
   app.use(requestLogging(logger, metrics));
@@ -131,6 +133,10 @@ export function createApp(deps: AppDeps): App {
     downloadHandler({ config, reader, bytes: uploads.bytes, lifecycle: uploads.lifecycle, access }),
   );
   app.all(tusRoutes, tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate }));
+  // Then the dashboards' reads, which may come hundreds a second.
+  app.use('/api', drain.guard, cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.server.corsOrigins] }));
+  app.use(dashboardRoutes(reader, access));
+  app.use(liveRoutes(reader, feed, access, config.dashboard));
   if (deps.demo !== false) {
     // The demo pages, bundled into dist/demo by `npm run build` (which `npm start` runs first).
     app.get('/', (_req, res) => res.redirect('/demo/'));
@@ -155,9 +161,6 @@ export function createApp(deps: AppDeps): App {
   });
   app.use(drain.guard);
 
-  app.use('/api', cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.server.corsOrigins] }));
-  app.use(dashboardRoutes(reader, access));
-  app.use(liveRoutes(reader, feed, access, config.dashboard));
   // Only under this server's own paths: an app that mounts this one serves the rest.
   app.use([config.server.tusPath, '/api'], notFound);
   app.use(jsonErrorHandler(logger));
