@@ -188,7 +188,9 @@ describe('uploads on S3 (OpenStack Swift s3api)', () => {
   it('the sweeper removes multipart uploads and objects that no record owns (a crash between steps)', async () => {
     const { ctx, prefix } = await context();
     const agent = request(ctx.app);
-    const { id: kept } = await createUpload(agent, { size: 2 * PART });
+    const { id: kept, path: keptPath } = await createUpload(agent, { size: 2 * PART });
+    // Its first part starts its multipart upload (none exists before: an upload sent whole needs none).
+    expect((await patch(agent, keptPath, 0, randomBytes(PART))).status).toBe(204);
     const orphan = randomUUID();
     await storage.client.send(new CreateMultipartUploadCommand({ Bucket: storage.bucket, Key: `${prefix}${orphan}` }));
     await storage.client.send(
@@ -198,6 +200,47 @@ describe('uploads on S3 (OpenStack Swift s3api)', () => {
     const report = await ctx.sweeper.sweep(Date.now() + 120_000);
     expect(report.orphanFiles).toBe(2);
     expect(await storage.contents(prefix)).toEqual({ objects: [], uploads: [`${prefix}${kept}`] });
+  });
+
+  it('stores an upload sent whole in one request as one PutObject: no multipart upload, before or after', async () => {
+    const { ctx, prefix } = await context();
+    const agent = request(ctx.app);
+    const data = randomBytes(64 * 1024);
+    const { id, path } = await createUpload(agent, { size: data.length });
+    // Nothing in the bucket for it until bytes come.
+    expect(await storage.contents(prefix)).toEqual({ objects: [], uploads: [] });
+    const res = await patch(agent, path, 0, data);
+    expect(res.status).toBe(204);
+    expect(await storage.contents(prefix)).toEqual({ objects: [`${prefix}${id}`], uploads: [] });
+    expect(sha256(await objectBytes(`${prefix}${id}`))).toBe(sha256(data));
+    expect(await ctx.reader.readProgress(id)).toMatchObject({ status: 'completed', sha256: sha256(data) });
+    // Sent to S3 once, read back never (the digest is of the bytes as they passed).
+    expect(await storageTraffic(ctx)).toEqual({ sent: data.length, read: 0 });
+  });
+
+  it('completes an upload smaller than a part sent in two requests: its tail and the rest go in as one part', async () => {
+    const { ctx, prefix } = await context();
+    const agent = request(ctx.app);
+    const data = randomBytes(100 * 1024);
+    const { id, path } = await createUpload(agent, { size: data.length });
+    expect((await patch(agent, path, 0, data.subarray(0, 40 * 1024))).status).toBe(204);
+    expect((await patch(agent, path, 40 * 1024, data.subarray(40 * 1024))).status).toBe(204);
+    expect(await storage.contents(prefix)).toEqual({ objects: [`${prefix}${id}`], uploads: [] });
+    expect(sha256(await objectBytes(`${prefix}${id}`))).toBe(sha256(data));
+    expect(await ctx.reader.readProgress(id)).toMatchObject({ status: 'completed', sha256: sha256(data) });
+  });
+
+  it('completes a deferred-length upload whose length is declared at what its tail holds by copying the tail into place', async () => {
+    const { ctx, prefix } = await context();
+    const agent = request(ctx.app);
+    const data = randomBytes(30 * 1024);
+    const { id, path } = await createUpload(agent, {});
+    expect((await patch(agent, path, 0, data)).status).toBe(204);
+    const end = await patch(agent, path, data.length, Buffer.alloc(0), { 'Upload-Length': String(data.length) });
+    expect(end.status).toBe(204);
+    expect(await storage.contents(prefix)).toEqual({ objects: [`${prefix}${id}`], uploads: [] });
+    expect(sha256(await objectBytes(`${prefix}${id}`))).toBe(sha256(data));
+    expect(await ctx.reader.readProgress(id)).toMatchObject({ status: 'completed', size: data.length });
   });
 
   it('refuses chunk sizes below S3s 5 MiB part, naming the bound', async () => {

@@ -10,7 +10,8 @@ import type { Keys } from '../../../redis/keys.js';
  * HEAD and progress read this, never S3.
  */
 export type ByteState = Readonly<{
-  uploadId: string;
+  /** The multipart upload, once one is started (at the first part: an upload stored whole in one request needs none). */
+  uploadId: string | undefined;
   partSize: number;
   partCount: number;
   /** Bytes of the recorded parts. */
@@ -36,6 +37,9 @@ const STATE_FIELDS = [
   'etag',
 ];
 
+/** What the state records in place of a multipart upload until one is started. */
+const NO_MULTIPART = 'none';
+
 /** Reads and changes the recorded byte state; each change is one script that holds when resent. */
 export class ByteStates {
   constructor(
@@ -48,9 +52,15 @@ export class ByteStates {
     return [k.upload, k.bytes];
   }
 
-  async create(id: string, uploadId: string, partSize: number): Promise<boolean> {
-    const reply = await this.redis.createByteState(...this.keysOf(id), 'uploadId', uploadId, 'partSize', partSize);
+  /** The state of a new upload: no multipart upload yet (see `startMultipart`). */
+  async create(id: string, partSize: number): Promise<boolean> {
+    const reply = await this.redis.createByteState(...this.keysOf(id), 'uploadId', NO_MULTIPART, 'partSize', partSize);
     return reply === 1;
+  }
+
+  /** The multipart upload the upload's parts go to, now started; false when the upload is gone. */
+  async startMultipart(id: string, uploadId: string): Promise<boolean> {
+    return (await this.redis.setFieldsIfExists(this.keysOf(id)[1], 'uploadId', uploadId)) === 1;
   }
 
   async read(id: string): Promise<ByteState | undefined> {
@@ -58,11 +68,11 @@ export class ByteStates {
     const [uploadId, partSize, partCount, held, tailKey, tailLength, tailPart, sealed, size, etag] = f;
     if (sealed) {
       const done = { size: Number(size), etag: etag ?? '' };
-      return { uploadId: '', partSize: 0, partCount: 0, held: done.size, tail: undefined, sealed: done };
+      return { uploadId: undefined, partSize: 0, partCount: 0, held: done.size, tail: undefined, sealed: done };
     }
     if (!uploadId) return undefined;
     return {
-      uploadId,
+      uploadId: uploadId === NO_MULTIPART ? undefined : uploadId,
       partSize: Number(partSize),
       partCount: Number(partCount ?? 0),
       held: Number(held ?? 0),

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  CreateMultipartUploadCommand,
-  type CreateMultipartUploadCommandOutput,
   PutObjectCommand,
   type PutObjectCommandOutput,
   UploadPartCommand,
@@ -15,6 +13,7 @@ import { type ByteState, type ByteStates, heldBytes } from './byte-state.js';
 import { PartBody } from './part-body.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { concatenateInS3 } from './s3-concatenation.js';
+import { multipartOf } from './s3-multipart.js';
 import { fetchObject, listUploads, probeBucket, removeUpload } from './s3-objects.js';
 import { sealUpload } from './s3-seal.js';
 import { spool } from './spool.js';
@@ -53,22 +52,9 @@ export class S3ByteStore implements ByteStore {
     return this.deps.bucket;
   }
 
+  /** Only the recorded state: the multipart upload starts with the first part (see multipartOf). */
   async create(id: string, options: { chunkSize: number }): Promise<void> {
-    const { bucket, states } = this.deps;
-    const key = bucket.key(id);
-    const reply = await bucket.send<CreateMultipartUploadCommandOutput>(
-      'CreateMultipartUpload',
-      new CreateMultipartUploadCommand({ Bucket: bucket.name, Key: key, ContentType: 'application/octet-stream' }),
-    );
-    const uploadId = reply.UploadId as string;
-    const created = await states.create(id, uploadId, options.chunkSize).catch(async (error) => {
-      await bucket.abortUpload(key, uploadId).catch(() => {});
-      throw error;
-    });
-    if (!created) {
-      await bucket.abortUpload(key, uploadId).catch(() => {});
-      throw new Error(`upload ${id} already has bytes`);
-    }
+    if (!(await this.deps.states.create(id, options.chunkSize))) throw new Error(`upload ${id} already has bytes`);
   }
 
   async write(stream: Readable, id: string, offset: number, options: WriteOptions = {}): Promise<number> {
@@ -104,8 +90,12 @@ export class S3ByteStore implements ByteStore {
       const size = await this.deps.sizeOf(id);
       const end = offset + length;
       const completesPart = within + length >= state.partSize || end === size;
+      // The whole upload in this one request, and no part sent yet: one PutObject of the final object.
+      if (offset === 0 && end === size && !state.uploadId && completesPart && length <= state.partSize) {
+        return await this.send(id, state, n, within, source, length, { whole: true }, options.guard);
+      }
       const tailKey = completesPart ? undefined : this.tailKey(id);
-      return await this.send(id, state, n, within, source, length, tailKey, options.guard);
+      return await this.send(id, state, n, within, source, length, tailKey ? { tail: tailKey } : {}, options.guard);
     } finally {
       await spooled?.remove();
     }
@@ -118,24 +108,27 @@ export class S3ByteStore implements ByteStore {
     within: number,
     source: AsyncIterable<Buffer>,
     length: number,
-    tailKey: string | undefined,
+    as: { tail?: string; whole?: boolean },
     guard: (() => void) | undefined,
   ): Promise<StagedBytes> {
     const { bucket, states } = this.deps;
     const offset = (n - 1) * state.partSize + within;
+    const tailKey = as.tail;
+    const objectKey = as.whole ? bucket.key(id) : tailKey;
+    const uploadId = objectKey ? undefined : await multipartOf(this.deps, id, state);
     const body = new PartBody(within + length, bucket.settings.requestTimeoutMs, (b) => bucket.traffic('sent', b));
-    const command = tailKey
-      ? new PutObjectCommand({ Bucket: bucket.name, Key: tailKey, Body: body, ContentLength: body.length })
+    const command = objectKey
+      ? new PutObjectCommand({ Bucket: bucket.name, Key: objectKey, Body: body, ContentLength: body.length })
       : new UploadPartCommand({
           Bucket: bucket.name,
           Key: bucket.key(id),
-          UploadId: state.uploadId,
+          UploadId: uploadId,
           PartNumber: n,
           Body: body,
           ContentLength: body.length,
         });
     const sending = bucket.send<UploadPartCommandOutput | PutObjectCommandOutput>(
-      tailKey ? 'PutObject' : 'UploadPart',
+      objectKey ? 'PutObject' : 'UploadPart',
       command,
       {
         signal: body.signal,
@@ -161,9 +154,12 @@ export class S3ByteStore implements ByteStore {
     } finally {
       body.settled();
     }
-    const recorded = tailKey
-      ? () => states.recordTail(id, n, tailKey, body.length)
-      : () => states.recordPart(id, n, etag, body.length);
+    // Stored whole: the upload is its final object at once (sealed; nothing left to assemble).
+    const recorded = as.whole
+      ? () => states.seal(id, body.length, etag).then(() => '')
+      : tailKey
+        ? () => states.recordTail(id, n, tailKey, body.length)
+        : () => states.recordPart(id, n, etag, body.length);
     return {
       end: offset + length,
       commit: async () => {
@@ -173,7 +169,7 @@ export class S3ByteStore implements ByteStore {
         if (replaced) await bucket.deleteQuietly(replaced);
       },
       discard: async () => {
-        if (tailKey) await bucket.deleteQuietly(tailKey);
+        if (objectKey) await bucket.deleteQuietly(objectKey);
       },
     };
   }

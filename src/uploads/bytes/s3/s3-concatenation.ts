@@ -8,6 +8,7 @@ import { appError } from '../../../errors/app-error.js';
 import type { PartialBytes } from '../byte-store.js';
 import { PartBody } from './part-body.js';
 import type { S3ByteStoreDeps } from './s3-byte-store.js';
+import { multipartOf } from './s3-multipart.js';
 
 const MIN_PART_BYTES = 5 * 1024 * 1024;
 /** S3's largest copied part. */
@@ -80,7 +81,7 @@ export async function concatenateInS3(
   const state = await states.read(id);
   if (!state) throw new Error(`upload ${id} has no multipart upload`);
   const plan = planParts(partials.map((p) => ({ key: bucket.key(p.id), size: p.size })));
-  const target = { Bucket: bucket.name, Key: bucket.key(id), UploadId: state.uploadId };
+  const target = { Bucket: bucket.name, Key: bucket.key(id), UploadId: await multipartOf(deps, id, state) };
   let end = 0;
   for (const [i, part] of plan.entries()) {
     const PartNumber = i + 1;

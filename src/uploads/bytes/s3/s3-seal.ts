@@ -1,6 +1,8 @@
 import {
   CompleteMultipartUploadCommand,
   type CompleteMultipartUploadCommandOutput,
+  CopyObjectCommand,
+  type CopyObjectCommandOutput,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   PutObjectCommand,
@@ -25,6 +27,13 @@ export async function sealUpload(deps: S3ByteStoreDeps, id: string): Promise<voi
   if (!state) throw appError('UPLOAD_GONE');
   if (state.sealed) return;
   const key = bucket.key(id);
+  if (!state.uploadId) {
+    // No part was ever sent: the upload is its tail (copied into place inside S3), or empty.
+    const etag = state.tail ? await copyInto(bucket, state.tail.key, key) : await putEmpty(bucket, key, undefined);
+    await states.seal(id, heldBytes(state), etag);
+    if (state.tail) for await (const tail of bucket.objects(`${key}.tail-`)) await bucket.deleteQuietly(tail.key);
+    return;
+  }
   let count = state.partCount;
   if (state.tail) {
     const copied = await bucket.send<UploadPartCopyCommandOutput>(
@@ -45,8 +54,16 @@ export async function sealUpload(deps: S3ByteStoreDeps, id: string): Promise<voi
   for await (const tail of bucket.objects(`${key}.tail-`)) await bucket.deleteQuietly(tail.key);
 }
 
-async function putEmpty(bucket: S3Bucket, key: string, uploadId: string): Promise<string> {
-  await bucket.abortUpload(key, uploadId);
+async function copyInto(bucket: S3Bucket, from: string, key: string): Promise<string> {
+  const reply = await bucket.send<CopyObjectCommandOutput>(
+    'CopyObject',
+    new CopyObjectCommand({ Bucket: bucket.name, Key: key, CopySource: bucket.copySource(from) }),
+  );
+  return reply.CopyObjectResult?.ETag ?? '';
+}
+
+async function putEmpty(bucket: S3Bucket, key: string, uploadId: string | undefined): Promise<string> {
+  if (uploadId) await bucket.abortUpload(key, uploadId);
   const reply = await bucket.send<PutObjectCommandOutput>(
     'PutObject',
     new PutObjectCommand({ Bucket: bucket.name, Key: key, Body: Buffer.alloc(0), ContentLength: 0 }),

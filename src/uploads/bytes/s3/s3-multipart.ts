@@ -1,0 +1,31 @@
+import { CreateMultipartUploadCommand, type CreateMultipartUploadCommandOutput } from '@aws-sdk/client-s3';
+import { appError } from '../../../errors/app-error.js';
+import type { ByteState } from './byte-state.js';
+import type { S3ByteStoreDeps } from './s3-byte-store.js';
+
+/**
+ * The multipart upload of upload `id`, started at its first part (called
+ * under the upload's lock, so by one writer at a time). An upload stored
+ * whole in one request never starts one: it is one PutObject. A multipart
+ * upload started but not recorded (a crash in between) has no state that
+ * names it: the sweeper's pass over the bucket aborts it.
+ */
+export async function multipartOf(deps: Pick<S3ByteStoreDeps, 'bucket' | 'states'>, id: string, state: ByteState) {
+  if (state.uploadId) return state.uploadId;
+  const { bucket, states } = deps;
+  const key = bucket.key(id);
+  const reply = await bucket.send<CreateMultipartUploadCommandOutput>(
+    'CreateMultipartUpload',
+    new CreateMultipartUploadCommand({ Bucket: bucket.name, Key: key, ContentType: 'application/octet-stream' }),
+  );
+  const uploadId = reply.UploadId as string;
+  const recorded = await states.startMultipart(id, uploadId).catch(async (error) => {
+    await bucket.abortUpload(key, uploadId).catch(() => {});
+    throw error;
+  });
+  if (!recorded) {
+    await bucket.abortUpload(key, uploadId).catch(() => {});
+    throw appError('UPLOAD_GONE');
+  }
+  return uploadId;
+}
