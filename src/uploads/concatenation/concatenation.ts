@@ -1,34 +1,23 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { appError } from '../../errors/app-error.js';
-import type { RedisClient } from '../../redis/client.js';
-import type { Keys } from '../../redis/keys.js';
-import type { ByteStore } from '../bytes/byte-store.js';
-import type { RedisLocker, UploadLock } from '../coordination/redis-locker.js';
-import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
+import type { UploadLock } from '../coordination/redis-locker.js';
+import type { UploadServices } from '../coordination/upload-services.js';
 import { maxUploadBytes } from '../model/chunk-grid.js';
 import { newUploadId } from '../model/upload-id.js';
 import { isFinal, isPartial, type UploadRecord } from '../model/upload-record.js';
-import type { UploadReader } from '../read/upload-reader.js';
-import type { UploadTracker } from '../state/tracker.js';
 import { writeInSegments } from '../writing/segmented-write.js';
 
-export type ConcatenationDeps = Readonly<{
-  redis: RedisClient;
-  keys: Keys;
-  bytes: ByteStore;
-  tracker: UploadTracker;
-  reader: UploadReader;
-  lifecycle: UploadLifecycle;
-  locker: RedisLocker;
-  chunkSizeBytes: number;
-  maxSizeBytes: number;
-  uploadTtlMs: number;
-  /** Remove the partial uploads once the final one is assembled. */
-  removePartials: boolean;
-  /** Whether the final upload gets its SHA-256 recorded. */
-  digest: boolean;
-}>;
+export type ConcatenationDeps = UploadServices &
+  Readonly<{
+    chunkSizeBytes: number;
+    maxSizeBytes: number;
+    uploadTtlMs: number;
+    /** Remove the partial uploads once the final one is assembled. */
+    removePartials: boolean;
+    /** Whether the final upload gets its SHA-256 recorded. */
+    digest: boolean;
+  }>;
 
 export type FinalUploadRequest = Readonly<{
   partials: readonly string[];

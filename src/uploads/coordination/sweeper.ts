@@ -1,28 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../log.js';
-import type { RedisClient } from '../../redis/client.js';
-import type { Keys } from '../../redis/keys.js';
-import type { ByteStore } from '../bytes/byte-store.js';
 import type { UploadEvents } from '../events/upload-events.js';
-import type { UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import type { UploadRecord } from '../model/upload-record.js';
-import type { UploadReader } from '../read/upload-reader.js';
-import type { UploadTracker } from '../state/tracker.js';
-import type { RedisLocker } from './redis-locker.js';
+import type { UploadServices } from './upload-services.js';
 
-export type SweeperDeps = Readonly<{
-  redis: RedisClient;
-  keys: Keys;
-  bytes: ByteStore;
-  tracker: UploadTracker;
-  reader: UploadReader;
-  lifecycle: UploadLifecycle;
-  locker: RedisLocker;
-  logger: Logger;
-  events: UploadEvents;
-  /** Shown every record in the orphan pass (see WebhookOutbox.revisit). */
-  revisit?: (record: UploadRecord, now: number) => Promise<void>;
-}>;
+export type SweeperDeps = UploadServices &
+  Readonly<{
+    logger: Logger;
+    events: UploadEvents;
+    /** Shown every record in the orphan pass (see WebhookOutbox.revisit). */
+    revisit?: (record: UploadRecord, now: number) => Promise<void>;
+  }>;
 
 export type SweeperOptions = Readonly<{
   /** How often the orphan pass runs, across all instances. */
