@@ -66,6 +66,11 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
         // One pipeline per node: commands of one tick share a write to each node they go to.
         enableAutoPipelining: true,
         autoPipeliningIgnoredCommands: VARIABLE_KEY_SCRIPTS,
+        // ioredis follows a MOVED by itself only for a lone command, or a batch whose errors are all the same:
+        // a batch of keys in several slots of a master that failed over (a lock's SET with this instance's
+        // liveness key, a creation with its indexes) gets its MOVEDs back, and the slot map stays stale.
+        // Those requests answer 503 (see isRedisUnavailable), and the map is read again within a second.
+        slotsRefreshInterval: 1000,
         lazyConnect: true,
       })
     : // Commands issued in the same tick (by concurrent requests) share one write.
@@ -79,7 +84,9 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
   return redis;
 }
 
-const UNAVAILABLE_REPLIES = /^(OOM|LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
+// MOVED and ASK reach this server only for a batch ioredis could not redirect (see slotsRefreshInterval above):
+// a slot is moving or its master failed over, which a retry a moment later gets past.
+const UNAVAILABLE_REPLIES = /^(OOM|LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
 
 /** True when an error means Redis cannot answer right now (the request may be retried later). */
 export function isRedisUnavailable(error: unknown): boolean {

@@ -232,7 +232,14 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
   it('goes on through a CLUSTER FAILOVER of the master holding an upload', async () => {
     const data = randomBytes(6 * CHUNK);
     const agent = request(base);
-    const { path: url, id } = await createUpload(agent, { size: data.length });
+    // The hardest case: the upload on the master that also holds this instance's liveness key, so that a lock's
+    // SET and the liveness SET go to the failed-over master in one batch (see slotsRefreshInterval in client.ts).
+    const livenessNode = await nodeOf(ctx.keys.instance(ctx.locker.liveness.id));
+    let created = await createUpload(agent, { size: data.length });
+    while ((await nodeOf(ctx.keys.forUpload(created.id).upload)) !== livenessNode) {
+      created = await createUpload(agent, { size: data.length });
+    }
+    const { path: url, id } = created;
     await patch(agent, url, 0, data.subarray(0, 2 * CHUNK));
 
     const master = await nodeOf(ctx.keys.forUpload(id).upload);
@@ -259,14 +266,19 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
     } finally {
       replica.disconnect();
     }
-    // The server finds the new master by itself (MOVED), and the state came along.
+    // The server finds the new master by itself (MOVED, or its slot map read again within a second), and the
+    // state came along. Until then a request is told to retry (503 with Retry-After), never a 500.
     let headStatus = 0;
+    const refusals: string[] = [];
     const headAnswers = async () => {
-      headStatus = (await head(agent, url)).status;
+      const answer = await head(agent, url);
+      headStatus = answer.status;
+      if (headStatus !== 200) refusals.push(`${headStatus} ${answer.headers['retry-after']}`);
       return headStatus === 200;
     };
     await waitFor(headAnswers, { intervalMs: 200, what: () => `HEAD to answer 200 (last: ${headStatus})` });
     expect(headStatus).toBe(200);
+    for (const refusal of refusals) expect(refusal).toMatch(/^503 \d+$/);
     expect((await head(agent, url)).headers['upload-offset']).toBe(String(2 * CHUNK));
     expect((await patch(agent, url, 2 * CHUNK, data.subarray(2 * CHUNK))).status).toBe(204);
     expect(await ctx.reader.readRecord(id)).toMatchObject({
