@@ -279,3 +279,30 @@ describe('uploads on S3 (OpenStack Swift s3api)', () => {
     expect(traffic.read).toBe(2 * data.length);
   });
 });
+
+describe('uploads on S3 when Redis loses a reply', () => {
+  it('a multipart upload whose recording timed out (Redis applied it) is kept: the client resumes to a byte-identical object', async () => {
+    const { ctx, prefix } = await context();
+    const agent = request(ctx.app);
+    type States = { startMultipart(id: string, uploadId: string): Promise<boolean> };
+    const states = (ctx.bytes as unknown as { deps: { states: States } }).deps.states;
+    const original = states.startMultipart.bind(states);
+    let armed = true;
+    states.startMultipart = async (id, uploadId) => {
+      const recorded = await original(id, uploadId);
+      if (!armed) return recorded;
+      armed = false;
+      // What ioredis says of a command whose reply came after REDIS_COMMAND_TIMEOUT_MS: Redis did apply it.
+      throw new Error('Command timed out');
+    };
+    const data = randomBytes(2 * PART + MiB);
+    const { path: url, id } = await createUpload(agent, { size: data.length });
+    const first = await patch(agent, url, 0, data);
+    expect(first.status).toBe(503);
+    const offset = Number((await head(agent, url)).headers['upload-offset']);
+    expect(offset).toBe(0);
+    expect((await patch(agent, url, offset, data)).status).toBe(204);
+    expect(await ctx.reader.readRecord(id)).toMatchObject({ status: 'completed', sha256: sha256(data) });
+    expect(sha256(await objectBytes(`${prefix}${id}`))).toBe(sha256(data));
+  });
+});
