@@ -107,6 +107,41 @@ describe('odd requests', () => {
     expect(Number((await head(request(base), `/files/${id}`)).headers['upload-offset'])).toBe(record.offset);
   });
 
+  it('a DELETE while a creation-with-upload body streams ends that POST: nothing of the upload is left', async () => {
+    const ctx = await context();
+    const base = await ctx.listen();
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    socket.on('error', () => {});
+    let answer = '';
+    socket.on('data', (d) => {
+      answer += d.toString('latin1');
+    });
+    const size = 400_000;
+    socket.write(
+      `POST /files HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: ${size}\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    socket.write(randomBytes(100_000));
+    // The upload is named before its 201 (the created event, webhooks, the uploads list): a client may delete it.
+    const id = await waitFor(async () => {
+      const keys = (await ctx.allKeys()).filter((k) => k.includes('upload:{') && !k.endsWith('received'));
+      return keys[0]?.match(/\{(.+)\}/)?.[1];
+    });
+    await waitFor(async () => (((await ctx.bytes.bytesStored(id)) ?? 0) > 0 ? true : undefined));
+    expect((await request(base).delete(`/files/${id}`).set(TUS)).status).toBe(204);
+    socket.write(randomBytes(size - 100_000));
+    await waitFor(async () => (answer.includes('\r\n\r\n') ? true : undefined), { what: 'the POST to be answered' });
+    expect(answer.split('\r\n')[0]).toMatch(/^HTTP\/1\.1 423\b/);
+    socket.destroy();
+    expect(await ctx.bytes.bytesStored(id)).toBeUndefined();
+    const left = [];
+    for (const key of await ctx.allKeys()) {
+      if (key.includes(id) || ((await ctx.redis.type(key)) === 'zset' && (await ctx.redis.zscore(key, id)) !== null)) {
+        left.push(key);
+      }
+    }
+    expect(left).toEqual([]);
+  });
+
   it('does not forget bytes it could not delete: DELETE fails and the keys stay', async () => {
     const ctx = await context();
     const agent = request(ctx.app);

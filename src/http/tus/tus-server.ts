@@ -27,15 +27,22 @@ export type TusServerDeps = Readonly<{
 const NO_LOCK: Lock = { lock: async () => {}, unlock: async () => {} };
 
 /**
- * The locker @tus/server is given: the real one, except for a creation. A
- * POST's upload ID is fresh and random, and nobody can name the upload before
- * the 201 that carries its Location, which @tus/server sends after the body is
- * stored: no other request can contend for it, so its lock would only cost
- * round trips. (The store lets a creation write its own upload without one;
- * the IETF draft's creation, whose 104 names the upload early, takes a real lock.)
+ * The locker @tus/server is given: the real one, except for a creation
+ * without a body (`Content-Length: 0`). Its upload ID is fresh and random and
+ * nothing it does can be contended: it answers once the upload exists, so a
+ * lock would only cost round trips. A creation with a body (tus
+ * creation-with-upload) takes the lock: its upload is named before the body
+ * is read (the `created` event, webhooks, the uploads list), and a DELETE or
+ * HEAD meanwhile must stop its writer as for any PATCH. (The IETF draft's
+ * creation, whose 104 names the upload early, always takes one.)
  */
 function creationsUnlocked(locker: Locker): Locker {
-  return { newLock: (id) => (currentTusRequest().input.method === 'POST' ? NO_LOCK : locker.newLock(id)) };
+  return {
+    newLock: (id) => {
+      const { method, bodyLength } = currentTusRequest().input;
+      return method === 'POST' && bodyLength === 0 ? NO_LOCK : locker.newLock(id);
+    },
+  };
 }
 
 /** @tus/server, configured: the protocol engine, speaking to our store and locker. */
