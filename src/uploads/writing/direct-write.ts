@@ -78,7 +78,12 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
       if (done) return;
       done = true;
       detach();
-      reject(error);
+      pending = [];
+      pendingBytes = 0;
+      // A batch being written lands before the caller hears: the caller closes the file next, and a write still
+      // queued on a closed descriptor could land in whatever file reuses its number.
+      if (writing) writing.then(() => reject(error));
+      else reject(error);
     };
     /** Writes what is pending, up to the next chunk boundary (or all of it). */
     const flush = () => {
@@ -109,6 +114,8 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
       writing = sink.write(batch, position, length).then(
         () => {
           writing = undefined;
+          // Failed meanwhile (the lock lost, say): nothing more is recorded or read.
+          if (done) return;
           position += length;
           // Recorded at chunk boundaries only: a dashboard sees whole chunks arrive (the end is recorded by the caller).
           if (position % chunkSize === 0) onStored?.(position);
@@ -161,8 +168,6 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
       if (!source.readableEnded) end({ error: appError('REQUEST_CANCELLED') });
     };
     const onFence = () => {
-      pending = [];
-      pendingBytes = 0;
       outcome = { error: fence?.reason ?? appError('LOCK_LOST') };
       fail(outcome.error);
     };
