@@ -105,6 +105,23 @@ describe('the schema', () => {
   });
 });
 
+describe('status indexes', () => {
+  it('list an upload of exactly one chunk, sent in one PATCH, as completed only', async () => {
+    // Its last byte ends a chunk, so a progress update may record it (uploading → assembling) just before the
+    // completion does: the completion must take it out of either index.
+    const agent = request(base);
+    const { path: url, id } = await createUpload(agent, { size: CHUNK });
+    expect((await patch(agent, url, 0, randomBytes(CHUNK))).status).toBe(204);
+    const listedIn = async () => {
+      const statuses = ['uploading', 'assembling', 'completed', 'failed'] as const;
+      const scores = await Promise.all(statuses.map((s) => ctx.redis.zscore(ctx.keys.statusIndex(s), id)));
+      return statuses.filter((_, i) => scores[i] !== null);
+    };
+    await waitFor(async () => (await listedIn()).includes('completed'), { what: 'the completed index to list it' });
+    expect(await listedIn()).toEqual(['completed']);
+  });
+});
+
 describe('progress while one long PATCH streams', () => {
   it('advances chunk by chunk before the request ends', async () => {
     const data = randomBytes(8 * CHUNK);

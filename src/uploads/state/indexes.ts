@@ -27,8 +27,13 @@ export class UploadIndexes {
     await Promise.all([this.redis.zadd(this.keys.expiryIndex, at, id), this.renew(this.keys.expiryIndex)]);
   }
 
-  /** The upload was active at `at` (ms) and is now `status` (it was `previous`). */
-  async active(id: string, status: UploadStatus, at: number, previous?: UploadStatus): Promise<void> {
+  /** The upload was active at `at` (ms) and is now `status`; it was `previous` (or one of them; undefined: any other). */
+  async active(
+    id: string,
+    status: UploadStatus,
+    at: number,
+    previous?: UploadStatus | readonly UploadStatus[],
+  ): Promise<void> {
     const { recentIndex, statusIndex } = this.keys;
     const writes: Array<Promise<unknown>> = [
       this.redis.zadd(recentIndex, at, id),
@@ -36,10 +41,8 @@ export class UploadIndexes {
       this.renew(recentIndex),
       this.renew(statusIndex(status)),
     ];
-    if (previous !== status) {
-      const stale = previous ? [previous] : STATUSES.filter((s) => s !== status);
-      for (const s of stale) writes.push(this.redis.zrem(statusIndex(s), id));
-    }
+    const stale = previous === undefined ? STATUSES : typeof previous === 'string' ? [previous] : previous;
+    for (const s of stale) if (s !== status) writes.push(this.redis.zrem(statusIndex(s), id));
     await Promise.all(writes);
   }
 

@@ -100,7 +100,8 @@ export class UploadTracker {
         ...(sha256 === undefined ? [] : ['sha256', sha256]),
       ),
       this.indexes.due(id, keepUntil),
-      this.indexes.active(id, 'completed', now, recorded === undefined ? 'assembling' : 'uploading'),
+      // With `recorded`, the upload was uploading, or already assembling if a progress update recorded its last byte.
+      this.indexes.active(id, 'completed', now, recorded === undefined ? 'assembling' : ['uploading', 'assembling']),
     ]);
     const reply = await progress;
     if (reply === -1) throw appError('UPLOAD_GONE');
