@@ -33,6 +33,15 @@ describe('health', () => {
     expect(ready.body).toEqual({ status: 'ready', shuttingDown: false, redis: 'ok', uploadDir: 'ok' });
   });
 
+  it('makes the upload directory again when it was removed under a running server (as @tus/file-store does)', async () => {
+    const ctx = await context();
+    await rm(ctx.dir, { recursive: true, force: true });
+    const agent = request(ctx.app);
+    const { path: url, id } = await createUpload(agent, { size: 10 });
+    expect((await patch(agent, url, 0, Buffer.from('0123456789'))).status).toBe(204);
+    expect((await ctx.reader.readRecord(id))?.status).toBe('completed');
+  });
+
   it('/readyz answers 503 when Redis is down, and while shutting down', async () => {
     const redis = await startRedisServer({ dir: path.join(inject('tmpRoot'), `redis-${randomUUID()}`) });
     const ctx = await context({ REDIS_COMMAND_TIMEOUT_MS: '300' }, redis.url);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { close, mkdirSync, open, writev } from 'node:fs';
-import { opendir, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type KvStore, type Upload } from '@tus/utils';
@@ -45,6 +45,13 @@ async function probeDirectory(dir: string): Promise<string> {
  * disk is STORAGE_FULL; any other failure is @tus/utils' write error, as
  * FileStore reports it.
  */
+/** An empty file at `file` (truncated if it is there). */
+function createEmpty(file: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    open(file, 'w', (error, fd) => (error ? reject(error) : close(fd, () => resolve())));
+  });
+}
+
 function openSink(file: string): Promise<ByteSink> {
   const failed = (error: NodeJS.ErrnoException) =>
     error.code === 'ENOSPC' || error.code === 'EDQUOT' ? appError('STORAGE_FULL') : ERRORS.FILE_WRITE_ERROR;
@@ -89,10 +96,12 @@ export function createFileByteStore(directory: string): ByteStore {
   };
   return {
     limits: DEFAULT_GRID,
-    // An empty file, as FileStore.create makes it, without its mkdir of a directory made at start.
+    // An empty file, as FileStore.create makes it, with its mkdir only when the directory made at start is gone.
     create: (id) =>
-      new Promise<void>((resolve, reject) => {
-        open(filePath(id), 'w', (error, fd) => (error ? reject(error) : close(fd, () => resolve())));
+      createEmpty(filePath(id)).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(directory, { recursive: true });
+        await createEmpty(filePath(id));
       }),
     write,
     open: (id) => openSink(filePath(id)),
