@@ -53,6 +53,7 @@ export class RedisLock implements Lock {
     // same connection and in the same round trip as that attempt, so no waiter can find the lock unvouched.
     const vouched = liveness.hold();
     try {
+      await this.beforeAttempt(vouched);
       for (let attempt = 0; ; attempt++) {
         if (signal.aborted || stopping.signal.aborted) throw appError('UPLOAD_LOCKED');
         const set = this.trySet(requestRelease);
@@ -86,6 +87,7 @@ export class RedisLock implements Lock {
     const { liveness } = this.locker;
     const vouched = liveness.hold();
     try {
+      await this.beforeAttempt(vouched);
       const set = this.trySet(requestRelease);
       set.catch(() => {});
       await this.vouchedFor(vouched, set);
@@ -96,6 +98,17 @@ export class RedisLock implements Lock {
     }
     await liveness.release();
     return false;
+  }
+
+  /**
+   * On a Redis Cluster, waits for this instance's key before the first
+   * attempt: its key and the lock are in different slots, sent to their nodes
+   * in no order, and a waiter that read the lock before the key had landed
+   * would take the lock from a live holder. One Redis keeps them in order on
+   * one connection, so there the key goes out with the attempt.
+   */
+  private async beforeAttempt(vouched: Promise<void>): Promise<void> {
+    if (this.locker.redis.isCluster) await vouched;
   }
 
   /**
