@@ -39,12 +39,6 @@ async function probeDirectory(dir: string): Promise<string> {
   }
 }
 
-/**
- * One upload's file open for writing: each batch is one writev at its
- * position (repeated for the rest if the kernel takes fewer bytes). A full
- * disk is STORAGE_FULL; any other failure is @tus/utils' write error, as
- * FileStore reports it.
- */
 /** An empty file at `file` (truncated if it is there). */
 function createEmpty(file: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -52,6 +46,12 @@ function createEmpty(file: string): Promise<void> {
   });
 }
 
+/**
+ * One upload's file open for writing: each batch is one writev at its
+ * position (repeated for the rest if the kernel takes fewer bytes). A full
+ * disk is STORAGE_FULL; any other failure is @tus/utils' write error, as
+ * FileStore reports it.
+ */
 function openSink(file: string): Promise<ByteSink> {
   const failed = (error: NodeJS.ErrnoException) =>
     error.code === 'ENOSPC' || error.code === 'EDQUOT' ? appError('STORAGE_FULL') : ERRORS.FILE_WRITE_ERROR;

@@ -49,8 +49,8 @@ export class RedisLock implements Lock {
     const deadline = Date.now() + options.acquireTimeoutMs;
     const started = Date.now();
     let nudgedAt = 0;
-    // This instance vouches for the lock from before its first attempt: its key is written first, on the
-    // same connection and in the same round trip as that attempt, so no waiter can find the lock unvouched.
+    // This instance vouches for the lock from before its first attempt: its key is written first (on one Redis in
+    // the same round trip as that attempt, on a cluster before it), so no waiter can find the lock unvouched.
     const vouched = liveness.hold();
     try {
       await this.beforeAttempt(vouched);

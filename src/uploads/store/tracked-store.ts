@@ -263,8 +263,7 @@ export class TrackedStore extends DataStore {
   /**
    * Whether this request may write upload `id` now: while it holds the lock,
    * as long as that is certain; without one, only the creation that made the
-   * upload (tus creation takes no lock: nobody can name the upload before it
-   * is answered).
+   * upload (a tus creation without a body takes no lock: see tus-server.ts).
    */
   private mayWrite(request: TusRequest, id: string): boolean {
     if (this.deps.fence(id)) return this.deps.mayWrite(id);

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { appError } from '../../errors/app-error.js';
 
-import type { ByteStore, StagedBytes } from '../bytes/byte-store.js';
+import type { ByteStore, StagedBytes, WriteOptions } from '../bytes/byte-store.js';
 import { BackgroundDigests, type DigestHandle } from '../digests/background-digest.js';
 import { type ChecksumExpectation, checksumHash } from '../digests/checksum.js';
 import type { UploadEvents } from '../events/upload-events.js';
@@ -90,17 +90,11 @@ export class UploadWriter {
           await sink.close();
         }
       } else {
-        end = await writeInSegments(
-          body.direct ? boundedStream(body.direct) : stream,
-          offset,
-          body.chunkSize,
-          async (segment, at, pieceLength) => {
-            const stored = await bytes.write(segment, id, at, { length: pieceLength, guard: body.guard });
-            await throttle.stored(stored);
-            return stored;
-          },
-          { onData, length: body.length, guard: body.guard },
-        );
+        end = await inSegments(stream, offset, body, onData, async (segment, at, options) => {
+          const stored = await bytes.write(segment, id, at, options);
+          await throttle.stored(stored);
+          return stored;
+        });
       }
     } catch (error) {
       digest?.handle.drop();
@@ -153,23 +147,14 @@ export class UploadWriter {
     let failure: unknown;
     const staged: StagedBytes[] = [];
     try {
-      end = await writeInSegments(
-        body.direct ? boundedStream(body.direct) : stream,
-        offset,
-        body.chunkSize,
-        async (segment, at, pieceLength) => {
-          const piece = await bytes.stage(segment, id, at, { length: pieceLength, guard: body.guard });
-          staged.push(piece);
-          return piece.end;
-        },
-        {
-          onData: (data) => {
-            hash.update(data);
-          },
-          length: body.length,
-          guard: body.guard,
-        },
-      );
+      const onData = (data: Buffer) => {
+        hash.update(data);
+      };
+      end = await inSegments(stream, offset, body, onData, async (segment, at, options) => {
+        const piece = await bytes.stage(segment, id, at, options);
+        staged.push(piece);
+        return piece.end;
+      });
     } catch (error) {
       failure = error;
     }
@@ -269,4 +254,26 @@ export class UploadWriter {
     await pipeline(this.deps.bytes.read(id), hash);
     return hash.digest('hex');
   }
+}
+
+/**
+ * The body (the stream @tus/server hands over, or the request's own) in
+ * pieces ending on chunk boundaries, each given to `writePiece` with what the
+ * byte store must know of it (its length, when known, and the guard).
+ */
+function inSegments(
+  stream: Readable,
+  offset: number,
+  body: BodyOptions,
+  onData: ((data: Buffer) => void | Promise<void>) | undefined,
+  writePiece: (segment: Readable, at: number, options: WriteOptions) => Promise<number>,
+): Promise<number> {
+  const { guard, length } = body;
+  return writeInSegments(
+    body.direct ? boundedStream(body.direct) : stream,
+    offset,
+    body.chunkSize,
+    (segment, at, pieceLength) => writePiece(segment, at, { length: pieceLength, guard }),
+    { onData, length, guard },
+  );
 }
