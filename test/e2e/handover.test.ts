@@ -7,7 +7,13 @@ import { Upload } from 'tus-js-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../helpers/digest.js';
 import { type OpenPatch, openPatch } from '../helpers/raw-patch.js';
-import { freePort, killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import {
+  createUploadOn,
+  freePort,
+  killAllServerProcesses,
+  type ServerProcess,
+  startServerProcess,
+} from '../helpers/server-process.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -31,16 +37,6 @@ beforeEach(() => {
   };
 });
 afterEach(() => killAllServerProcesses());
-
-async function create(server: ServerProcess, size: number): Promise<{ path: string; id: string }> {
-  const res = await fetch(`${server.url}/files`, {
-    method: 'POST',
-    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size) },
-  });
-  expect(res.status).toBe(201);
-  const pathname = new URL(res.headers.get('location') as string).pathname;
-  return { path: pathname, id: pathname.split('/').pop() as string };
-}
 
 async function headOn(server: ServerProcess, pathname: string) {
   const started = Date.now();
@@ -77,7 +73,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 describe('handover after a crash (kill -9 of the holder)', () => {
   it('five uploads held mid-PATCH by the killed instance answer HEAD on the other within 2 s, and resume byte-identical', async () => {
     const [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
-    const uploads = await Promise.all(Array.from({ length: 5 }, () => create(a, 16 * CHUNK)));
+    const uploads = await Promise.all(Array.from({ length: 5 }, () => createUploadOn(a, 16 * CHUNK)));
     const datas = uploads.map(() => randomBytes(16 * CHUNK));
     const patches: OpenPatch[] = [];
     for (const [i, upload] of uploads.entries())
@@ -147,7 +143,7 @@ describe('handover after a crash (kill -9 of the holder)', () => {
 describe('a holder that is only paused (SIGSTOP) past the handover window', () => {
   it('writes nothing more when it wakes; the new holder’s bytes are intact', async () => {
     const [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
-    const upload = await create(a, 8 * CHUNK);
+    const upload = await createUploadOn(a, 8 * CHUNK);
     const first = Buffer.alloc(8 * CHUNK, 0xaa);
     const patch = await streaming(a, upload, first, 3 * CHUNK);
     process.kill(a.child.pid as number, 'SIGSTOP');
@@ -200,7 +196,7 @@ describe('handover while the holder lives (a new request ends the one in flight)
       ['same', a],
       ['other', b],
     ] as const) {
-      const upload = await create(a, 32 * CHUNK);
+      const upload = await createUploadOn(a, 32 * CHUNK);
       const data = randomBytes(32 * CHUNK);
       const patch = await streaming(a, upload, data, 4 * CHUNK);
       const head = await headOn(server, upload.path);
@@ -212,7 +208,7 @@ describe('handover while the holder lives (a new request ends the one in flight)
       // The superseded PATCH's sender (say, a client whose network changed) is gone.
       patch.reset();
       // DELETE of an upload another request is streaming into.
-      const other = await create(a, 32 * CHUNK);
+      const other = await createUploadOn(a, 32 * CHUNK);
       const stream = await streaming(a, other, data, 4 * CHUNK);
       const started = Date.now();
       const deleted = await fetch(`${server.url}${other.path}`, {

@@ -2,19 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Upload, type UploadOptions } from 'tus-js-client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/context.js';
+import { describe, expect, it } from 'vitest';
+import { appPerTest } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 
 const CHUNK = 64 * 1024;
 
-let ctx: TestContext;
-let base: string;
-beforeEach(async () => {
-  ctx = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK) });
-  base = await ctx.listen();
-});
-afterEach(() => ctx.close());
+const app = appPerTest({ CHUNK_SIZE_BYTES: String(CHUNK) });
 
 /** tus-js-client's `protocol` option (4.x), which its typings do not list yet. */
 type DraftOptions = UploadOptions & { protocol: 'ietf-draft-03' | 'ietf-draft-05' };
@@ -41,7 +35,7 @@ describe.each([
       });
     };
     const first = new Upload(data, {
-      endpoint: `${base}/files`,
+      endpoint: `${app.base}/files`,
       chunkSize: 4 * CHUNK,
       retryDelays: [],
       metadata: { filename: 'clip.mov', filetype: 'video/quicktime' },
@@ -57,7 +51,7 @@ describe.each([
     });
     const url = first.url as string;
     const id = url.split('/').pop() as string;
-    expect(await ctx.reader.readProgress(id)).toMatchObject({
+    expect(await app.ctx.reader.readProgress(id)).toMatchObject({
       status: 'uploading',
       offset: accepted,
       size: data.length,
@@ -79,8 +73,8 @@ describe.each([
     expect(sent.filter((r) => r.tus !== undefined)).toEqual([]);
     expect(sent.map((r) => r.method)).toEqual(expect.arrayContaining(['POST', 'PATCH', 'HEAD']));
 
-    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
-    const record = await ctx.redis.hgetall(ctx.keys.forUpload(id).upload);
+    expect(sha256(await readFile(path.join(app.ctx.dir, id)))).toBe(sha256(data));
+    const record = await app.ctx.redis.hgetall(app.ctx.keys.forUpload(id).upload);
     expect(record).toMatchObject({
       status: 'completed',
       size: String(data.length),
@@ -92,15 +86,15 @@ describe.each([
       sha256: sha256(data),
     });
     expect(JSON.parse(record.metadata as string)).toEqual({ filename: 'clip.mov', filetype: 'video/quicktime' });
-    expect(await ctx.redis.scard(ctx.keys.forUpload(id).chunksReceived)).toBe(13);
+    expect(await app.ctx.redis.scard(app.ctx.keys.forUpload(id).chunksReceived)).toBe(13);
   });
 
   it('sends the data with the creation, and a resumed upload that is already complete ends at once', async () => {
     const data = randomBytes(3 * CHUNK);
-    const done = await run(data, { endpoint: `${base}/files`, uploadDataDuringCreation: true, protocol });
+    const done = await run(data, { endpoint: `${app.base}/files`, uploadDataDuringCreation: true, protocol });
     const url = done.url as string;
     const id = url.split('/').pop() as string;
-    expect(await ctx.reader.readProgress(id)).toMatchObject({ status: 'completed', sha256: sha256(data) });
+    expect(await app.ctx.reader.readProgress(id)).toMatchObject({ status: 'completed', sha256: sha256(data) });
     // A HEAD tells it the upload is whole (Upload-Length is the offset): nothing more is sent.
     const methods: string[] = [];
     await run(data, { uploadUrl: url, protocol, onBeforeRequest: (req) => void methods.push(req.getMethod()) });

@@ -7,7 +7,12 @@ import { Upload } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
-import { killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import {
+  createUploadOn,
+  killAllServerProcesses,
+  type ServerProcess,
+  startServerProcess,
+} from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -35,19 +40,9 @@ afterEach(async () => {
   redis.disconnect();
 });
 
-async function create(server: ServerProcess, size: number): Promise<{ path: string; id: string }> {
-  const res = await fetch(`${server.url}/files`, {
-    method: 'POST',
-    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size) },
-  });
-  expect(res.status).toBe(201);
-  const pathname = new URL(res.headers.get('location') as string).pathname;
-  return { path: pathname, id: pathname.split('/').pop() as string };
-}
-
 describe('two server processes sharing Redis and an upload directory', () => {
   it('serialise concurrent PATCHes at the same offset: one stores its bytes, the other gets 409 or 423, never a mix', async () => {
-    const { path: url, id } = await create(a, 4 * CHUNK);
+    const { path: url, id } = await createUploadOn(a, 4 * CHUNK);
     const fromA = Buffer.alloc(2 * CHUNK, 0xaa);
     const fromB = Buffer.alloc(2 * CHUNK, 0xbb);
 

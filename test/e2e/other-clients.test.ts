@@ -4,18 +4,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Upload } from 'tus-js-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/context.js';
+import { appPerTest } from '../helpers/context.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
 
 const CHUNK = 64 * 1024;
 
-let ctx: TestContext;
-let base: string;
-beforeEach(async () => {
-  ctx = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK) });
-  base = await ctx.listen();
-});
-afterEach(() => ctx.close());
+const app = appPerTest({ CHUNK_SIZE_BYTES: String(CHUNK) });
 
 // Debian's python3-tuspy (installed by .ci/run), an independent tus client.
 const TUSPY = `
@@ -37,12 +31,12 @@ import { sha256 } from '../helpers/digest.js';
 describe('tuspy (python3-tuspy)', () => {
   it('uploads in chunks, stops, and a new uploader resumes to a byte-identical file', async () => {
     const data = randomBytes(700_000);
-    const file = path.join(ctx.dir, 'source.bin');
+    const file = path.join(app.ctx.dir, 'source.bin');
     await writeFile(file, data);
     const output = await new Promise<string>((resolve, reject) =>
       execFile(
         '/usr/bin/python3',
-        ['-c', TUSPY, `${base}/files`, file, '300000'],
+        ['-c', TUSPY, `${app.base}/files`, file, '300000'],
         { timeout: 30_000 },
         (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
       ),
@@ -50,8 +44,8 @@ describe('tuspy (python3-tuspy)', () => {
     const [resumed, url] = output.trim().split('\n');
     expect(resumed).toBe('resumed-at 300000');
     const id = (url ?? '').split('/').pop() as string;
-    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
-    expect(await ctx.reader.readProgress(id)).toMatchObject({
+    expect(sha256(await readFile(path.join(app.ctx.dir, id)))).toBe(sha256(data));
+    expect(await app.ctx.reader.readProgress(id)).toMatchObject({
       status: 'completed',
       sha256: sha256(data),
       receivedChunks: Math.ceil(data.length / CHUNK),
@@ -63,7 +57,7 @@ describe('tuspy (python3-tuspy)', () => {
 describe('a PATCH whose response is lost', () => {
   let proxy: FaultProxy;
   beforeEach(async () => {
-    proxy = await startFaultProxy(Number(new URL(base).port));
+    proxy = await startFaultProxy(Number(new URL(app.base).port));
   });
   afterEach(() => proxy.close());
 
@@ -89,8 +83,12 @@ describe('a PATCH whose response is lost', () => {
     });
     expect(proxy.dropped).toBe(1);
     const id = url.split('/').pop() as string;
-    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
-    expect(await ctx.reader.readRecord(id)).toMatchObject({ status: 'completed', receivedChunks: 6, totalChunks: 6 });
-    expect(await ctx.redis.scard(ctx.keys.forUpload(id).chunksReceived)).toBe(6);
+    expect(sha256(await readFile(path.join(app.ctx.dir, id)))).toBe(sha256(data));
+    expect(await app.ctx.reader.readRecord(id)).toMatchObject({
+      status: 'completed',
+      receivedChunks: 6,
+      totalChunks: 6,
+    });
+    expect(await app.ctx.redis.scard(app.ctx.keys.forUpload(id).chunksReceived)).toBe(6);
   });
 });

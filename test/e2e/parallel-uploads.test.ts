@@ -2,20 +2,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Upload, type UploadOptions } from 'tus-js-client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/context.js';
+import { describe, expect, it } from 'vitest';
+import { appPerTest } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 import { elapse } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
 
-let ctx: TestContext;
-let base: string;
-beforeEach(async () => {
-  ctx = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK) });
-  base = await ctx.listen();
-});
-afterEach(() => ctx.close());
+const app = appPerTest({ CHUNK_SIZE_BYTES: String(CHUNK) });
 
 type GroupProgress = {
   status: string;
@@ -31,7 +25,7 @@ function watchGroup(group: string) {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const res = await fetch(`${base}/api/groups/${group}/progress`);
+      const res = await fetch(`${app.base}/api/groups/${group}/progress`);
       if (res.ok) seen.push((await res.json()) as GroupProgress);
       await elapse(20); // how often it samples, while the upload runs; not a wait for anything
     }
@@ -47,7 +41,7 @@ function watchGroup(group: string) {
 
 function parallelUpload(data: Buffer, group: string, extra: Partial<UploadOptions> = {}): Upload {
   return new Upload(data, {
-    endpoint: `${base}/files`,
+    endpoint: `${app.base}/files`,
     parallelUploads: 4,
     chunkSize: 256 * 1024,
     metadata: { filename: 'big.bin' },
@@ -71,17 +65,17 @@ describe('tus-js-client with parallelUploads: 4', () => {
     await watcher.stop();
 
     const id = (upload.url as string).split('/').pop() as string;
-    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    expect(sha256(await readFile(path.join(app.ctx.dir, id)))).toBe(sha256(data));
     // While it ran, the dashboard saw one file in four parts, advancing.
     const during = watcher.seen.filter((p) => p.parts.length === 4 && p.final === null);
     expect(during.length).toBeGreaterThan(0);
     expect(during.some((p) => p.receivedChunks > 0 && p.receivedChunks < (p.totalChunks ?? 0))).toBe(true);
     expect(during.at(-1)?.parts.every((part) => part.missingRanges !== undefined)).toBe(true);
 
-    const final = (await (await fetch(`${base}/api/groups/${group}/progress`)).json()) as GroupProgress;
+    const final = (await (await fetch(`${app.base}/api/groups/${group}/progress`)).json()) as GroupProgress;
     expect(final).toMatchObject({ status: 'completed', final: { id, status: 'completed', sha256: sha256(data) } });
     expect(final.parts).toHaveLength(4);
-    const own = (await (await fetch(`${base}/api/uploads/${id}/progress`)).json()) as {
+    const own = (await (await fetch(`${app.base}/api/uploads/${id}/progress`)).json()) as {
       parts: unknown[];
       metadata: unknown;
     };
@@ -103,7 +97,7 @@ describe('tus-js-client with parallelUploads: 4', () => {
       upload.options.onError = reject;
       upload.start();
     });
-    const halfway = (await (await fetch(`${base}/api/groups/${group}/progress`)).json()) as GroupProgress;
+    const halfway = (await (await fetch(`${app.base}/api/groups/${group}/progress`)).json()) as GroupProgress;
     expect(halfway.parts).toHaveLength(4);
     expect(halfway.final).toBeNull();
 
@@ -113,8 +107,8 @@ describe('tus-js-client with parallelUploads: 4', () => {
       upload.start();
     });
     const id = (upload.url as string).split('/').pop() as string;
-    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
-    const after = (await (await fetch(`${base}/api/groups/${group}/progress`)).json()) as GroupProgress;
+    expect(sha256(await readFile(path.join(app.ctx.dir, id)))).toBe(sha256(data));
+    const after = (await (await fetch(`${app.base}/api/groups/${group}/progress`)).json()) as GroupProgress;
     expect(after.parts.map((p) => p.id).sort()).toEqual(halfway.parts.map((p) => p.id).sort());
     expect(after.final?.sha256).toBe(sha256(data));
   });

@@ -9,7 +9,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
-import { killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import {
+  createUploadOn,
+  killAllServerProcesses,
+  type ServerProcess,
+  startServerProcess,
+} from '../helpers/server-process.js';
 import { type SwiftProxy, startSwiftProxy } from '../helpers/swift.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -35,15 +40,6 @@ function sharedEnv(extra: Record<string, string> = {}): () => Record<string, str
     ...extra,
   };
   return () => ({ ...common, UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'instance-')) });
-}
-
-async function create(server: ServerProcess, size: number): Promise<string> {
-  const res = await fetch(`${server.url}/files`, {
-    method: 'POST',
-    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size) },
-  });
-  expect(res.status).toBe(201);
-  return new URL(res.headers.get('location') as string).pathname;
 }
 
 async function offsetOn(server: ServerProcess, pathname: string): Promise<{ status: number; offset: number }> {
@@ -77,7 +73,7 @@ describe('S3 across instances (no shared disk)', () => {
     const env = sharedEnv();
     const [a, b] = await Promise.all([startServerProcess(env()), startServerProcess(env())]);
     const data = randomBytes(3 * PART + 333);
-    const pathname = await create(a, data.length);
+    const pathname = (await createUploadOn(a, data.length)).path;
     const cuts = [0, 3 * MiB, PART + 7, 2 * PART, data.length];
     for (let i = 0; i + 1 < cuts.length; i++) {
       const server = i % 2 === 0 ? a : b;
@@ -95,7 +91,7 @@ describe('S3 across instances (no shared disk)', () => {
     const env = sharedEnv();
     const [a, b] = await Promise.all([startServerProcess(env()), startServerProcess(env())]);
     const data = randomBytes(3 * PART);
-    const pathname = await create(a, data.length);
+    const pathname = (await createUploadOn(a, data.length)).path;
     const patch = openPatch(a.url, pathname, 0, data.length);
     await patch.write(data.subarray(0, PART + 2 * MiB));
     const id = pathname.split('/').pop() as string;
@@ -138,7 +134,7 @@ describe('S3 stops answering (the Swift proxy SIGSTOPped)', () => {
     const env = sharedEnv({ S3_ENDPOINT: proxy.endpoint, S3_REQUEST_TIMEOUT_MS: '1500' });
     const server = await startServerProcess(env());
     const data = randomBytes(2 * PART);
-    const pathname = await create(server, data.length);
+    const pathname = (await createUploadOn(server, data.length)).path;
     expect(await patchOn(server, pathname, 0, data.subarray(0, PART))).toBe(204);
     process.kill(proxy.pid, 'SIGSTOP');
     try {

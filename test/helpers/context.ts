@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
-import { inject } from 'vitest';
+import { afterEach, beforeEach, inject } from 'vitest';
 import { createApp } from '../../src/app/create-app.js';
 import { type Config, loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer } from '../../src/http/server.js';
@@ -62,4 +62,18 @@ export async function createTestContext(
       redis.disconnect();
     },
   };
+}
+
+/**
+ * A fresh app for each test of a file, listening on a loopback port: `app.ctx`
+ * and its `app.base` URL are the current test's, closed after it.
+ */
+export function appPerTest(env: Record<string, string> = {}): { readonly ctx: TestContext; readonly base: string } {
+  const app = {} as { ctx: TestContext; base: string };
+  beforeEach(async () => {
+    app.ctx = await createTestContext(env);
+    app.base = await app.ctx.listen();
+  });
+  afterEach(() => app.ctx.close());
+  return app;
 }

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { expect } from 'vitest';
 import { waitFor } from './wait.js';
 
 export async function freePort(): Promise<number> {
@@ -66,4 +67,15 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 /** Kills every server process still running (for afterEach, so a failed test leaves nothing behind). */
 export async function killAllServerProcesses(): Promise<void> {
   await Promise.all([...running].map((s) => s.kill()));
+}
+
+/** Creates an upload of `size` bytes on `server` (a tus POST, expected to answer 201); its path and ID. */
+export async function createUploadOn(server: ServerProcess, size: number): Promise<{ path: string; id: string }> {
+  const res = await fetch(`${server.url}/files`, {
+    method: 'POST',
+    headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(size) },
+  });
+  expect(res.status).toBe(201);
+  const pathname = new URL(res.headers.get('location') as string).pathname;
+  return { path: pathname, id: pathname.split('/').pop() as string };
 }
