@@ -59,4 +59,13 @@ describe('writeDirect', () => {
       `land ${2 * CHUNK}+100`,
     ]);
   });
+
+  it('a chunk that overruns the room: the bytes that fit are written, then the body is refused', async () => {
+    const log: string[] = [];
+    const source = new PassThrough();
+    const writing = writeDirect({ source, room: 1000 }, slowSink(1, log), 0, { chunkSize: CHUNK });
+    source.write(Buffer.alloc(1500));
+    await expect(writing).rejects.toMatchObject({ code: 'BODY_EXCEEDS_LENGTH' });
+    expect(log).toEqual(['start 0+1000', 'land 0+1000']);
+  });
 });

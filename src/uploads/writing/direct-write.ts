@@ -132,13 +132,13 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
       );
     };
     const onChunk = (chunk: Buffer) => {
-      let data = chunk;
-      if (received + data.length > limit) {
-        data = data.subarray(0, limit - received);
-        // Past what the upload can take: the bytes that fit are written, then the body is refused.
-        end({ error: appError('BODY_EXCEEDS_LENGTH') });
-      }
-      if (data.length === 0) return;
+      const over = received + chunk.length > limit;
+      const data = over ? chunk.subarray(0, limit - received) : chunk;
+      if (data.length > 0) take(data);
+      // Past what the upload can take: the bytes that fit are written (end flushes them), then the body is refused.
+      if (over) end({ error: appError('BODY_EXCEEDS_LENGTH') });
+    };
+    const take = (data: Buffer) => {
       received += data.length;
       const seen = onData?.(data);
       if (seen) {
