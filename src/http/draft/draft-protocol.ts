@@ -11,8 +11,7 @@ import { errorHeaders, toAppError } from '../errors.js';
 import type { Protocol } from '../tus/request-frame.js';
 import { corsHeaders, settleUnreadBody } from '../tus/tus-headers.js';
 import { uploadIdFromPath } from '../tus/upload-path.js';
-import { hasContent } from './draft-body.js';
-import { type DraftRequest, readDraftRequest } from './draft-request.js';
+import { type DraftRequest, hasContent, readDraftRequest } from './draft-request.js';
 import {
   completenessHeader,
   DRAFT_RESPONSE_HEADERS,
@@ -78,9 +77,12 @@ export function draftProtocol(deps: DraftDeps) {
     const uploadId = method === 'POST' ? undefined : uploadIdFromPath(pathname, tusPath);
     let version: InteropVersion = 6;
     let said: DraftRequest | undefined;
+    const writes = (method === 'POST' || method === 'PATCH') && hasContent(req);
     return {
       uploadId,
-      writes: (method === 'POST' || method === 'PATCH') && hasContent(req),
+      writes,
+      // The store reads the content itself, straight from the request, as for tus.
+      body: writes ? req : undefined,
       check: () => {
         version = interopVersionOf(req);
         checkTarget(method, atEndpoint, uploadId !== undefined);

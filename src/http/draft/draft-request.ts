@@ -59,3 +59,7 @@ export function readDraftRequest(req: IncomingMessage, method: string, version: 
   // -01: an append without Upload-Incomplete ends the upload; -02 on: only Upload-Complete: ?1 does.
   return { completes: requestCompletes(req, version) ?? version === 3, offset, declared };
 }
+
+/** Whether a request has content (Content-Length above 0, or a chunked body). */
+export const hasContent = (req: IncomingMessage): boolean =>
+  req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import type { Lock, Upload } from '@tus/utils';
-import { appError } from '../../errors/app-error.js';
+import { AppError, appError } from '../../errors/app-error.js';
 import { newUploadId } from '../../uploads/model/upload-id.js';
 import { uploadUrl } from '../tus/tus-headers.js';
-import { DraftBody, hasContent } from './draft-body.js';
 import { answer, type Exchange } from './draft-protocol.js';
+import { hasContent } from './draft-request.js';
 import { metadataOf, newUpload } from './draft-upload.js';
 import { sendUploadResumptionSupported } from './informational.js';
 import { completenessHeader, uploadLimit } from './interop.js';
@@ -26,11 +26,11 @@ export async function create(x: Exchange): Promise<void> {
   const max = await deps.store.maxSizeFor(undefined, String(req.headers['upload-metadata'] ?? '') || null);
   if (size !== undefined && size > max) throw appError('UPLOAD_TOO_LARGE');
   const upload = await newUpload(x, newUploadId(), size, metadataOf(req));
-  const body = hasContent(req) ? new DraftBody(req) : undefined;
+  const content = hasContent(req);
   const limit: Record<string, string> = version >= 6 ? { 'Upload-Limit': uploadLimit(max) } : {};
   const location = uploadUrl(req, upload.id, deps.config);
   let end = 0;
-  const lock = await lockUpload(x, upload.id, body);
+  const lock = await lockUpload(x, upload.id);
   try {
     await deps.store.create(upload);
     x.known.current = { offset: 0, complete: size === 0 };
@@ -39,11 +39,11 @@ export async function create(x: Exchange): Promise<void> {
       Location: location,
       ...limit,
     });
-    end = await appendContent(x, upload.id, 0, body, { completes, size, max });
+    end = await appendContent(x, upload.id, 0, content, { completes, size });
   } finally {
     await lock.unlock();
   }
-  if (body?.wasReleased) return void x.res.destroy();
+  if (x.served.superseded) return void x.res.destroy();
   const complete = x.known.current?.complete ?? false;
   answer(x, 201, {
     Location: location,
@@ -56,7 +56,7 @@ export async function create(x: Exchange): Promise<void> {
 /** Offset retrieval: HEAD to the upload URL. It ends a transfer in flight first, so its offset is the one to append at. */
 export async function retrieveOffset(x: Exchange, id: string): Promise<void> {
   const { version, deps } = x;
-  const lock = await lockUpload(x, id, undefined);
+  const lock = await lockUpload(x, id);
   let upload: Upload;
   try {
     upload = await deps.store.getUpload(id);
@@ -81,9 +81,9 @@ export async function append(x: Exchange, id: string): Promise<void> {
   const { req, deps, input } = x;
   const { completes, declared } = x.said;
   const offset = x.said.offset as number;
-  const body = hasContent(req) ? new DraftBody(req) : undefined;
+  const content = hasContent(req);
   let end = offset;
-  const lock = await lockUpload(x, id, body);
+  const lock = await lockUpload(x, id);
   try {
     const upload = await deps.store.getUpload(id);
     x.known.current = { offset: upload.offset, complete: isComplete(upload) };
@@ -97,17 +97,17 @@ export async function append(x: Exchange, id: string): Promise<void> {
     const max = await deps.store.maxSizeFor(id, null);
     if (size !== undefined && size > max) throw appError('UPLOAD_TOO_LARGE');
     if (size !== undefined && upload.size === undefined) await deps.store.declareUploadLength(id, size);
-    end = await appendContent(x, id, offset, body, { completes, size, max });
+    end = await appendContent(x, id, offset, content, { completes, size });
   } finally {
     await lock.unlock();
   }
-  if (body?.wasReleased) return void x.res.destroy();
+  if (x.served.superseded) return void x.res.destroy();
   answerAppend(x, end, x.known.current?.complete ?? false);
 }
 
 /** Upload cancellation: DELETE to the upload URL (it ends a transfer in flight first). */
 export async function cancel(x: Exchange, id: string): Promise<void> {
-  const lock = await lockUpload(x, id, undefined);
+  const lock = await lockUpload(x, id);
   try {
     await x.deps.store.remove(id);
   } finally {
@@ -134,39 +134,42 @@ function refuseOverlongContent(contentLength: number | undefined, offset: number
   }
 }
 
-type Appending = Readonly<{ completes: boolean; size: number | undefined; max: number }>;
+type Appending = Readonly<{ completes: boolean; size: number | undefined }>;
 
 /**
  * Stores a request's content at `offset` and, when the request completes the
- * upload, completes it. The content may not go past the final size (-05: "MUST
- * stop appending bytes to the upload once the offset reaches the final size and
- * reject the request with a 400"); what came before that is kept.
+ * upload, completes it. The store reads the content itself, straight from the
+ * request (as for tus: see TusRequestInput.body), up to the final size or the
+ * most an upload may be. The content may not go past the final size (-05:
+ * "MUST stop appending bytes to the upload once the offset reaches the final
+ * size and reject the request with a 400"); what came before that is kept.
  */
 async function appendContent(
   x: Exchange,
   id: string,
   offset: number,
-  body: DraftBody | undefined,
-  { completes, size, max }: Appending,
+  content: boolean,
+  { completes, size }: Appending,
 ): Promise<number> {
   const { store } = x.deps;
   let end = offset;
   // A completing request with no content still goes through the store: it finishes an upload whose last byte is in.
-  if (body || (completes && !x.known.current?.complete)) {
-    const room = (size ?? max) - offset;
+  if (content || (completes && !x.known.current?.complete)) {
     try {
-      end = await store.write(body ? body.open(room) : Readable.from([]), id, offset);
-      if (body?.overflowed)
-        throw size === undefined ? appError('UPLOAD_TOO_LARGE') : appError('BEYOND_FINAL_SIZE', { size });
+      end = await store.write(Readable.from([]), id, offset);
     } catch (error) {
       // The error's answer says where the upload now stands.
       const upload = await store.getUpload(id).catch(() => undefined);
       if (upload) x.known.current = { offset: upload.offset, complete: isComplete(upload) };
+      // Past the room it had: the bytes that fit are stored (and complete the upload when they reach its size).
+      if (error instanceof AppError && error.code === 'BODY_EXCEEDS_LENGTH') {
+        throw size === undefined ? appError('UPLOAD_TOO_LARGE') : appError('BEYOND_FINAL_SIZE', { size });
+      }
       throw error;
     }
   }
   x.known.current = { offset: end, complete: size !== undefined && end === size };
-  if (!completes || body?.wasReleased) return end;
+  if (!completes || x.served.superseded) return end;
   if (size === undefined) {
     // A chunked body that completes an upload of unknown length: its length is what arrived.
     await store.declareUploadLength(id, end);
@@ -183,14 +186,14 @@ async function appendContent(
 /**
  * Takes the upload's lock. Another request that asks for it while this one
  * holds it ends this one's transfer (the draft: "The server MAY terminate any
- * ongoing [...] upload append for the same upload URL"); the bytes that came
- * are kept and recorded before the lock passes.
+ * ongoing [...] upload append for the same upload URL"): the store stops
+ * reading, and the bytes that came are kept and recorded before the lock passes.
  */
-async function lockUpload(x: Exchange, id: string, body: DraftBody | undefined): Promise<Lock> {
+async function lockUpload(x: Exchange, id: string): Promise<Lock> {
   const lock = x.deps.locker.newLock(id);
   const gone = new AbortController();
   x.res.once('close', () => gone.abort());
-  await lock.lock(gone.signal, () => body?.release());
+  await lock.lock(gone.signal, () => {});
   return lock;
 }
 

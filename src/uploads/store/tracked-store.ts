@@ -134,9 +134,9 @@ export class TrackedStore extends DataStore {
         ? await this.deps.writer.writeVerified(stream, id, offset, body, checksum)
         : await this.deps.writer.write(stream, id, offset, body);
       request.outcome.stored = end - offset;
-      if (bodyLength !== undefined && end - offset < bodyLength && this.deps.handingOver(id)) {
-        request.outcome.superseded = true;
-      }
+      // Cut short by a request that took the upload over: less than its length, or a chunked body that did not end.
+      const cutShort = bodyLength !== undefined ? end - offset < bodyLength : source?.readableEnded === false;
+      if (cutShort && this.deps.handingOver(id)) request.outcome.superseded = true;
       return end;
     } finally {
       fence?.removeEventListener('abort', stopWriting);
