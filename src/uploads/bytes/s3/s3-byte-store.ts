@@ -91,11 +91,9 @@ export class S3ByteStore implements ByteStore {
       const end = offset + length;
       const completesPart = within + length >= state.partSize || end === size;
       // The whole upload in this one request, and no part sent yet: one PutObject of the final object.
-      if (offset === 0 && end === size && !state.uploadId && completesPart && length <= state.partSize) {
-        return await this.send(id, state, n, within, source, length, { whole: true }, options.guard);
-      }
-      const tailKey = completesPart ? undefined : this.tailKey(id);
-      return await this.send(id, state, n, within, source, length, tailKey ? { tail: tailKey } : {}, options.guard);
+      const whole = offset === 0 && end === size && !state.uploadId && completesPart && length <= state.partSize;
+      const as = whole ? { whole } : completesPart ? {} : { tail: this.tailKey(id) };
+      return await this.send(id, state, n, within, source, length, as, options.guard);
     } finally {
       await spooled?.remove();
     }
@@ -130,9 +128,7 @@ export class S3ByteStore implements ByteStore {
     const sending = bucket.send<UploadPartCommandOutput | PutObjectCommandOutput>(
       objectKey ? 'PutObject' : 'UploadPart',
       command,
-      {
-        signal: body.signal,
-      },
+      { signal: body.signal },
     );
     sending.catch(() => {});
     try {
