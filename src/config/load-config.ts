@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { S3_LIMITS } from '../uploads/bytes/s3/s3-limits.js';
 import type { Setting } from './setting-types.js';
 import { type JWT_ALGORITHMS, SETTINGS } from './settings.js';
 
@@ -115,8 +116,7 @@ function combinationProblems({ auth, webhooks, storage, uploads }: SettingValues
   return problems;
 }
 
-/** S3's smallest part: with STORAGE=s3, a chunk of the progress grid is a part. */
-const S3_MIN_PART_BYTES = 5 * 1024 * 1024;
+const S3_MIN_PART_BYTES = S3_LIMITS.minChunkBytes;
 
 function storageProblems(storage: SettingValues['storage'], chunkSizeBytes: number): string[] {
   if (storage.kind === 'file') {

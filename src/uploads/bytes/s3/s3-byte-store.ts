@@ -13,13 +13,11 @@ import { type ByteState, type ByteStates, heldBytes } from './byte-state.js';
 import { PartBody } from './part-body.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { concatenateInS3 } from './s3-concatenation.js';
+import { S3_LIMITS } from './s3-limits.js';
 import { multipartOf } from './s3-multipart.js';
 import { fetchObject, listUploads, probeBucket, removeUpload } from './s3-objects.js';
 import { sealUpload } from './s3-seal.js';
 import { spool } from './spool.js';
-
-/** S3's smallest part (all but the last) and most parts per multipart upload. */
-export const S3_LIMITS = { minChunkBytes: 5 * 1024 * 1024, maxChunks: 10_000 } as const;
 
 export type S3ByteStoreDeps = Readonly<{
   bucket: S3Bucket;

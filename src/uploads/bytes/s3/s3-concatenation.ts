@@ -8,12 +8,12 @@ import { appError } from '../../../errors/app-error.js';
 import type { PartialBytes } from '../byte-store.js';
 import { PartBody } from './part-body.js';
 import type { S3ByteStoreDeps } from './s3-byte-store.js';
+import { S3_LIMITS } from './s3-limits.js';
 import { multipartOf } from './s3-multipart.js';
 
-const MIN_PART_BYTES = 5 * 1024 * 1024;
+const { minChunkBytes: MIN_PART_BYTES, maxChunks: MAX_PARTS } = S3_LIMITS;
 /** S3's largest copied part. */
 const MAX_COPY_BYTES = 5 * 1024 * 1024 * 1024;
-const MAX_PARTS = 10_000;
 
 type Range = Readonly<{ key: string; start: number; end: number }>;
 /** A part copied inside S3 from one object's range, or sent by this server from several ranges (a bridge). */

@@ -31,7 +31,7 @@ export async function sealUpload(deps: S3ByteStoreDeps, id: string): Promise<voi
     // No part was ever sent: the upload is its tail (copied into place inside S3), or empty.
     const etag = state.tail ? await copyInto(bucket, state.tail.key, key) : await putEmpty(bucket, key, undefined);
     await states.seal(id, heldBytes(state), etag);
-    if (state.tail) for await (const tail of bucket.objects(`${key}.tail-`)) await bucket.deleteQuietly(tail.key);
+    if (state.tail) await removeTails(bucket, key);
     return;
   }
   let count = state.partCount;
@@ -51,6 +51,11 @@ export async function sealUpload(deps: S3ByteStoreDeps, id: string): Promise<voi
   }
   const etag = count === 0 ? await putEmpty(bucket, key, state.uploadId) : await complete(deps, id, key, state, count);
   await states.seal(id, heldBytes(state), etag);
+  await removeTails(bucket, key);
+}
+
+/** The tail objects of the upload whose final object is `key`, once the object holds their bytes. */
+async function removeTails(bucket: S3Bucket, key: string): Promise<void> {
   for await (const tail of bucket.objects(`${key}.tail-`)) await bucket.deleteQuietly(tail.key);
 }
 
