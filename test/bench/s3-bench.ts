@@ -110,14 +110,7 @@ async function throughServer(kind: S3Kind, sizes: Sizes, env: Record<string, str
     const smallSeconds = (performance.now() - started) / 1000;
     const smallCpuMs = server.cpuMs() - cpu;
     small.close();
-    return {
-      largeMbPerSecond: (sizes.largeCount * sizes.largeMiB * MiB) / 1e6 / largeSeconds,
-      largeCpuMsPerMiB: largeCpuMs / (sizes.largeCount * sizes.largeMiB),
-      smallUploadsPerSecond: sizes.smallCount / smallSeconds,
-      smallP99Ms: percentile(latencies, 99),
-      smallCpuMsPerUpload: smallCpuMs / sizes.smallCount,
-      peakRssMiB: server.peakRssMiB(),
-    };
+    return rowOf(sizes, { largeSeconds, largeCpuMs, smallSeconds, smallCpuMs, latencies }, server.peakRssMiB());
   } finally {
     await server.stop();
   }
@@ -161,12 +154,25 @@ async function bareSdk(client: S3Client, Bucket: string, sizes: Sizes, prefix: s
   });
   const smallSeconds = (performance.now() - started) / 1000;
   const smallCpuMs = cpuMs() - cpu;
+  return rowOf(sizes, { largeSeconds, largeCpuMs, smallSeconds, smallCpuMs, latencies }, null);
+}
+
+type Timings = Readonly<{
+  largeSeconds: number;
+  largeCpuMs: number;
+  smallSeconds: number;
+  smallCpuMs: number;
+  latencies: number[];
+}>;
+
+/** One kind's row, from the two workloads' times, CPU and latencies. */
+function rowOf(sizes: Sizes, t: Timings, peakRssMiB: number | null): Row {
   return {
-    largeMbPerSecond: (sizes.largeCount * sizes.largeMiB * MiB) / 1e6 / largeSeconds,
-    largeCpuMsPerMiB: largeCpuMs / (sizes.largeCount * sizes.largeMiB),
-    smallUploadsPerSecond: sizes.smallCount / smallSeconds,
-    smallP99Ms: percentile(latencies, 99),
-    smallCpuMsPerUpload: smallCpuMs / sizes.smallCount,
-    peakRssMiB: null,
+    largeMbPerSecond: (sizes.largeCount * sizes.largeMiB * MiB) / 1e6 / t.largeSeconds,
+    largeCpuMsPerMiB: t.largeCpuMs / (sizes.largeCount * sizes.largeMiB),
+    smallUploadsPerSecond: sizes.smallCount / t.smallSeconds,
+    smallP99Ms: percentile(t.latencies, 99),
+    smallCpuMsPerUpload: t.smallCpuMs / sizes.smallCount,
+    peakRssMiB,
   };
 }
