@@ -17,10 +17,12 @@ import { UploadLifecycle } from '../uploads/lifecycle/upload-lifecycle.js';
 import { isUploadId } from '../uploads/model/upload-id.js';
 import type { UploadRecord } from '../uploads/model/upload-record.js';
 import type { UploadReader } from '../uploads/read/upload-reader.js';
+import { IdempotencyKeys } from '../uploads/state/idempotency-keys.js';
 import { UploadIndexes } from '../uploads/state/indexes.js';
 import { OwnerSlots } from '../uploads/state/owner-slots.js';
 import { UploadTracker } from '../uploads/state/tracker.js';
 import { TrackedStore } from '../uploads/store/tracked-store.js';
+import { UploadStore } from '../uploads/store/upload-store.js';
 import { UploadWriter } from '../uploads/writing/upload-writer.js';
 
 export type UploadsDeps = Readonly<{
@@ -99,7 +101,7 @@ export function wireUploads(deps: UploadsDeps) {
     digest,
     onLateError: (error) => logger.warn({ err: error }, 'could not record progress'),
   });
-  const store = new TrackedStore({
+  const uploadStore = new UploadStore({
     bytes,
     tracker,
     reader,
@@ -108,15 +110,12 @@ export function wireUploads(deps: UploadsDeps) {
     chunkSizeBytes: config.uploads.chunkSizeBytes,
     maxSizeBytes: config.uploads.maxSizeBytes,
     uploadTtlMs,
-    fence: (id) => locker.fence(id),
-    mayWrite: (id) => locker.holds(id),
-    handingOver: (id) => locker.handingOver(id),
-    onReleaseAsked: (id, listener) => locker.onReleaseAsked(id, listener),
-    takeLockedRead: (id) => locker.takeRead(id),
-    sweep: async () => {
-      const report = await sweeper.sweep();
-      return report.expired + report.orphanFiles + report.orphanRecords;
-    },
+  });
+  // A creation's Idempotency-Key names its upload as long as the upload may live, unfinished then completed.
+  const idempotency = new IdempotencyKeys(redis, keys, uploadTtlMs + completedRetentionMs);
+  const store = new TrackedStore(uploadStore, async () => {
+    const report = await sweeper.sweep();
+    return report.expired + report.orphanFiles + report.orphanRecords;
   });
   const concatenation = new Concatenation({
     redis,
@@ -139,7 +138,9 @@ export function wireUploads(deps: UploadsDeps) {
     locker,
     sweeper,
     writer,
-    store,
+    uploadStore,
+    tusStore: store,
+    idempotency,
     concatenation,
     /** Checks the byte store, and connects what listens in the background (lock release requests). */
     start: async () => {

@@ -30,7 +30,7 @@ export type AccessGrant = Readonly<{ owner?: string; limits?: Partial<OwnerLimit
  */
 export type Authorizer = (request: AccessRequest) => AccessGrant | Promise<AccessGrant>;
 
-export type { Caller } from '../uploads/store/request-context.js';
+export type { Caller } from '../uploads/model/caller.js';
 
 /** A refusal with the status and message the client sees (401 gets the WWW-Authenticate header RFC 6750 asks for). */
 export function accessDenied(status: number, message: string): AppError {

@@ -8,9 +8,9 @@ import { entry } from './entry.js';
 export const DRAFT_ERRORS = {
   INTEROP_VERSION_UNSUPPORTED: entry<{ version: string; supported: readonly number[] }>(
     400,
-    'Upload-Draft-Interop-Version names a version this server does not speak',
+    'Upload-Draft-Interop-Version names a version this server does not speak, on a request that is not a whole upload in one creation (which is stored as an ordinary upload)',
     (p) =>
-      `Upload-Draft-Interop-Version ${p.version} is not supported: this server speaks interop versions ${p.supported.join(', ')} of draft-ietf-httpbis-resumable-upload`,
+      `Upload-Draft-Interop-Version ${p.version} is not supported: this server speaks interop versions ${p.supported.join(', ')} of draft-ietf-httpbis-resumable-upload. A creation with the whole file (without Upload-Complete: ?0) is stored all the same; nothing else of an unknown version is`,
   ),
   INVALID_FIELD: entry<{ field: string; expected: string }>(
     400,
@@ -22,10 +22,11 @@ export const DRAFT_ERRORS = {
     'A draft request carries a field its procedure forbids (a HEAD or DELETE with Upload-Offset or Upload-Complete, a creation with an Upload-Offset other than 0)',
     (p) => `A ${p.procedure} must not carry ${p.field}`,
   ),
-  COMPLETENESS_REQUIRED: entry<{ field: string }>(
+  COMPLETENESS_REQUIRED: entry<{ field: string; procedure: 'creation' | 'append' }>(
     400,
-    'A draft creation does not say whether its content is the whole upload',
-    (p) => `A creation must carry ${p.field}: say whether this request's content is the whole upload`,
+    'A draft creation (or, from interop version 7, an append) does not say whether its content ends the upload',
+    (p) =>
+      `${p.procedure === 'append' ? 'An append' : 'A creation'} must carry ${p.field}: say whether this request's content ends the upload`,
   ),
   DRAFT_METHOD_NOT_ALLOWED: entry<{ method: string }>(
     405,
@@ -40,7 +41,7 @@ export const DRAFT_ERRORS = {
   ),
   UPLOAD_ALREADY_COMPLETE: entry(
     400,
-    'An append to an upload that is complete (draft -04: "MUST NOT modify the upload resource and MUST respond with a 400 (Bad Request)")',
+    'An append to an upload that is complete, up to interop version 8 (draft -04: "MUST NOT modify the upload resource and MUST respond with a 400 (Bad Request)"); from 9 a content-less completing one gets the final response again',
     () => 'This upload is already complete: nothing more can be appended',
   ),
   LENGTH_INCONSISTENT: entry<{ detail: string }>(

@@ -112,6 +112,16 @@ export const REQUEST_ERRORS = {
     'A PATCH declares Upload-Length for an upload whose length is known',
     () => 'Upload-Length was already declared for this upload',
   ),
+  INVALID_IDEMPOTENCY_KEY: entry(
+    400,
+    "A creation's Idempotency-Key is empty, longer than 255 characters, or not visible ASCII",
+    () => 'Idempotency-Key must be 1 to 255 visible ASCII characters (a quoted string or a bare token)',
+  ),
+  IDEMPOTENCY_KEY_REUSED: entry(
+    422,
+    'A creation reuses an Idempotency-Key for an upload of another size (draft-ietf-httpapi-idempotency-key-header: 422)',
+    () => 'This Idempotency-Key was used for an upload of another size: use a new key for a new upload',
+  ),
   LENGTH_BELOW_OFFSET: entry(
     400,
     'A declared Upload-Length is smaller than the bytes already received',

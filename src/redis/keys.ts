@@ -31,6 +31,8 @@ export type Keys = Readonly<{
   group(group: string, owner: string | undefined): string;
   /** Which final upload was made of a given list of partials (so a retried final POST makes no second one). */
   concatenation(partialsDigest: string): string;
+  /** Which upload a creation with one owner's Idempotency-Key made (so a retried creation makes no second one). */
+  idempotency(owner: string | undefined, key: string): string;
   /** An upload's lock (same slot as its keys). */
   lock(id: string): string;
   /** An instance's liveness key (see InstanceLiveness): gone means the instance may be taken for dead. */
@@ -79,6 +81,12 @@ export function createKeys(prefix: string): Keys {
     group: (group: string, owner: string | undefined) =>
       owner === undefined ? `${prefix}group:{${group}}` : `${prefix}group:{${encodeURIComponent(owner)}/${group}}`,
     concatenation: (partialsDigest: string) => `${prefix}concat:{${partialsDigest}}`,
+    // The client's key and its owner, hashed: no brace or space of theirs shapes the key, and its length is bounded.
+    idempotency: (owner: string | undefined, key: string) =>
+      `${prefix}idempotency:{${createHash('sha256')
+        .update(`${owner === undefined ? '-' : `+${owner}`}\n${key}`)
+        .digest('hex')
+        .slice(0, 32)}}`,
     lock: (id: string) => `${prefix}lock:{${id}}`,
     instance: (id: string) => `${prefix}instance:{${id}}`,
     lockReleaseChannel: `${prefix}locks:release`,

@@ -1,17 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { Upload } from '@tus/utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { newUploadId } from '../../src/uploads/model/upload-id.js';
-import { createUploadsContext, inTusRequest, type UploadsContext } from '../helpers/uploads.js';
-import { elapse } from '../helpers/wait.js';
+import { anonymous, createUploadsContext, type UploadsContext } from '../helpers/uploads.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 /**
- * What any byte store must do under the tracked store, in our words after
+ * What any byte store must do under the upload store, in our words after
  * tus-node-server's shared store tests: create, write at offsets, read back,
- * declare a deferred length, remove, expire. `env` selects the byte store
- * (and anything it needs); each test gets its own key prefix and folder.
+ * declare a deferred length, remove, expire. Bytes go in exactly as a request's
+ * do: through UploadStore.append, under the upload's lock, read straight from
+ * the body. `env` selects the byte store (and anything it needs); each test
+ * gets its own key prefix and folder.
  */
 export function describeStoreContract(
   name: string,
@@ -30,20 +31,23 @@ export function describeStoreContract(
       return ctx;
     };
     const create = (ctx: UploadsContext, size: number | undefined, metadata: Record<string, string> = {}) =>
-      inTusRequest({ method: 'POST' }, () =>
-        ctx.store.create(new Upload({ id: newUploadId(), size, offset: 0, metadata })),
-      );
-    // As @tus/server writes: under the upload's lock.
+      ctx.uploadStore.create({ id: newUploadId(), size, metadata, caller: anonymous, partial: false });
+    // As a request appends: the upload opened under its lock, the body read straight from its stream.
     const write = async (ctx: UploadsContext, id: string, offset: number, data: Buffer) => {
       const lock = ctx.locker.newLock(id);
       await lock.lock(new AbortController().signal, () => {});
       try {
-        return await inTusRequest({ method: 'PATCH' }, () => ctx.store.write(Readable.from([data]), id, offset));
+        const upload = await ctx.uploadStore.open(id, anonymous, lock);
+        const body = { source: Readable.from([data]), length: data.length };
+        return (await ctx.uploadStore.append(upload, offset, body, lock)).end;
       } finally {
         await lock.unlock();
       }
     };
-    const get = (ctx: UploadsContext, id: string) => inTusRequest({ method: 'HEAD' }, () => ctx.store.getUpload(id));
+    const get = async (ctx: UploadsContext, id: string) => {
+      const upload = await ctx.uploadStore.open(id, anonymous);
+      return { id: upload.id, size: upload.size, offset: upload.offset, metadata: upload.record.metadata };
+    };
 
     it('creates an upload at offset 0 with its size and metadata, and records it in the seed schema', async () => {
       const ctx = await context();
@@ -90,11 +94,12 @@ export function describeStoreContract(
       const upload = await create(ctx, undefined);
       expect((await get(ctx, upload.id)).size).toBeUndefined();
       await write(ctx, upload.id, 0, randomBytes(100));
-      await expect(ctx.store.declareUploadLength(upload.id, 50)).rejects.toMatchObject({ code: 'LENGTH_BELOW_OFFSET' });
-      await ctx.store.declareUploadLength(upload.id, CHUNK + 100);
+      const opened = await ctx.uploadStore.open(upload.id, anonymous);
+      await expect(ctx.uploadStore.declareLength(opened, 50)).rejects.toMatchObject({ code: 'LENGTH_BELOW_OFFSET' });
+      await ctx.uploadStore.declareLength(opened, CHUNK + 100);
       expect((await get(ctx, upload.id)).size).toBe(CHUNK + 100);
       expect((await ctx.reader.readRecord(upload.id))?.totalChunks).toBe(2);
-      await expect(ctx.store.declareUploadLength(upload.id, CHUNK + 200)).rejects.toMatchObject({
+      await expect(ctx.uploadStore.declareLength(opened, CHUNK + 200)).rejects.toMatchObject({
         code: 'LENGTH_ALREADY_DECLARED',
       });
     });
@@ -103,10 +108,10 @@ export function describeStoreContract(
       const ctx = await context();
       const upload = await create(ctx, 10);
       await write(ctx, upload.id, 0, randomBytes(5));
-      await inTusRequest({ method: 'DELETE' }, () => ctx.store.remove(upload.id));
+      await ctx.uploadStore.remove(upload.id);
       await expect(get(ctx, upload.id)).rejects.toMatchObject({ status: 404 });
       expect(await ctx.bytes.bytesStored(upload.id)).toBeUndefined();
-      await expect(inTusRequest({ method: 'DELETE' }, () => ctx.store.remove(upload.id))).rejects.toMatchObject({
+      await expect(ctx.uploadStore.remove(upload.id)).rejects.toMatchObject({
         status: 404,
       });
     });
@@ -115,16 +120,42 @@ export function describeStoreContract(
       const ctx = await context({ UPLOAD_TTL_SECONDS: '1' });
       const upload = await create(ctx, 10);
       await write(ctx, upload.id, 0, randomBytes(5));
-      expect(ctx.store.getExpiration()).toBe(1000);
+      expect(ctx.tusStore.getExpiration()).toBe(1000);
       await elapse(1100); // fixed: the 1 s expiry is the feature, it must pass
-      expect(await ctx.store.deleteExpired()).toBe(1);
+      expect(await ctx.tusStore.deleteExpired()).toBe(1);
       expect(await ctx.bytes.bytesStored(upload.id)).toBeUndefined();
       await expect(get(ctx, upload.id)).rejects.toMatchObject({ status: 404 });
     });
 
-    it('refuses to be used outside a tus request rather than guess what the request was', async () => {
+    it('stores the bytes that fit when a body runs past the upload, then refuses the rest', async () => {
       const ctx = await context();
-      await expect(ctx.store.getUpload(newUploadId())).rejects.toThrow(/outside a tus request/);
+      const data = randomBytes(CHUNK + 10);
+      const upload = await create(ctx, CHUNK);
+      await expect(write(ctx, upload.id, 0, data)).rejects.toMatchObject({ code: 'BODY_EXCEEDS_LENGTH' });
+      expect((await get(ctx, upload.id)).offset).toBe(CHUNK);
+      expect((await buffer(ctx.bytes.read(upload.id))).equals(data.subarray(0, CHUNK))).toBe(true);
+      expect(await ctx.reader.readRecord(upload.id)).toMatchObject({ status: 'completed', receivedChunks: 1 });
+    });
+
+    it('ends the reading when another request asks for the lock, keeping what came', async () => {
+      const ctx = await context();
+      const upload = await create(ctx, 4 * CHUNK);
+      const lock = ctx.locker.newLock(upload.id);
+      await lock.lock(new AbortController().signal, () => {});
+      const source = new PassThrough();
+      const opened = await ctx.uploadStore.open(upload.id, anonymous, lock);
+      // A body of no said length (chunked): every byte that came is kept, whatever the store's parts.
+      const appending = ctx.uploadStore.append(opened, 0, { source }, lock);
+      const first = randomBytes(CHUNK + 5);
+      source.write(first);
+      await waitFor(async () => ((await ctx.bytes.bytesStored(upload.id)) ?? 0) >= CHUNK, { what: 'a chunk stored' });
+      const next = ctx.locker.newLock(upload.id).lock(new AbortController().signal, () => {});
+      const appended = await appending;
+      await lock.unlock();
+      await next;
+      expect(appended).toEqual({ end: first.length, superseded: true });
+      expect(await ctx.bytes.bytesStored(upload.id)).toBe(first.length);
+      expect(await ctx.reader.readRecord(upload.id)).toMatchObject({ offset: first.length, receivedChunks: 1 });
     });
   });
 }

@@ -40,7 +40,7 @@ describe('expiration', () => {
     await patch(agent, url, 0, randomBytes(50));
     await pastExpiry();
     expect(existsSync(path.join(ctx.dir, id))).toBe(true);
-    expect(await ctx.store.deleteExpired()).toBe(1);
+    expect(await ctx.tusStore.deleteExpired()).toBe(1);
     expect(existsSync(path.join(ctx.dir, id))).toBe(false);
     // Its index entry went too (an empty sorted set is no key at all); what is left
     // is the bookkeeping of the orphan pass that ran with this sweep.
@@ -54,7 +54,7 @@ describe('expiration', () => {
     const unfinished = await createUpload(agent, { size: 10 });
     await pastExpiry();
 
-    expect(await ctx.store.deleteExpired()).toBe(1);
+    expect(await ctx.tusStore.deleteExpired()).toBe(1);
     expect(existsSync(path.join(ctx.dir, unfinished.id))).toBe(false);
     expect(existsSync(path.join(ctx.dir, done.id))).toBe(true);
     expect((await head(agent, done.path)).status).toBe(200);
@@ -71,7 +71,7 @@ describe('expiration', () => {
       const { path: url, id } = await createUpload(agent, { size: 10 });
       await patch(agent, url, 0, randomBytes(10));
       await pastExpiry();
-      await waitFor(async () => (await short.store.deleteExpired()) === 1, { timeoutMs: 3000 });
+      await waitFor(async () => (await short.tusStore.deleteExpired()) === 1, { timeoutMs: 3000 });
       expect(existsSync(path.join(short.dir, id))).toBe(false);
       expect((await short.allKeys()).filter((k) => k.includes(id))).toEqual([]);
     } finally {

@@ -62,8 +62,11 @@ export function interruptedCreation(
     });
     req.on('error', () => {});
     req.on('response', () => reject(new Error('a final response came for a request that never finished')));
+    let announced = false;
     req.on('information', (info) => {
-      if (info.statusCode !== 104) return;
+      // The first 104 announces the upload; later ones (from version 8) report progress.
+      if (info.statusCode !== 104 || announced) return;
+      announced = true;
       // The server has the upload; what is sent now is stored, then the connection goes.
       req.write(sent, () => {
         setTimeout(() => {
@@ -73,5 +76,41 @@ export function interruptedCreation(
       });
     });
     req.flushHeaders();
+  });
+}
+
+/**
+ * A draft request whose body goes out in `pieces`, `pauseMs` apart (a slow
+ * client, to see the interim responses a server sends meanwhile).
+ */
+export function pacedDraftRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  pieces: Buffer[],
+  pauseMs: number,
+): Promise<DraftResponse> {
+  const { hostname, port } = new URL(base);
+  const length = pieces.reduce((n, piece) => n + piece.length, 0);
+  return new Promise((resolve, reject) => {
+    const informational: Informational[] = [];
+    const req = httpRequest(
+      { host: hostname, port, method, path, headers: { ...headers, 'Content-Length': String(length) }, agent: false },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), informational }),
+        );
+      },
+    );
+    req.on('information', (info) => informational.push({ statusCode: info.statusCode, headers: info.headers }));
+    req.on('error', reject);
+    const send = (i: number) => {
+      if (i === pieces.length) return void req.end();
+      req.write(pieces[i], () => setTimeout(() => send(i + 1), pauseMs));
+    };
+    send(0);
   });
 }

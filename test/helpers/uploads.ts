@@ -8,12 +8,8 @@ import { createLogger } from '../../src/log.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/client.js';
 import { createKeys } from '../../src/redis/keys.js';
 import type { UploadEvent } from '../../src/uploads/events/upload-events.js';
+import type { Caller } from '../../src/uploads/model/caller.js';
 import { UploadReader } from '../../src/uploads/read/upload-reader.js';
-import {
-  runTusRequest,
-  type TusRequestInput,
-  type TusRequestOutcome,
-} from '../../src/uploads/store/request-context.js';
 
 /**
  * The upload service as the app wires it, without HTTP: on the run's Redis
@@ -61,23 +57,5 @@ export async function createUploadsContext(env: Record<string, string> = {}, red
 
 export type UploadsContext = Awaited<ReturnType<typeof createUploadsContext>>;
 
-const anonymous = { owner: undefined, limits: { maxSizeBytes: 0, maxConcurrentUploads: 0 } };
-
-/** Runs `work` as @tus/server would call the store: inside a tus request with these inputs. */
-export function inTusRequest<T>(
-  input: Partial<TusRequestInput>,
-  work: (outcome: TusRequestOutcome) => Promise<T>,
-): Promise<T> {
-  return runTusRequest(
-    {
-      method: 'PATCH',
-      logger: createLogger('silent'),
-      caller: anonymous,
-      partial: false,
-      checksum: undefined,
-      bodyLength: undefined,
-      ...input,
-    },
-    work,
-  );
-}
+/** A caller with no owner and no limits of their own, as a request without authorization is. */
+export const anonymous: Caller = { owner: undefined, limits: { maxSizeBytes: 0, maxConcurrentUploads: 0 } };

@@ -39,7 +39,8 @@ const ownerSlots = (ctx: UploadsContext, owner: string) => ctx.redis.zrange(ctx.
 /** Writes `data` to a new upload through the writer (as a PATCH would) until it completes. */
 async function completed(ctx: UploadsContext, data: Buffer, extra: Partial<NewUpload> = {}) {
   const created = await ctx.lifecycle.create(upload(data.length, extra));
-  await ctx.writer.write(Readable.from([data]), created.id, 0, { chunkSize: created.chunkSize });
+  const source = { source: Readable.from([data]), room: data.length };
+  await ctx.writer.write(created.id, 0, { source, chunkSize: created.chunkSize });
   return created.id;
 }
 
@@ -141,7 +142,8 @@ describe('upload lifecycle (real Redis, real disk, no HTTP)', () => {
     it("expired: frees its owner's slot and says expired with the bytes it removed", async () => {
       const ctx = await context();
       const created = await ctx.lifecycle.create(upload(100_000, { owner: 'dave' }), 5);
-      await ctx.writer.write(Readable.from([randomBytes(70_000)]), created.id, 0, { chunkSize: created.chunkSize });
+      const source = { source: Readable.from([randomBytes(70_000)]), room: 100_000 };
+      await ctx.writer.write(created.id, 0, { source, chunkSize: created.chunkSize });
       await ctx.lifecycle.remove(created.id, 'expired');
       expect(await ownerSlots(ctx, 'dave')).toEqual([]);
       expect(ctx.events.find((e) => e.type === 'expired')).toMatchObject({ id: created.id, bytes: 70_000 });

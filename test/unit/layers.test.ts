@@ -119,18 +119,18 @@ describe('layers', () => {
       .map((file) => path.relative(src, file))
       .sort();
     expect(users).toEqual([
-      'http/draft/draft-protocol.ts',
       'http/draft/draft-upload.ts',
-      'http/draft/procedures.ts',
       'http/tus/final-upload.ts',
       'http/tus/tus-errors.ts',
       'http/tus/tus-handler.ts',
       'http/tus/tus-headers.ts',
+      'http/tus/tus-procedures.ts',
       'http/tus/tus-rules.ts',
       'http/tus/tus-server.ts',
       'uploads/bytes/file-byte-store.ts',
       'uploads/coordination/redis-lock.ts',
       'uploads/coordination/redis-locker.ts',
+      'uploads/coordination/upload-lock.ts',
       'uploads/store/tracked-store.ts',
       'uploads/store/tus-upload.ts',
     ]);

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Metadata, Upload } from '@tus/utils';
+import { Metadata } from '@tus/utils';
 import { parse as parseDisposition } from 'content-disposition';
 import { appError } from '../../errors/app-error.js';
 import { metadataForCreation } from '../tus/creation-hook.js';
@@ -43,16 +43,15 @@ export function metadataOf(req: IncomingMessage): UploadMetadata | undefined {
   return Object.keys(metadata).length > 0 ? metadata : undefined;
 }
 
-/** The upload a draft creation asks for, once the pre-create hook (if any) has seen it. */
-export async function newUpload(
-  x: Exchange,
+/** The metadata a draft creation's upload gets, once the pre-create hook (if any) has seen it (it may refuse by throwing). */
+export async function metadataAfterHook(
+  x: Pick<Exchange, 'req' | 'deps' | 'input'>,
   id: string,
   size: number | undefined,
   metadata: UploadMetadata | undefined,
-): Promise<Upload> {
+): Promise<UploadMetadata | undefined> {
   const { req, deps, input } = x;
   const url = new URL(req.url, 'http://host').pathname;
   const creation = { upload: { id, size, metadata }, method: 'POST', url, headers: req.headers };
-  const hooked = await metadataForCreation(deps.preCreate, input, creation);
-  return new Upload({ id, size, offset: 0, metadata: hooked ?? undefined });
+  return (await metadataForCreation(deps.preCreate, input, creation)) ?? undefined;
 }

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { metadataFromPreCreate, type PreCreateHook } from '../../hooks/pre-create-hook.js';
-import type { TusRequestInput } from '../../uploads/store/request-context.js';
+import type { RequestInput } from './request-frame.js';
 
 type Creation = Readonly<{
   upload: Readonly<{ id: string; size: number | undefined; metadata: Record<string, string | null> | undefined }>;
@@ -18,7 +18,7 @@ type Creation = Readonly<{
  */
 export async function metadataForCreation(
   preCreate: PreCreateHook | undefined,
-  input: TusRequestInput,
+  input: RequestInput,
   { upload, method, url, headers }: Creation,
 ): Promise<Record<string, string | null> | undefined> {
   if (!preCreate) return upload.metadata;

@@ -9,6 +9,7 @@ import type { ByteStore, FetchedBytes } from '../../uploads/bytes/byte-store.js'
 import type { UploadLifecycle } from '../../uploads/lifecycle/upload-lifecycle.js';
 import { isUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadReader } from '../../uploads/read/upload-reader.js';
+import { speaksDraft } from '../draft/interop.js';
 import { tusResponseHeaders } from './tus-headers.js';
 
 /** Types a browser may show inline; anything else is a download (no HTML or SVG that could run script). */
@@ -46,8 +47,9 @@ export type DownloadDeps = Readonly<{
 
 export function downloadHandler({ config, reader, bytes, lifecycle, access }: DownloadDeps): RequestHandler {
   return async (req, res, next) => {
-    // Express routes HEAD to GET handlers; in tus, HEAD asks for the offset.
-    if (req.method === 'HEAD') return next('route');
+    // Express routes HEAD to GET handlers; in tus, HEAD asks for the offset. From interop version 9 of the IETF
+    // draft, so may a GET that carries Upload-Draft-Interop-Version.
+    if (req.method === 'HEAD' || speaksDraft(req)) return next('route');
     const id = (req.params as { id?: string }).id;
     res.set(tusResponseHeaders(req, config));
     if (!isUploadId(id)) throw appError('NOT_AN_UPLOAD_URL');

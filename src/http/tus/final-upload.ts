@@ -6,7 +6,7 @@ import { appError } from '../../errors/app-error.js';
 import { metadataFromPreCreate, type PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { Logger } from '../../log.js';
 import type { Concatenation } from '../../uploads/concatenation/concatenation.js';
-import type { Caller } from '../../uploads/store/request-context.js';
+import type { Caller } from '../../uploads/model/caller.js';
 import { publicOrigin, sendTusError, tusResponseHeaders, uploadUrl } from './tus-headers.js';
 import { uploadIdFromPath } from './upload-path.js';
 

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { Response as ExpressResponse, Request } from 'express';
 import { sendNodeResponse } from 'srvx/node';
 import type { AccessIntent } from '../../auth/authorizer.js';
@@ -9,14 +8,9 @@ import type { Config } from '../../config/load-config.js';
 import { appError } from '../../errors/app-error.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
-import { parseUploadChecksum } from '../../uploads/digests/checksum.js';
+import { type ChecksumExpectation, parseUploadChecksum } from '../../uploads/digests/checksum.js';
+import type { Caller } from '../../uploads/model/caller.js';
 import type { UploadTracker } from '../../uploads/state/tracker.js';
-import {
-  type Caller,
-  runTusRequest,
-  type TusRequestInput,
-  type TusRequestOutcome,
-} from '../../uploads/store/request-context.js';
 import type { Drain } from '../drain.js';
 
 export type FrameDeps = Readonly<{
@@ -28,20 +22,41 @@ export type FrameDeps = Readonly<{
   metrics: Metrics;
 }>;
 
+/** What a request says beyond its method and URL, read once, before any byte of its body. */
+export type RequestInput = Readonly<{
+  method: string;
+  /** Logs with this request's ID. */
+  logger: Logger;
+  /** Authorized before any byte is read. */
+  caller: Caller;
+  /** tus `Upload-Concat: partial` on a creation. */
+  partial: boolean;
+  /** tus `Upload-Checksum` of a PATCH, parsed. */
+  checksum: ChecksumExpectation | undefined;
+  /** The body's length (Content-Length), when the request says it. */
+  bodyLength: number | undefined;
+}>;
+
+/** What a request did, for its log line and its failure count. Written by the protocol that serves it. */
+export type RequestOutcome = {
+  /** The upload this request created. */
+  createdId?: string;
+  /** Bytes this request stored. */
+  stored?: number;
+};
+
 /** What one protocol (tus 1.0, or the IETF draft) does with a request the frame has set up. */
 export type Protocol = Readonly<{
   /** The upload the request names (none for a creation). */
   uploadId: string | undefined;
   /** Whether the request carries a body to store (counted as an active upload, and as failed if it does not arrive). */
   writes: boolean;
-  /** The body the store is to read straight from the request (see TusRequestInput.body). */
-  body?: Readable;
   /** Checks made before anything else; throws the error to answer with. */
   check: () => void;
   /** Answers a request refused before it was served (by `check` or by authorization). */
   refuse: (error: unknown, logger: Logger) => void;
-  /** Serves the authorized request as one tus request (the store sees `input`). */
-  serve: (input: TusRequestInput, outcome: TusRequestOutcome) => Promise<void>;
+  /** Serves the authorized request, saying in `outcome` what it created and stored. */
+  serve: (input: RequestInput, outcome: RequestOutcome) => Promise<void>;
 }>;
 
 /** What each method asks to do, for the authorizer (OPTIONS touches no upload). */
@@ -67,16 +82,16 @@ export function serveInFrame(deps: FrameDeps, req: Request, res: ExpressResponse
   cutOffSilentBody(req, deps.config.server.idleTimeoutMs);
   const stopTimer = req.method === 'PATCH' ? deps.metrics.patchDuration.startTimer() : undefined;
   if (protocol.writes) deps.metrics.activeUploads.inc();
-  let outcome: TusRequestOutcome | undefined;
+  const outcome: RequestOutcome = {};
   let authorized = false;
   res.once('close', () => {
     if (protocol.writes) deps.metrics.activeUploads.dec();
     stopTimer?.();
-    const id = protocol.uploadId ?? outcome?.createdId;
+    const id = protocol.uploadId ?? outcome.createdId;
     if (authorized && protocol.writes && id) countFailedBody(deps, req, res, id, requestId);
   });
   const handled = (async () => {
-    let input: TusRequestInput;
+    let input: RequestInput;
     try {
       protocol.check();
       input = await readInput(req, deps, protocol, logger);
@@ -84,22 +99,19 @@ export function serveInFrame(deps: FrameDeps, req: Request, res: ExpressResponse
     } catch (error) {
       return protocol.refuse(error, logger);
     }
-    await runTusRequest(input, async (served) => {
-      outcome = served;
-      // The request's log line names the upload and the bytes stored, as the store found them.
-      let named: string | undefined;
-      Object.defineProperties(res.locals, {
-        uploadId: {
-          get: () => named ?? protocol.uploadId ?? served.createdId,
-          set: (id: string) => {
-            named = id;
-          },
-          enumerable: true,
+    // The request's log line names the upload and the bytes stored, as the protocol says.
+    let named: string | undefined;
+    Object.defineProperties(res.locals, {
+      uploadId: {
+        get: () => named ?? protocol.uploadId ?? outcome.createdId,
+        set: (id: string) => {
+          named = id;
         },
-        bytesStored: { get: () => served.stored, enumerable: true },
-      });
-      await protocol.serve(input, served);
+        enumerable: true,
+      },
+      bytesStored: { get: () => outcome.stored, enumerable: true },
     });
+    await protocol.serve(input, outcome);
   })();
   deps.drain.track(req, handled);
   return handled;
@@ -111,7 +123,7 @@ async function readInput(
   deps: FrameDeps,
   protocol: Protocol,
   logger: Logger,
-): Promise<TusRequestInput> {
+): Promise<RequestInput> {
   const method = req.method ?? 'GET';
   const intent = INTENTS[method];
   const caller = intent ? await deps.access.check(req, intent, protocol.uploadId) : deps.access.anonymous;
@@ -125,7 +137,6 @@ async function readInput(
     caller,
     partial: method === 'POST' && req.headers['upload-concat'] === 'partial',
     checksum: method === 'PATCH' && typeof checksum === 'string' ? parseUploadChecksum(checksum) : undefined,
-    body: protocol.body,
   };
 }
 

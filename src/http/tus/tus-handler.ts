@@ -1,135 +1,127 @@
-import { type Locker, TUS_RESUMABLE } from '@tus/utils';
+import { TUS_RESUMABLE } from '@tus/utils';
 import type { RequestHandler } from 'express';
-import { NodeRequest } from 'srvx/node';
 import type { UploadAccess } from '../../auth/upload-access.js';
 import type { Config } from '../../config/load-config.js';
-import { type AppError, appError } from '../../errors/app-error.js';
+import type { AppError } from '../../errors/app-error.js';
 import type { PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import type { Concatenation } from '../../uploads/concatenation/concatenation.js';
+import type { UploadLocker } from '../../uploads/coordination/upload-lock.js';
 import { CHECKSUM_ALGORITHMS } from '../../uploads/digests/checksum.js';
 import type { UploadLifecycle } from '../../uploads/lifecycle/upload-lifecycle.js';
-import { isFinal } from '../../uploads/model/upload-record.js';
+import type { IdempotencyKeys } from '../../uploads/state/idempotency-keys.js';
 import type { UploadTracker } from '../../uploads/state/tracker.js';
-import type { TusRequestOutcome } from '../../uploads/store/request-context.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
+import type { UploadStore } from '../../uploads/store/upload-store.js';
 import { draftProtocol } from '../draft/draft-protocol.js';
-import { INTEROP_VERSION_HEADER, uploadLimit } from '../draft/interop.js';
+import { speaksDraft, uploadLimit } from '../draft/interop.js';
 import type { Drain } from '../drain.js';
 import { ERROR_CODE_HEADER, errorHeaders } from '../errors.js';
 import { createFinalUpload } from './final-upload.js';
-import { discardRestOfBody, sendResponse, serveInFrame } from './request-frame.js';
+import { type RequestInput, sendResponse, serveInFrame } from './request-frame.js';
+import { createUpload } from './tus-creation.js';
 import { codeOfUnthrownTusError } from './tus-errors.js';
 import { sendTusError } from './tus-headers.js';
+import { append, retrieveOffset, type TusExchange, terminate } from './tus-procedures.js';
 import { checkTusRequest } from './tus-rules.js';
-import { createTusServer } from './tus-server.js';
+import { createTusServer, type TusServer } from './tus-server.js';
 import { uploadIdFromPath } from './upload-path.js';
 
 export type TusDeps = Readonly<{
   config: Config;
   access: UploadAccess;
   preCreate: PreCreateHook | undefined;
-  store: TrackedStore;
+  tusStore: TrackedStore;
+  uploadStore: UploadStore;
+  idempotency: IdempotencyKeys;
   tracker: UploadTracker;
   concatenation: Concatenation;
   lifecycle: UploadLifecycle;
-  locker: Locker;
+  locker: UploadLocker;
   drain: Drain;
   logger: Logger;
   metrics: Metrics;
 }>;
 
 /**
- * Express handler for the tus routes. It must be mounted before any body
- * parser: @tus/server reads the raw request stream. A request that carries
+ * Express handler for the tus routes. A request that carries
  * Upload-Draft-Interop-Version speaks the IETF draft (http/draft); any other
- * speaks tus 1.0 through @tus/server. Both are served in the same frame (see
- * serveInFrame), against the same store.
+ * speaks tus 1.0. Both are served in the same frame (see serveInFrame),
+ * against the same UploadStore: every request on an existing upload, and every
+ * body, by our own procedures (tus-procedures.ts, draft/procedures.ts);
+ * OPTIONS and the creation part of a POST by @tus/server (tus-server.ts).
  */
 export function tusHandler(deps: TusDeps): RequestHandler {
-  const answered = new WeakMap<Request, AppError>();
-  const server = createTusServer({ ...deps, answeredWith: (request, error) => answered.set(request, error) });
+  const tusServer = createTusServer(deps);
   const draft = draftProtocol(deps);
+  const { tusPath } = deps.config.server;
 
   return (req, res) => {
-    // The path as @tus/server will see it (normalized by the WHATWG URL parser), so both name the same upload.
+    // The path as a WHATWG URL parser normalizes it, so that every part of the server names the same upload.
     const pathname = new URL(req.url, 'http://host').pathname;
-    // OPTIONS is the same for both (it carries Upload-Limit); a GET is a download.
-    const speaksDraft = req.headers[INTEROP_VERSION_HEADER] !== undefined && !['OPTIONS', 'GET'].includes(req.method);
-    if (speaksDraft) return serveInFrame(deps, req, res, draft(req, res, pathname));
-    const concat = req.headers['upload-concat'];
-    const uploadId = req.method === 'POST' ? undefined : uploadIdFromPath(pathname, deps.config.server.tusPath);
+    if (speaksDraft(req)) return serveInFrame(deps, req, res, draft(req, res, pathname));
+    const method = req.method;
+    const uploadId = method === 'POST' ? undefined : uploadIdFromPath(pathname, tusPath);
     const writes =
-      req.method === 'PATCH' ||
-      (req.method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
+      method === 'PATCH' || (method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
     return serveInFrame(deps, req, res, {
       uploadId,
       writes,
-      // The store reads the body itself, straight from the request: no web stream between the socket and the file.
-      body: writes ? req : undefined,
-      check: () => checkTusRequest(req, pathname, deps.config.server.tusPath),
+      check: () => checkTusRequest(req, pathname, tusPath),
       refuse: (error, logger) => sendTusError(req, res, error, deps.config, logger),
-      serve: async (input, served) => {
-        if (req.method === 'POST' && typeof concat === 'string' && concat.startsWith('final;')) {
-          return createFinalUpload(req, res, deps, input.caller);
+      serve: async (input, outcome) => {
+        const x: TusExchange = { req, res, deps, input, outcome };
+        try {
+          if (method === 'HEAD') return await retrieveOffset(x, uploadId as string);
+          if (method === 'PATCH') return await append(x, uploadId as string);
+          if (method === 'DELETE') return await terminate(x, uploadId as string);
+          const concat = req.headers['upload-concat'];
+          if (method === 'POST' && typeof concat === 'string' && concat.startsWith('final;')) {
+            return await createFinalUpload(req, res, deps, input.caller);
+          }
+          const { response, error } =
+            method === 'POST'
+              ? await createUpload({ ...deps, tusServer }, req, res, input, outcome)
+              : await served(tusServer, x);
+          decorate(response, method, error);
+          if (method === 'OPTIONS') {
+            // Draft -05: "A server that supports the creation of a resumable upload resource under a target URI
+            // MUST include the Upload-Limit header field with the corresponding limits in a response to an OPTIONS".
+            response.headers.set('Upload-Limit', uploadLimit(deps.uploadStore.maxNewSize(undefined, input.caller)));
+          }
+          await sendResponse(res, response);
+        } catch (error) {
+          sendTusError(req, res, error, deps.config, input.logger);
         }
-        const request = new NodeRequest({ req, res });
-        // @tus/server is handed none of the body, so it never wraps the request in streams of its own.
-        if (writes) Object.defineProperty(request, 'body', { value: null });
-        let response = await server.handleWeb(request);
-        if (input.method === 'POST' && response.status === 413 && served.createdId) {
-          // A creation whose body overran Upload-Length was refused without a Location: nobody can
-          // resume or delete what it created, so it goes (and stops counting against its owner).
-          await deps.lifecycle
-            .remove(served.createdId, 'terminated')
-            .catch((error) =>
-              input.logger.warn({ err: error, uploadId: served.createdId }, 'could not remove a refused creation'),
-            );
-        }
-        let error = answered.get(request);
-        if (served.superseded && response.ok) {
-          // Cut short by a request that took the upload over: not the success a 204 would say.
-          error = appError('REQUEST_SUPERSEDED', { stored: served.stored ?? 0 });
-          const headers = new Headers(response.headers);
-          headers.delete('connection');
-          response = new Response(error.body, { status: error.status, headers });
-          // The lock is already handed over; this request is answered once its sender has sent what it was sending.
-          await discardRestOfBody(req);
-        }
-        decorate(response, input.method, served, error);
-        if (input.method === 'OPTIONS') {
-          // Draft -05: "A server that supports the creation of a resumable upload resource under a target URI
-          // MUST include the Upload-Limit header field with the corresponding limits in a response to an OPTIONS".
-          response.headers.set('Upload-Limit', uploadLimit(await deps.store.maxSizeFor(undefined, null)));
-        }
-        await sendResponse(res, response);
       },
     });
   };
 }
 
-/** What @tus/server leaves out of its responses: the error's code and headers, and what the store read. */
-function decorate(response: Response, method: string, outcome: TusRequestOutcome, error: AppError | undefined): void {
+/** A request @tus/server serves as a whole (OPTIONS, or a method tus does not have), and the error it answered with. */
+async function served(
+  tusServer: TusServer,
+  { req, input }: { req: TusExchange['req']; input: RequestInput },
+): Promise<{ response: Response; error?: AppError }> {
+  let error: AppError | undefined;
+  const response = await tusServer.serve({ req, input, answeredWith: (e) => (error = e) });
+  return { response, error };
+}
+
+/** What @tus/server leaves out of its responses: the error's code and headers, and the extensions as they are. */
+function decorate(response: Response, method: string, error: AppError | undefined): void {
   const headers = response.headers;
   if (error) for (const [name, value] of Object.entries(errorHeaders(error))) headers.set(name, value);
   else if (response.status >= 400)
     headers.set(ERROR_CODE_HEADER, codeOfUnthrownTusError(response.status) ?? 'INTERNAL');
   if (response.status === 503) headers.set('Retry-After', '1');
-  // tus: a 412 "MUST include the Tus-Version header into the response" (@tus/server's, for a missing Tus-Resumable, has none).
+  // tus: a 412 "MUST include the Tus-Version header into the response".
   if (response.status === 412) headers.set('Tus-Version', TUS_RESUMABLE);
   if (method === 'OPTIONS') {
     // The store claims @tus/server's misspelled 'concatentation' only to get past its gate for partial uploads.
     const extensions = (headers.get('tus-extension') ?? '').split(',').filter((e) => e !== 'concatentation');
     headers.set('Tus-Extension', extensions.join(','));
     headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
-  }
-  const record = outcome.record;
-  if (method === 'HEAD' && response.status === 200 && record?.uploadConcat) {
-    // tus: HEAD "against partial or final upload MUST include the Upload-Concat header and its value as received
-    // in the upload creation request", and for a final upload "SHOULD NOT contain the Upload-Offset header unless
-    // the concatenation has been successfully finished".
-    headers.set('Upload-Concat', record.uploadConcat);
-    if (isFinal(record) && record.status !== 'completed') headers.delete('Upload-Offset');
   }
 }

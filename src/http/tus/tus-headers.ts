@@ -57,6 +57,7 @@ export function sendTusError(
  * drained so the connection can be reused, a large one ends with the connection.
  */
 export function settleUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete) return;
   const chunked = req.headers['transfer-encoding'] !== undefined;
   if (!chunked && Number(req.headers['content-length'] ?? 0) <= DRAINED_BODY_BYTES) req.resume();
   else if (!res.headersSent) res.setHeader('Connection', 'close');

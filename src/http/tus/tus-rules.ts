@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { TUS_RESUMABLE } from '@tus/utils';
+import { Metadata, TUS_RESUMABLE } from '@tus/utils';
 import type { RequestHandler } from 'express';
 import type { Config } from '../../config/load-config.js';
 import { appError, withHeaders } from '../../errors/app-error.js';
@@ -37,14 +37,20 @@ export function methodOverride(config: Config, logger: Logger): RequestHandler {
 }
 
 /**
- * The tus 1.0 rules checked before @tus/server sees a request, because it
- * answers them otherwise than the spec says (its 400s). Throws the error to
- * answer with; nothing has been read or written yet.
+ * The tus 1.0 rules checked before a request is served, by @tus/server or by
+ * our procedures. Throws the error to answer with; nothing has been read or
+ * written yet.
  */
 export function checkTusRequest(req: IncomingMessage, pathname: string, tusPath: string): void {
   const method = req.method ?? 'GET';
   const version = req.headers['tus-resumable'];
-  if (method !== 'OPTIONS' && version !== undefined && version !== TUS_RESUMABLE) {
+  if (method === 'OPTIONS') return;
+  // tus: "The Tus-Resumable header MUST be included in every request and response except for OPTIONS requests"
+  // (a GET is a download, which any HTTP client may ask for).
+  if (version === undefined && method !== 'GET') {
+    throw withHeaders(appError('TUS_RESUMABLE_REQUIRED'), { 'Tus-Version': TUS_RESUMABLE });
+  }
+  if (version !== undefined && version !== TUS_RESUMABLE) {
     // tus: "If the version specified by the Client is not supported by the Server, it MUST respond with the
     // 412 Precondition Failed status and MUST include the Tus-Version header into the response."
     throw withHeaders(appError('TUS_VERSION_UNSUPPORTED', { version: String(version) }), {
@@ -61,4 +67,36 @@ export function checkTusRequest(req: IncomingMessage, pathname: string, tusPath:
     // SHOULD return a 415 Unsupported Media Type status."
     throw appError('CONTENT_TYPE_REQUIRED');
   }
+  if (method === 'GET') return;
+  const invalid = Object.keys(TUS_HEADER_VALUES).filter((name) => {
+    const value = req.headers[name];
+    return value !== undefined && !TUS_HEADER_VALUES[name]?.(String(value));
+  });
+  if (invalid.length > 0) throw appError('INVALID_HEADERS', { names: invalid.join(' ') });
 }
+
+const nonNegativeInteger = (value: string) => /^(0|[1-9]\d{0,15})$/.test(value) && Number.isSafeInteger(Number(value));
+
+/**
+ * What tus 1.0 says each of its request headers holds (as @tus/server checks
+ * them): "The value MUST be a non-negative integer" (Upload-Offset,
+ * Upload-Length); "Its value MUST be 1" (Upload-Defer-Length); Upload-Metadata
+ * "MUST consist of one or more comma-separated key-value pairs"; Upload-Concat
+ * is `partial` or `final;` and URLs.
+ */
+const TUS_HEADER_VALUES: Readonly<Record<string, (value: string) => boolean>> = {
+  'upload-offset': nonNegativeInteger,
+  'upload-length': nonNegativeInteger,
+  'upload-defer-length': (value) => value === '1',
+  'upload-metadata': (value) => {
+    try {
+      Metadata.parse(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  'upload-concat': (value) => value === 'partial' || value.startsWith('final;'),
+  'x-forwarded-proto': (value) => value === 'http' || value === 'https',
+  'tus-version': (value) => value === TUS_RESUMABLE,
+};

@@ -1,88 +1,105 @@
+import type { IncomingMessage } from 'node:http';
 import { Server } from '@tus/server';
 import type { Lock, Locker } from '@tus/utils';
 import { allowsAnyOrigin, type Config } from '../../config/load-config.js';
 import type { AppError } from '../../errors/app-error.js';
-import { appError } from '../../errors/app-error.js';
 import type { PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { Logger } from '../../log.js';
-import { newUploadId } from '../../uploads/model/upload-id.js';
-import { currentTusRequest } from '../../uploads/store/request-context.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
+import { metadataOfHeader } from '../../uploads/store/tus-upload.js';
+import type { UploadStore } from '../../uploads/store/upload-store.js';
 import { DRAFT_REQUEST_HEADERS, DRAFT_RESPONSE_HEADERS } from '../draft/interop.js';
 import { ERROR_CODE_HEADER, toAppError } from '../errors.js';
 import { metadataForCreation } from './creation-hook.js';
+import type { RequestInput } from './request-frame.js';
 import { uploadIdFromPath } from './upload-path.js';
 
 export type TusServerDeps = Readonly<{
   config: Config;
-  store: TrackedStore;
-  locker: Locker;
+  tusStore: TrackedStore;
+  uploadStore: UploadStore;
   logger: Logger;
   preCreate: PreCreateHook | undefined;
-  /** Hears the error each tus request was answered with (its code goes into the response headers). */
-  answeredWith: (request: Request, error: AppError) => void;
 }>;
 
-/** What a tus creation takes instead of a lock. */
+/** One request handed to @tus/server, as its callbacks (which get only the web Request) find it. */
+export type TusCall = Readonly<{
+  req: IncomingMessage;
+  input: RequestInput;
+  /** The ID a creation's upload gets (chosen before, so that its lock can be taken first). */
+  id?: string;
+  /** Hears the error the request was answered with (its code goes into the response headers). */
+  answeredWith: (error: AppError) => void;
+}>;
+
+/** @tus/server takes no lock: a creation with a body holds the new upload's lock already, and OPTIONS needs none. */
 const NO_LOCK: Lock = { lock: async () => {}, unlock: async () => {} };
+const NO_LOCKS: Locker = { newLock: () => NO_LOCK };
 
 /**
- * The locker @tus/server is given: the real one, except for a creation
- * without a body (`Content-Length: 0`). Its upload ID is fresh and random and
- * nothing it does can be contended: it answers once the upload exists, so a
- * lock would only cost round trips. A creation with a body (tus
- * creation-with-upload) takes the lock: its upload is named before the body
- * is read (the `created` event, webhooks, the uploads list), and a DELETE or
- * HEAD meanwhile must stop its writer as for any PATCH. (The IETF draft's
- * creation, whose 104 names the upload early, always takes one.)
+ * @tus/server, configured for what it serves here: OPTIONS, and the creation
+ * part of a POST (its headers checked, the pre-create hook asked, the upload
+ * named and created through the store, 201 with Location and Upload-Expires).
+ * It is never handed a body, nor a request on an existing upload: those are
+ * served by http/tus/tus-procedures.ts. `serve` hands it one request, whose
+ * callbacks find what they need of it through the web Request they get.
  */
-function creationsUnlocked(locker: Locker): Locker {
+export function createTusServer({ config, tusStore, uploadStore, logger, preCreate }: TusServerDeps) {
+  const calls = new WeakMap<Request, TusCall>();
+  const callOf = (req: Request): TusCall => {
+    const call = calls.get(req);
+    if (!call) throw new Error('@tus/server served a request this server did not hand it');
+    return call;
+  };
+  const server = new Server({
+    path: config.server.tusPath,
+    datastore: tusStore,
+    locker: NO_LOCKS,
+    maxSize: (req) =>
+      uploadStore.maxNewSize(metadataOfHeader(req.headers.get('upload-metadata')), callOf(req).input.caller),
+    relativeLocation: config.server.relativeLocation,
+    respectForwardedHeaders: config.server.trustProxy,
+    allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.server.corsOrigins],
+    allowedHeaders: ['Upload-Checksum', 'Idempotency-Key', ...DRAFT_REQUEST_HEADERS],
+    exposedHeaders: [ERROR_CODE_HEADER, ...DRAFT_RESPONSE_HEADERS],
+    namingFunction: (req) => {
+      const { id } = callOf(req);
+      if (!id) throw new Error('a creation was handed to @tus/server without the ID chosen for it');
+      return id;
+    },
+    getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.server.tusPath),
+    onUploadCreate: async (req, upload) => {
+      const call = callOf(req);
+      const metadata = await metadataForCreation(preCreate, call.input, {
+        upload,
+        method: 'POST',
+        url: new URL(req.url).pathname,
+        headers: call.req.headers,
+      });
+      return { metadata };
+    },
+    onResponseError: (req, error) => {
+      const call = calls.get(req);
+      const e = toAppError(error, call?.input.logger ?? logger);
+      call?.answeredWith(e);
+      return { status_code: e.status_code, body: e.body };
+    },
+  });
   return {
-    newLock: (id) => {
-      const { method, bodyLength } = currentTusRequest().input;
-      return method === 'POST' && bodyLength === 0 ? NO_LOCK : locker.newLock(id);
+    /** Serves one request (OPTIONS, or a creation, without its body) through @tus/server. */
+    serve: (call: TusCall): Promise<Response> => {
+      const { req } = call;
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        // Without Content-Type, @tus/server reads no body: a creation's body is appended by our own procedure.
+        if (value === undefined || name === 'content-type') continue;
+        for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+      }
+      const request = new Request(new URL(req.url ?? '/', 'http://localhost'), { method: req.method, headers });
+      calls.set(request, call);
+      return server.handleWeb(request);
     },
   };
 }
 
-/** @tus/server, configured: the protocol engine, speaking to our store and locker. */
-export function createTusServer({ config, store, locker, logger, preCreate, answeredWith }: TusServerDeps): Server {
-  return new Server({
-    path: config.server.tusPath,
-    datastore: store,
-    locker: creationsUnlocked(locker),
-    // A request that finds its upload held ends the one in flight at once (not after @tus/server's 3 s):
-    // the holder stops reading, records what it stored and lets go (0 would mean the default, 3000).
-    lockDrainTimeout: 1,
-    maxSize: (req, id) =>
-      store.maxSizeFor(req.method === 'POST' ? undefined : (id ?? undefined), req.headers.get('upload-metadata')),
-    relativeLocation: config.server.relativeLocation,
-    respectForwardedHeaders: config.server.trustProxy,
-    allowedOrigins: allowsAnyOrigin(config) ? undefined : [...config.server.corsOrigins],
-    allowedHeaders: ['Upload-Checksum', ...DRAFT_REQUEST_HEADERS],
-    exposedHeaders: [ERROR_CODE_HEADER, ...DRAFT_RESPONSE_HEADERS],
-    namingFunction: () => newUploadId(),
-    getFileIdFromRequest: (req) => uploadIdFromPath(new URL(req.url).pathname, config.server.tusPath),
-    onUploadCreate: async (req, upload) => ({
-      metadata: await metadataForCreation(preCreate, currentTusRequest().input, {
-        upload,
-        method: req.method,
-        url: new URL(req.url).pathname,
-        headers: Object.fromEntries(req.headers),
-      }),
-    }),
-    onResponseError: (req, error) => {
-      const pathname = new URL(req.url).pathname;
-      // A malformed ID is not an unknown upload's ID: its answer says what an upload URL looks like.
-      const malformed =
-        (error as { status_code?: number }).status_code === 404 &&
-        pathname.startsWith(`${config.server.tusPath}/`) &&
-        !uploadIdFromPath(pathname, config.server.tusPath);
-      const e = malformed
-        ? appError('NOT_AN_UPLOAD_URL')
-        : toAppError(error, currentTusRequest().input.logger ?? logger);
-      answeredWith(req, e);
-      return { status_code: e.status_code, body: e.body };
-    },
-  });
-}
+export type TusServer = ReturnType<typeof createTusServer>;

@@ -1,7 +1,8 @@
-import type { Lock, RequestRelease } from '@tus/utils';
+import type { RequestRelease } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import { holderOf } from './instance-liveness.js';
 import type { RedisLocker } from './redis-locker.js';
+import type { UploadLock } from './upload-lock.js';
 
 /** Waits `ms`, or less if a signal aborts. (Not AbortSignal.any: on a long-lived signal it has leaked, nodejs/node#48951.) */
 const sleep = (ms: number, ...signals: AbortSignal[]) =>
@@ -15,14 +16,11 @@ const sleep = (ms: number, ...signals: AbortSignal[]) =>
     }
   });
 
-/** One upload's lock (@tus/server's Lock). */
-export type UploadLock = Lock;
-
 /**
  * One upload's lock: a key holding this request's token, which names the
  * instance and epoch that hold it (see InstanceLiveness).
  */
-export class RedisLock implements Lock {
+export class RedisLock implements UploadLock {
   private token = '';
   private epoch = -1;
   private validUntil = 0;

@@ -1,9 +1,10 @@
-import type { Lock, Locker } from '@tus/utils';
+import type { Locker } from '@tus/utils';
 import type { Logger } from '../../log.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import { InstanceLiveness } from './instance-liveness.js';
 import { RedisLock } from './redis-lock.js';
+import type { UploadLock } from './upload-lock.js';
 
 export type LockerOptions = Readonly<{
   /** Expiry of a lock key; the holder renews it every fifth of this. */
@@ -99,7 +100,7 @@ export class RedisLocker implements Locker {
     this.stopping.abort();
   }
 
-  newLock(id: string): Lock {
+  newLock(id: string): UploadLock {
     return new RedisLock(this, id);
   }
 
@@ -107,7 +108,7 @@ export class RedisLocker implements Locker {
    * Takes the lock only if it is free right now, without asking its holder to
    * let go: for background work (the sweeper) that must never cut a request short.
    */
-  async tryLock(id: string): Promise<Lock | undefined> {
+  async tryLock(id: string): Promise<UploadLock | undefined> {
     const lock = new RedisLock(this, id);
     return (await lock.tryOnce()) ? lock : undefined;
   }
@@ -115,35 +116,6 @@ export class RedisLocker implements Locker {
   /** Aborted when this process can no longer be sure it holds the lock of upload `id`; undefined if it does not hold it. */
   fence(id: string): AbortSignal | undefined {
     return this.held.get(id)?.fence;
-  }
-
-  /**
-   * Whether this process may write upload `id` right now: it holds the lock,
-   * its fence is intact, and nobody can have taken this instance for dead.
-   * Checked before each write, since a process that was paused (SIGSTOP, a
-   * stalled VM) runs its I/O callbacks before the timers that would fence it.
-   */
-  holds(id: string): boolean {
-    return this.held.get(id)?.valid() === true;
-  }
-
-  /** Calls `listener` when another request asks for the lock this process holds on `id`; returns its removal. */
-  onReleaseAsked(id: string, listener: () => void): () => void {
-    return this.held.get(id)?.onAsked(listener) ?? (() => {});
-  }
-
-  /** Whether another request asked for the lock this process holds on `id` (it is being handed over). */
-  handingOver(id: string): boolean {
-    return this.held.get(id)?.asked === true;
-  }
-
-  /**
-   * What was read together with the lock this process holds on `id` (see
-   * LockerHooks.readAlongside), once: a later read must go to Redis, since
-   * the holder may have changed the upload since.
-   */
-  takeRead(id: string): Promise<Record<string, string>> | undefined {
-    return this.held.get(id)?.takeRead();
   }
 
   /** Locks held by this process right now. */
@@ -165,4 +137,4 @@ export class RedisLocker implements Locker {
   }
 }
 
-export type { UploadLock } from './redis-lock.js';
+export type { UploadLock } from './upload-lock.js';

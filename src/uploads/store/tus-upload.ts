@@ -1,16 +1,5 @@
 import { Metadata, Upload } from '@tus/utils';
-import { chooseChunkSize, type GridLimits } from '../model/chunk-grid.js';
 import type { UploadRecord, UploadStatus } from '../model/upload-record.js';
-
-/** The chunk size a creation request asks for; the server's when it asks for none or for an invalid one (refused later, with its reason). */
-export function requestedChunkSize(metadataHeader: string | null, serverDefault: number, limits: GridLimits): number {
-  try {
-    const requested = metadataHeader ? Metadata.parse(metadataHeader).chunkSize : undefined;
-    return chooseChunkSize(requested, serverDefault, limits);
-  } catch {
-    return serverDefault;
-  }
-}
 
 export function toUpload(record: UploadRecord, stored: number, status: UploadStatus): Upload {
   const upload = new Upload({
@@ -25,4 +14,15 @@ export function toUpload(record: UploadRecord, stored: number, status: UploadSta
   // creation date, @tus/server does not answer 410 for it once that time passes.
   if (status === 'completed') upload.creation_date = undefined;
   return upload;
+}
+
+/** tus Upload-Metadata, parsed; undefined when absent or malformed (a malformed one is refused by the tus rules). */
+export function metadataOfHeader(
+  header: string | string[] | null | undefined,
+): Record<string, string | null> | undefined {
+  try {
+    return typeof header === 'string' && header !== '' ? Metadata.parse(header) : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -187,10 +187,16 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
 /**
  * The same body as a stream, for stores that take one (S3's parts, staged
  * bytes under a checksum): at most `room` bytes, ending cleanly when the
- * upload is handed over, failing when the lock is lost.
+ * upload is handed over, failing when the lock is lost. A body that runs past
+ * `room` ends the stream with the bytes that fit, and `exceeded` says so: the
+ * caller stores them, then refuses the body (as writeDirect does).
  */
-export function boundedStream({ source, room, onRelease, fence }: DirectBody): Readable {
+export function boundedStream({ source, room, onRelease, fence }: DirectBody): {
+  stream: Readable;
+  exceeded: () => boolean;
+} {
   let left = room;
+  let exceeded = false;
   const stream = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       if (chunk.length <= left) {
@@ -199,9 +205,10 @@ export function boundedStream({ source, room, onRelease, fence }: DirectBody): R
       }
       const fits = chunk.subarray(0, left);
       left = 0;
+      exceeded = true;
       source.unpipe(stream);
-      this.push(fits);
-      done(appError('BODY_EXCEEDS_LENGTH'));
+      done(null, fits);
+      stream.end();
     },
   });
   const stopListening = onRelease?.(() => {
@@ -223,5 +230,5 @@ export function boundedStream({ source, room, onRelease, fence }: DirectBody): R
     fence?.removeEventListener('abort', onFence);
   });
   source.pipe(stream);
-  return stream;
+  return { stream, exceeded: () => exceeded };
 }

@@ -25,18 +25,20 @@ export type WriterDeps = Readonly<{
   events: UploadEvents;
 }>;
 
-/** How a request's body is to be written. */
+/** A request's body, and how it is to be written. */
 export type BodyOptions = Readonly<{
+  /** The body, read straight from the request, and where its reading may stop. */
+  source: DirectBody;
   /** The upload's chunk size: the body is stored in pieces ending on chunk boundaries. */
   chunkSize: number;
   /** The body's length, when the request said it. */
   length?: number;
   /** Throws once this process may no longer write the upload (its lock is no longer certain). */
   guard?: () => void;
-  /** The request's body read straight from the request (the stream argument is then not read). */
-  direct?: DirectBody;
   /** The upload's length, when known: a body that ends there completes it. */
   size?: number;
+  /** Hears each offset recorded while the body streams (the draft's progress interim responses). */
+  onRecorded?: (offset: number) => void;
 }>;
 
 /** The SHA-256 of bytes [0, offset) of an upload, as they passed through this process (computed off the main thread). */
@@ -60,27 +62,31 @@ export class UploadWriter {
   }
 
   /**
-   * Appends `stream` at `offset`. Bytes on disk are recorded as they arrive
-   * (at chunk boundaries, at most once per progress interval) so that a
-   * dashboard sees a long PATCH advance. If the request fails, what reached the
-   * disk is recorded before the error is rethrown.
+   * Appends `body` at `offset`. Bytes stored are recorded as they arrive (at
+   * chunk boundaries, at most once per progress interval) so that a dashboard
+   * sees a long PATCH advance. If the request fails, what was stored is
+   * recorded before the error is rethrown.
    */
-  async write(stream: Readable, id: string, offset: number, body: BodyOptions): Promise<number> {
+  async write(id: string, offset: number, body: BodyOptions): Promise<number> {
     const { bytes } = this.deps;
     const digest = this.takeDigest(id, offset);
     const throttle = new ProgressThrottle(
       this.deps.progressIntervalMs,
-      (at) => this.recordProgress(id, at),
+      async (at) => {
+        const progress = await this.recordProgress(id, at);
+        body.onRecorded?.(at);
+        return progress;
+      },
       this.deps.onLateError,
     );
     let end: number;
     try {
       const onData = digest ? (data: Buffer) => digest.handle.update(data) : undefined;
-      if (body.direct && bytes.open) {
+      if (bytes.open) {
         // Straight from the request to the file: no stream stage in between.
         const sink = await bytes.open(id);
         try {
-          end = await writeDirect(body.direct, sink, offset, {
+          end = await writeDirect(body.source, sink, offset, {
             chunkSize: body.chunkSize,
             onData,
             guard: body.guard,
@@ -90,7 +96,7 @@ export class UploadWriter {
           await sink.close();
         }
       } else {
-        end = await inSegments(stream, offset, body, onData, async (segment, at, options) => {
+        end = await inSegments(offset, body, onData, async (segment, at, options) => {
           const stored = await bytes.write(segment, id, at, options);
           await throttle.stored(stored);
           return stored;
@@ -133,13 +139,7 @@ export class UploadWriter {
    * otherwise it is taken back. While it is unverified the record says so, so
    * that a crash in between discards it too.
    */
-  async writeVerified(
-    stream: Readable,
-    id: string,
-    offset: number,
-    body: BodyOptions,
-    expected: ChecksumExpectation,
-  ): Promise<number> {
+  async writeVerified(id: string, offset: number, body: BodyOptions, expected: ChecksumExpectation): Promise<number> {
     const { bytes, tracker } = this.deps;
     if (!(await tracker.markUnverified(id, offset))) throw appError('UPLOAD_GONE');
     const hash = checksumHash(expected);
@@ -150,7 +150,7 @@ export class UploadWriter {
       const onData = (data: Buffer) => {
         hash.update(data);
       };
-      end = await inSegments(stream, offset, body, onData, async (segment, at, options) => {
+      end = await inSegments(offset, body, onData, async (segment, at, options) => {
         const piece = await bytes.stage(segment, id, at, options);
         staged.push(piece);
         return piece.end;
@@ -257,23 +257,25 @@ export class UploadWriter {
 }
 
 /**
- * The body (the stream @tus/server hands over, or the request's own) in
- * pieces ending on chunk boundaries, each given to `writePiece` with what the
- * byte store must know of it (its length, when known, and the guard).
+ * The body in pieces ending on chunk boundaries, each given to `writePiece`
+ * with what the byte store must know of it (its length, when known, and the guard).
  */
-function inSegments(
-  stream: Readable,
+async function inSegments(
   offset: number,
   body: BodyOptions,
   onData: ((data: Buffer) => void | Promise<void>) | undefined,
   writePiece: (segment: Readable, at: number, options: WriteOptions) => Promise<number>,
 ): Promise<number> {
   const { guard, length } = body;
-  return writeInSegments(
-    body.direct ? boundedStream(body.direct) : stream,
+  const bounded = boundedStream(body.source);
+  const end = await writeInSegments(
+    bounded.stream,
     offset,
     body.chunkSize,
     (segment, at, pieceLength) => writePiece(segment, at, { length: pieceLength, guard }),
     { onData, length, guard },
   );
+  // Past the room it had: the bytes that fit are stored, then the body is refused.
+  if (bounded.exceeded()) throw appError('BODY_EXCEEDS_LENGTH');
+  return end;
 }

@@ -1,0 +1,80 @@
+import type { Response } from 'express';
+import { appError } from '../../errors/app-error.js';
+import { newUploadId } from '../../uploads/model/upload-id.js';
+import { claimCreation } from '../idempotent-creation.js';
+import { corsHeaders, uploadUrl } from '../tus/tus-headers.js';
+import { lockUpload } from '../upload-lock.js';
+import { appendContent, type ContentExchange } from './content.js';
+import { metadataAfterHook, metadataOf } from './draft-upload.js';
+import { INTEROP_VERSION_HEADER } from './interop.js';
+import { INTEROP_VERSIONS } from './versions.js';
+
+/**
+ * A request that names an interop version this server does not speak (11, 42,
+ * or not a number). The draft: a server "MUST NOT send the 104 (Upload
+ * Resumption Supported) [...] when the interop version [...] is missing or
+ * mismatching"; the request is then an ordinary one. So a creation that
+ * carries the whole file (it does not say `Upload-Complete: ?0`, nor
+ * `Upload-Incomplete: ?1`) is stored as any upload is: tracked, announced,
+ * completed with its SHA-256, and answered as an ordinary creation (201 with
+ * Location; nothing of the draft). Anything else of such a version (an
+ * incomplete creation, an append, an offset retrieval, a cancellation) is
+ * refused with 400 before anything is read or stored: an incomplete upload
+ * would be left to a client that cannot resume it with a protocol this server
+ * does not know.
+ */
+export function refuseUnknownVersion(req: ContentExchange['req'], method: string, atEndpoint: boolean): void {
+  const incomplete =
+    /^\s*\?0/.test(String(req.headers['upload-complete'] ?? '')) ||
+    /^\s*\?1/.test(String(req.headers['upload-incomplete'] ?? ''));
+  if (method === 'POST' && atEndpoint && !incomplete && req.headers['upload-concat'] === undefined) return;
+  throw appError('INTEROP_VERSION_UNSUPPORTED', {
+    version: String(req.headers[INTEROP_VERSION_HEADER]),
+    supported: INTEROP_VERSIONS,
+  });
+}
+
+/** A whole upload in one request of an unknown interop version, stored as an ordinary creation (see above). */
+export async function ordinaryCreation(x: ContentExchange & { res: Response }): Promise<void> {
+  const { req, res, deps, input, outcome } = x;
+  // Its size is its Content-Length; a chunked body's, what arrives.
+  const size = input.bodyLength;
+  const metadata = metadataOf(req);
+  if (size !== undefined && size > deps.uploadStore.maxNewSize(metadata, input.caller)) {
+    throw appError('UPLOAD_TOO_LARGE');
+  }
+  const id = newUploadId();
+  const claim = await claimCreation(deps, req, res, input.caller, id, size);
+  let upload = claim.earlier;
+  let end = upload?.offset ?? 0;
+  if (!upload) {
+    try {
+      const hooked = await metadataAfterHook(x, id, size, metadata);
+      const lock = await lockUpload(deps.locker, id, res);
+      try {
+        upload = await deps.uploadStore.create(
+          { id, size, metadata: hooked, caller: input.caller, partial: false },
+          lock,
+        );
+        outcome.createdId = id;
+        const ended = await appendContent(x, upload, 0, lock, { completes: true, size });
+        if (ended.superseded) return void res.destroy();
+        end = ended.end;
+      } finally {
+        await lock.unlock();
+      }
+    } catch (error) {
+      if (!outcome.createdId) await claim.release();
+      throw error;
+    }
+  }
+  const versions = `${INTEROP_VERSIONS[0]} to ${INTEROP_VERSIONS.at(-1)}`;
+  res.writeHead(201, {
+    ...corsHeaders(req, deps.config, 'Location, X-Request-Id'),
+    Location: uploadUrl(req, upload.id, deps.config),
+    'Content-Type': 'text/plain; charset=utf-8',
+  });
+  res.end(
+    `Stored as upload ${upload.id} (${end} bytes). Upload-Draft-Interop-Version ${String(req.headers[INTEROP_VERSION_HEADER])} is not one this server speaks (it speaks ${versions}), so the request was taken as an ordinary upload of the whole file.\n`,
+  );
+}
