@@ -47,6 +47,7 @@ export type { UploadRecord, UploadStatus } from './uploads/model/upload-record.j
 export { UploadReader } from './uploads/read/upload-reader.js';
 export { UploadTracker } from './uploads/state/tracker.js';
 export { TrackedStore } from './uploads/store/tracked-store.js';
+export { type Appended, type Body, type Creation, type OpenUpload, UploadStore } from './uploads/store/upload-store.js';
 export { WebhookDispatcher } from './webhooks/dispatcher.js';
 export {
   WEBHOOK_EVENT_TYPES,

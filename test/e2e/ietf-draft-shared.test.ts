@@ -7,7 +7,7 @@ import { SignJWT } from 'jose';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
-import { draftRequest } from '../helpers/draft.js';
+import { draftRequest, interruptedCreation } from '../helpers/draft.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -34,6 +34,20 @@ async function context(env: Record<string, string> = {}) {
   const ctx = await createTestContext({ CHUNK_SIZE_BYTES: String(CHUNK), ...env });
   contexts.push(ctx);
   return { ctx, base: await ctx.listen() };
+}
+
+/** Two server processes sharing Redis and the upload directory, and a Redis client to look. */
+async function twoServers() {
+  const redis = new Redis(inject('redisUrl'));
+  closers.push(async () => redis.disconnect());
+  const env = {
+    REDIS_URL: inject('redisUrl'),
+    UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'draft-shared-')),
+    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+    CHUNK_SIZE_BYTES: String(CHUNK),
+  };
+  const [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+  return { redis, env, a, b };
 }
 
 /** Draft uploads are uploads like any other: the same store, lifecycle, owners, locks and events as tus ones. */
@@ -72,15 +86,7 @@ describe('IETF draft uploads among the others', () => {
   });
 
   it('across two server processes: a HEAD on one ends an append on the other, and the upload completes there', async () => {
-    const redis = new Redis(inject('redisUrl'));
-    closers.push(async () => redis.disconnect());
-    const env = {
-      REDIS_URL: inject('redisUrl'),
-      UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'draft-shared-')),
-      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
-      CHUNK_SIZE_BYTES: String(CHUNK),
-    };
-    const [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+    const { redis, env, a, b } = await twoServers();
     const data = randomBytes(6 * CHUNK);
     const created = await draftRequest(a.url, 'POST', '/files', { ...V6, 'Upload-Complete': '?0' });
     const url = pathOf(created.headers.location);
@@ -99,6 +105,41 @@ describe('IETF draft uploads among the others', () => {
     expect(rest.status).toBe(201);
     expect(sha256(await readFile(path.join(env.UPLOAD_DIR, id)))).toBe(sha256(data));
     expect(await redis.hgetall(key)).toMatchObject({ status: 'completed', totalChunks: '6', receivedChunks: '6' });
+  });
+
+  it('interop 10 across two server processes: cut on one, its offset retrieved by GET and HEAD on the other, completed there', async () => {
+    const { redis, env, a, b } = await twoServers();
+    const V10 = { 'Upload-Draft-Interop-Version': '10' };
+    const data = randomBytes(5 * CHUNK + 3);
+    const interim = await interruptedCreation(
+      a.url,
+      '/files',
+      { ...V10, 'Upload-Complete': '?1' },
+      data.subarray(0, 2 * CHUNK),
+      data.length,
+    );
+    const url = pathOf(interim.headers.location);
+    const id = url.split('/').pop() as string;
+    const byGet = await draftRequest(b.url, 'GET', url, V10);
+    const byHead = await draftRequest(b.url, 'HEAD', url, V10);
+    expect(byGet.status).toBe(204);
+    expect(byHead.headers['upload-offset']).toBe(byGet.headers['upload-offset']);
+    const offset = Number(byHead.headers['upload-offset']);
+    expect(offset).toBeGreaterThan(0);
+    const headers = {
+      ...V10,
+      'Upload-Offset': String(offset),
+      'Upload-Complete': '?1',
+      'Content-Type': 'application/partial-upload',
+    };
+    const rest = await draftRequest(b.url, 'PATCH', url, headers, data.subarray(offset));
+    expect(rest.status).toBe(201);
+    expect(rest.headers['upload-complete']).toBe('?1');
+    expect(sha256(await readFile(path.join(env.UPLOAD_DIR, id)))).toBe(sha256(data));
+    expect(await redis.hgetall(`${env.REDIS_KEY_PREFIX}upload:{${id}}`)).toMatchObject({
+      status: 'completed',
+      sha256: sha256(data),
+    });
   });
 
   it('announces created, completed and terminated to webhooks, as for tus uploads', async () => {

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
-import { type DraftResponse, draftRequest } from '../helpers/draft.js';
+import { chunkedRequest, draftRequest } from '../helpers/draft.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const CHUNK = 64 * 1024;
@@ -23,25 +22,6 @@ afterEach(async () => {
 });
 
 const idOf = (location: unknown) => new URL(String(location), 'http://x').pathname.split('/').pop() as string;
-
-/** A POST whose body is sent chunked (no Content-Length), as a client streaming a file of unknown size does. */
-function chunkedPost(base: string, headers: Record<string, string>, pieces: Buffer[]): Promise<DraftResponse> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const informational: DraftResponse['informational'] = [];
-    const req = httpRequest({ host: hostname, port, method: 'POST', path: '/files', headers, agent: false }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), informational }),
-      );
-    });
-    req.on('information', (info) => informational.push({ statusCode: info.statusCode, headers: info.headers }));
-    req.on('error', reject);
-    for (const piece of pieces) req.write(piece);
-    req.end();
-  });
-}
 
 /**
  * The draft: a server "MUST NOT send the 104 (Upload Resumption Supported) [...] when the interop version [...] is
@@ -83,7 +63,7 @@ describe('an interop version this server does not speak', () => {
 
   it('stores a chunked body of unknown length the same way, its size what arrived', async () => {
     const pieces = [randomBytes(CHUNK), randomBytes(CHUNK), randomBytes(77)];
-    const res = await chunkedPost(app.base, { 'Upload-Draft-Interop-Version': '11' }, pieces);
+    const res = await chunkedRequest(app.base, 'POST', '/files', { 'Upload-Draft-Interop-Version': '11' }, pieces);
     expect(res.status).toBe(201);
     const id = idOf(res.headers.location);
     const data = Buffer.concat(pieces);

@@ -167,6 +167,24 @@ describe.each([7, 8, 9, 10])('IETF Resumable Uploads, interop version %i', (v) =
   });
 });
 
+describe('IETF Resumable Uploads, interop version 6, appends without Upload-Complete', () => {
+  it('takes an append without Upload-Complete as the end (-05: it "MUST be set to false" when it is not)', async () => {
+    const created = await draftRequest(app.base, 'POST', '/files', {
+      'Upload-Draft-Interop-Version': '6',
+      'Upload-Complete': '?0',
+    });
+    const headers = appendHeaders(6, 0, true);
+    delete headers['Upload-Complete'];
+    const res = await draftRequest(app.base, 'PATCH', pathOf(created.headers.location), headers, Buffer.from('hello'));
+    expect(res.status).toBe(201);
+    expect(res.headers['upload-complete']).toBe('?1');
+    expect(await app.ctx.reader.readProgress(idOf(created.headers.location))).toMatchObject({
+      status: 'completed',
+      size: 5,
+    });
+  });
+});
+
 describe('IETF Resumable Uploads: from interop version 8', () => {
   it.each([8, 10])(
     'v%i sends 104s with Location and Upload-Offset as the content arrives (-09: "SHOULD")',

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { createUpload, getBytes, head, patch, TUS } from '../helpers/tus.js';
+import { anonymous } from '../helpers/uploads.js';
 
 let ctx: TestContext;
 beforeEach(async () => {
@@ -107,6 +108,21 @@ describe('tus 1.0 conversation', () => {
     // tus: the length may be declared only once.
     const again = await patch(agent, url, 64 * 1024 + 10, Buffer.alloc(0), { 'Upload-Length': '99999' });
     expect(again.status).toBe(400);
+  });
+
+  it('accepts a deferred length said again with the same value (a retried final PATCH), refuses another', async () => {
+    const agent = request(ctx.app);
+    const { path: url, id } = await createUpload(agent, {});
+    await patch(agent, url, 0, Buffer.alloc(100, 1));
+    // The PATCH that declared the length was cut after the length was recorded; the client sends it again.
+    await ctx.uploadStore.declareLength(await ctx.uploadStore.open(id, anonymous), 150);
+    const again = await patch(agent, url, 100, Buffer.alloc(50, 2), { 'Upload-Length': '150' });
+    expect(again.status).toBe(204);
+    expect(again.headers['upload-offset']).toBe('150');
+    expect((await agent.get(`/api/uploads/${id}/progress`)).body).toMatchObject({ status: 'completed', size: 150 });
+    const other = await patch(agent, url, 150, Buffer.alloc(0), { 'Upload-Length': '151' });
+    expect(other.status).toBe(400);
+    expect(other.headers['x-error-code']).toBe('INVALID_LENGTH');
   });
 
   it('declares a deferred length that is an exact multiple of the chunk size on an empty final PATCH', async () => {

@@ -1,4 +1,4 @@
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 
 export type Informational = { statusCode: number; headers: IncomingHttpHeaders };
 export type DraftResponse = {
@@ -14,13 +14,13 @@ export function completeness(v: number, complete: boolean): Record<string, strin
   return v === 3 ? { 'Upload-Incomplete': complete ? '?0' : '?1' } : { 'Upload-Complete': complete ? '?1' : '?0' };
 }
 
-/** A draft request on its own connection; resolves with the final response and every 104 before it. */
-export function draftRequest(
+/** A request on its own connection whose body `send` writes; resolves with the final response and every 1xx before it. */
+function exchange(
   base: string,
   method: string,
   path: string,
   headers: Record<string, string>,
-  body?: Buffer,
+  send: (req: ClientRequest) => void,
 ): Promise<DraftResponse> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
@@ -34,7 +34,32 @@ export function draftRequest(
     });
     req.on('information', (info) => informational.push({ statusCode: info.statusCode, headers: info.headers }));
     req.on('error', reject);
-    req.end(body);
+    send(req);
+  });
+}
+
+/** A draft request on its own connection; resolves with the final response and every 104 before it. */
+export function draftRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: Buffer,
+): Promise<DraftResponse> {
+  return exchange(base, method, path, headers, (req) => req.end(body));
+}
+
+/** A request whose body is sent chunked (no Content-Length), as a client streaming a file of unknown size does. */
+export function chunkedRequest(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  pieces: Buffer[],
+): Promise<DraftResponse> {
+  return exchange(base, method, path, headers, (req) => {
+    for (const piece of pieces) req.write(piece);
+    req.end();
   });
 }
 
@@ -91,22 +116,8 @@ export function pacedDraftRequest(
   pieces: Buffer[],
   pauseMs: number,
 ): Promise<DraftResponse> {
-  const { hostname, port } = new URL(base);
   const length = pieces.reduce((n, piece) => n + piece.length, 0);
-  return new Promise((resolve, reject) => {
-    const informational: Informational[] = [];
-    const req = httpRequest(
-      { host: hostname, port, method, path, headers: { ...headers, 'Content-Length': String(length) }, agent: false },
-      (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (d: Buffer) => parts.push(d));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), informational }),
-        );
-      },
-    );
-    req.on('information', (info) => informational.push({ statusCode: info.statusCode, headers: info.headers }));
-    req.on('error', reject);
+  return exchange(base, method, path, { ...headers, 'Content-Length': String(length) }, (req) => {
     const send = (i: number) => {
       if (i === pieces.length) return void req.end();
       req.write(pieces[i], () => setTimeout(() => send(i + 1), pauseMs));

@@ -1,11 +1,54 @@
 import { AppError, appError } from '../../errors/app-error.js';
 import type { UploadLock } from '../../uploads/coordination/upload-lock.js';
+import { newUploadId } from '../../uploads/model/upload-id.js';
 import type { OpenUpload } from '../../uploads/store/upload-store.js';
+import { claimCreation } from '../idempotent-creation.js';
+import { lockUpload } from '../upload-lock.js';
 import type { Exchange } from './draft-protocol.js';
 import { hasContent } from './draft-request.js';
+import { metadataAfterHook, type UploadMetadata } from './draft-upload.js';
 
 /** What stores a request's content needs of the exchange (an ordinary creation has no version's rules). */
-export type ContentExchange = Pick<Exchange, 'req' | 'deps' | 'input' | 'outcome' | 'known'>;
+export type ContentExchange = Pick<Exchange, 'req' | 'res' | 'deps' | 'input' | 'outcome' | 'known'>;
+
+/** What a creation made, and where its content ended. */
+export type Created = Readonly<{ upload: OpenUpload; end: number; superseded: boolean }>;
+
+/**
+ * A draft creation (of a version this server speaks, or a whole-file one of
+ * another): a new upload created under its lock, once the pre-create hook has
+ * seen it, and the request's content appended. `announce` hears the upload as
+ * soon as it exists (the 104), and may return a listener of the offsets
+ * recorded while the content arrives. A creation sent again with the same
+ * Idempotency-Key gets the upload the first one made, as it stands.
+ */
+export async function createWithContent(
+  x: ContentExchange,
+  { size, metadata, completes }: { size: number | undefined; metadata: UploadMetadata | undefined; completes: boolean },
+  announce: (upload: OpenUpload) => ((offset: number) => void) | undefined,
+): Promise<Created> {
+  const { req, res, deps, input, outcome } = x;
+  const id = newUploadId();
+  const claim = await claimCreation(deps, req, res, input.caller, id, size);
+  if (claim.earlier) return { upload: claim.earlier, end: claim.earlier.offset, superseded: false };
+  try {
+    const hooked = await metadataAfterHook(x, id, size, metadata);
+    const lock = await lockUpload(deps.locker, id, res);
+    try {
+      const creation = { id, size, metadata: hooked, caller: input.caller, partial: false };
+      const upload = await deps.uploadStore.create(creation, lock);
+      outcome.createdId = id;
+      x.known.current = { offset: 0, complete: size === 0 };
+      const onRecorded = announce(upload);
+      return { upload, ...(await appendContent(x, upload, 0, lock, { completes, size, onRecorded })) };
+    } finally {
+      await lock.unlock();
+    }
+  } catch (error) {
+    if (!outcome.createdId) await claim.release();
+    throw error;
+  }
+}
 
 type Appending = Readonly<{
   /** Whether the request says its content ends the upload. */

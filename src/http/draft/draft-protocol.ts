@@ -136,6 +136,8 @@ export function draftHeaders(x: Pick<Exchange, 'req' | 'rules' | 'deps'>): Recor
 
 /** Sends a final response, unless the connection is gone. */
 export function answer(x: Exchange, status: number, headers: Record<string, string>, body?: string): void {
+  // A body not read (a creation sent again, answered with the upload the first one made) is drained or cut.
+  settleUnreadBody(x.req, x.res);
   if (x.res.destroyed || x.res.headersSent) return;
   x.res.writeHead(status, { ...draftHeaders(x), ...headers });
   x.res.end(body);

@@ -6,7 +6,7 @@ import { metadataForCreation } from '../tus/creation-hook.js';
 import type { Exchange } from './draft-protocol.js';
 import { PARTIAL_UPLOAD } from './interop.js';
 
-type UploadMetadata = Record<string, string | null>;
+export type UploadMetadata = Record<string, string | null>;
 
 /**
  * What a draft creation says of the file, as tus metadata: its media type

@@ -1,11 +1,7 @@
-import type { Response } from 'express';
 import { appError } from '../../errors/app-error.js';
-import { newUploadId } from '../../uploads/model/upload-id.js';
-import { claimCreation } from '../idempotent-creation.js';
-import { corsHeaders, uploadUrl } from '../tus/tus-headers.js';
-import { lockUpload } from '../upload-lock.js';
-import { appendContent, type ContentExchange } from './content.js';
-import { metadataAfterHook, metadataOf } from './draft-upload.js';
+import { corsHeaders, settleUnreadBody, uploadUrl } from '../tus/tus-headers.js';
+import { type ContentExchange, createWithContent } from './content.js';
+import { metadataOf } from './draft-upload.js';
 import { INTEROP_VERSION_HEADER } from './interop.js';
 import { INTEROP_VERSIONS } from './versions.js';
 
@@ -35,39 +31,19 @@ export function refuseUnknownVersion(req: ContentExchange['req'], method: string
 }
 
 /** A whole upload in one request of an unknown interop version, stored as an ordinary creation (see above). */
-export async function ordinaryCreation(x: ContentExchange & { res: Response }): Promise<void> {
-  const { req, res, deps, input, outcome } = x;
+export async function ordinaryCreation(x: ContentExchange): Promise<void> {
+  const { req, res, deps, input } = x;
   // Its size is its Content-Length; a chunked body's, what arrives.
   const size = input.bodyLength;
   const metadata = metadataOf(req);
   if (size !== undefined && size > deps.uploadStore.maxNewSize(metadata, input.caller)) {
     throw appError('UPLOAD_TOO_LARGE');
   }
-  const id = newUploadId();
-  const claim = await claimCreation(deps, req, res, input.caller, id, size);
-  let upload = claim.earlier;
-  let end = upload?.offset ?? 0;
-  if (!upload) {
-    try {
-      const hooked = await metadataAfterHook(x, id, size, metadata);
-      const lock = await lockUpload(deps.locker, id, res);
-      try {
-        upload = await deps.uploadStore.create(
-          { id, size, metadata: hooked, caller: input.caller, partial: false },
-          lock,
-        );
-        outcome.createdId = id;
-        const ended = await appendContent(x, upload, 0, lock, { completes: true, size });
-        if (ended.superseded) return void res.destroy();
-        end = ended.end;
-      } finally {
-        await lock.unlock();
-      }
-    } catch (error) {
-      if (!outcome.createdId) await claim.release();
-      throw error;
-    }
-  }
+  const { upload, end, superseded } = await createWithContent(x, { size, metadata, completes: true }, () => undefined);
+  if (superseded) return void res.destroy();
+  // A creation sent again (Idempotency-Key) is answered without reading its body: drained if small, else cut.
+  settleUnreadBody(req, res);
+  if (res.destroyed) return;
   const versions = `${INTEROP_VERSIONS[0]} to ${INTEROP_VERSIONS.at(-1)}`;
   res.writeHead(201, {
     ...corsHeaders(req, deps.config, 'Location, X-Request-Id'),

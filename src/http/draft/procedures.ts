@@ -1,13 +1,11 @@
 import { appError } from '../../errors/app-error.js';
-import { newUploadId } from '../../uploads/model/upload-id.js';
 import type { OpenUpload } from '../../uploads/store/upload-store.js';
-import { claimCreation } from '../idempotent-creation.js';
 import { uploadUrl } from '../tus/tus-headers.js';
 import { lockUpload, underLock } from '../upload-lock.js';
-import { appendContent, isComplete, refuseOverlongContent } from './content.js';
+import { appendContent, createWithContent, isComplete, refuseOverlongContent } from './content.js';
 import { answer, type Exchange } from './draft-protocol.js';
 import { hasContent } from './draft-request.js';
-import { metadataAfterHook, metadataOf } from './draft-upload.js';
+import { metadataOf } from './draft-upload.js';
 import { sendUploadResumptionSupported } from './informational.js';
 import { completenessHeader, uploadLimit } from './interop.js';
 import { finalSize } from './lengths.js';
@@ -31,33 +29,13 @@ export async function create(x: Exchange): Promise<void> {
   const max = deps.uploadStore.maxNewSize(metadata, input.caller);
   if (rules.limits) x.known.limit = uploadLimit(max);
   if (size !== undefined && size > max) throw appError('UPLOAD_TOO_LARGE');
-  const id = newUploadId();
-  const claim = await claimCreation(deps, req, res, input.caller, id, size);
-  if (claim.earlier) return answerCreated(x, claim.earlier, claim.earlier.offset);
-  let upload: OpenUpload;
-  let ended: { end: number; superseded: boolean };
-  try {
-    const hooked = await metadataAfterHook(x, id, size, metadata);
-    const lock = await lockUpload(deps.locker, id, res);
-    try {
-      upload = await deps.uploadStore.create(
-        { id, size, metadata: hooked, caller: input.caller, partial: false },
-        lock,
-      );
-      x.outcome.createdId = id;
-      x.known.current = { offset: 0, complete: size === 0 };
-      // "The interim response [...] MUST include the Location"; from -09 it "MUST include the Upload-Limit".
-      interim(x, upload, {});
-      ended = await appendContent(x, upload, 0, lock, { completes, size, onRecorded: progress(x, upload) });
-    } finally {
-      await lock.unlock();
-    }
-  } catch (error) {
-    if (!x.outcome.createdId) await claim.release();
-    throw error;
-  }
-  if (ended.superseded) return void res.destroy();
-  answerCreated(x, upload, ended.end);
+  const created = await createWithContent(x, { size, metadata, completes }, (upload) => {
+    // "The interim response [...] MUST include the Location"; from -09 it "MUST include the Upload-Limit".
+    interim(x, upload, {});
+    return progress(x, upload);
+  });
+  if (created.superseded) return void res.destroy();
+  answerCreated(x, created.upload, created.end);
 }
 
 /** Offset retrieval: HEAD (from 9 also GET) to the upload URL. It ends a transfer in flight first, so its offset is the one to append at. */

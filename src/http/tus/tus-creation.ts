@@ -10,7 +10,7 @@ import type { Appended, OpenUpload, UploadStore } from '../../uploads/store/uplo
 import { claimCreation, type IdempotencyDeps } from '../idempotent-creation.js';
 import { lockUpload } from '../upload-lock.js';
 import { discardRestOfBody, type RequestInput, type RequestOutcome } from './request-frame.js';
-import { tusResponseHeaders, uploadUrl } from './tus-headers.js';
+import { settleUnreadBody, tusResponseHeaders, uploadUrl } from './tus-headers.js';
 import { progressHeaders } from './tus-procedures.js';
 import type { TusServer } from './tus-server.js';
 
@@ -48,7 +48,11 @@ export async function createUpload(
   const declared = lengthSaid(req);
   refuseOverlongBody(deps, req, input, declared);
   const claim = await claimCreation(deps, req, res, input.caller, id, declared);
-  if (claim.earlier) return { response: answerEarlier(deps, req, claim.earlier) };
+  if (claim.earlier) {
+    // Its body is not read: drained if small, else the connection ends with the answer.
+    settleUnreadBody(req, res);
+    return { response: answerEarlier(deps, req, claim.earlier) };
+  }
   let lock: UploadLock | undefined;
   let answered: AppError | undefined;
   let created: OpenUpload | undefined;
