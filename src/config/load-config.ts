@@ -12,7 +12,7 @@ type SettingValues = { readonly [G in keyof Settings]: GroupValues<Settings[G]> 
 type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 /** What checks a bearer token, derived from the AUTH_JWT_* settings together. */
-export type JwtConfig = Readonly<{
+type JwtConfig = Readonly<{
   key: { secret: string } | { publicKeyPem: string };
   algorithm: JwtAlgorithm;
   issuer: string | undefined;

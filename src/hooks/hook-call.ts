@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { type AppError, appError } from '../errors/app-error.js';
 
-export type HookAnswer = Readonly<{ status: number; json: unknown; text: string }>;
+type HookAnswer = Readonly<{ status: number; json: unknown; text: string }>;
 
 const MESSAGE_LIMIT = 500;
 

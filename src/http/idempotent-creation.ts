@@ -64,7 +64,7 @@ export async function claimCreation(
  * (`Idempotency-Key: "8e03978e-40d5-43e8-bc93-6894a57f9324"`), or the bare
  * token many clients send; undefined when there is none.
  */
-export function idempotencyKeyOf(req: IncomingMessage): string | undefined {
+function idempotencyKeyOf(req: IncomingMessage): string | undefined {
   const raw = req.headers['idempotency-key'];
   if (raw === undefined) return undefined;
   const text = String(raw).trim();

@@ -9,7 +9,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const CREDENTIALS = new Set(['access_token', 'token']);
 
 /** A URL as it may be logged: secrets in its query string are replaced, so logs never hold a usable token. */
-export function withoutCredentials(url: string): string {
+function withoutCredentials(url: string): string {
   const query = url.indexOf('?');
   if (query === -1) return url;
   // Each parameter's name as the server reads it (decoded: `access%5Ftoken` is access_token too).

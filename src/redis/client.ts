@@ -10,7 +10,7 @@ const CLUSTER_URL = /^rediss?\+cluster:\/\//;
  * The seed nodes of a `redis+cluster://[user:password@]host:port,host:port[,...]`
  * URL (`rediss+cluster://` for TLS), or undefined for a plain redis:// URL.
  */
-export function clusterNodes(url: string): { nodes: ClusterNode[]; options: RedisOptions } | undefined {
+function clusterNodes(url: string): { nodes: ClusterNode[]; options: RedisOptions } | undefined {
   if (!CLUSTER_URL.test(url)) return undefined;
   const tls = url.startsWith('rediss');
   const rest = url.replace(CLUSTER_URL, '');
@@ -96,14 +96,4 @@ export function isRedisUnavailable(error: unknown): boolean {
   return /Command timed out|Connection is closed|Stream isn't writeable|connect ECONNREFUSED|connect ETIMEDOUT|ECONNRESET/.test(
     error.message,
   );
-}
-
-/** Runs a MULTI or pipeline and returns its replies, throwing the first command error. */
-export async function execAll(batch: { exec(): Promise<[Error | null, unknown][] | null> }): Promise<unknown[]> {
-  const results = await batch.exec();
-  if (!results) throw new Error('Redis transaction was aborted');
-  return results.map(([error, reply]) => {
-    if (error) throw error;
-    return reply;
-  });
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+
 /**
  * The only place Redis key names are built.
  *
  * The `{<id>}` braces are a Redis Cluster hash tag: an upload's hash and its set
  * of received chunks always hash to the same slot, so one script may touch both.
  */
-export type UploadKeys = Readonly<{
+type UploadKeys = Readonly<{
   upload: string;
   chunksReceived: string;
   /** What the byte store keeps of the upload (the S3 store: its multipart upload, parts and tail). */
@@ -53,7 +54,7 @@ export type Keys = Readonly<{
   ownerActive(owner: string): string;
 }>;
 
-export type WebhookKeys = Readonly<{
+type WebhookKeys = Readonly<{
   /** Stream of deliveries not yet made: url, key, type, body. */
   outbox: string;
   /** Set of the names of the queues below that may hold deliveries. */

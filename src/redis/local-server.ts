@@ -33,7 +33,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Answers PING within `timeoutMs`? */
-export async function redisAnswers(url: string, timeoutMs = 500): Promise<boolean> {
+async function redisAnswers(url: string, timeoutMs = 500): Promise<boolean> {
   const probe = new Redis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -146,7 +146,7 @@ async function isChildAt(url: string, pid: number | undefined): Promise<boolean>
 }
 
 /** Where `npm start` looks for Redis when REDIS_URL is unset. */
-export const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
+const LOCAL_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /**
  * The Redis to use: REDIS_URL; else one answering on 127.0.0.1:6379; else a

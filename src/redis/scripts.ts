@@ -42,7 +42,7 @@ export const VARIABLE_KEY_SCRIPTS = Object.entries(SCRIPTS)
   .map(([name]) => name);
 
 type Arg = string | number;
-export type ProgressReply = [offset: number, receivedChunks: number, status: string, previousStatus: string] | -1 | -2;
+type ProgressReply = [offset: number, receivedChunks: number, status: string, previousStatus: string] | -1 | -2;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

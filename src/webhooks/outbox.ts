@@ -33,11 +33,11 @@ export type WebhookOutbox = Readonly<{
   revisit: (record: UploadRecord, now: number) => Promise<void>;
 }>;
 
-export type AnnouncedEvent = 'created' | 'completed' | 'failed';
+type AnnouncedEvent = 'created' | 'completed' | 'failed';
 
 const THROTTLE_ENTRIES = 10_000;
 /** A final status younger than this may still be on its way to the outbox: not revisited yet. */
-export const ANNOUNCE_GRACE_MS = 60_000;
+const ANNOUNCE_GRACE_MS = 60_000;
 
 /**
  * Turns upload events into webhook deliveries in the Redis outbox. The

@@ -99,7 +99,7 @@ function parseValue(buf: Buffer, pos: number): Parsed | -1 {
 }
 
 /** Called for each command forwarded, with its connection's number and whether it began a round trip. */
-export type CommandTrace = (connection: number, command: string, startsRoundTrip: boolean) => void;
+type CommandTrace = (connection: number, command: string, startsRoundTrip: boolean) => void;
 
 export async function startRedisProxy(targetUrl: string): Promise<RedisProxy> {
   let trace: CommandTrace | undefined;

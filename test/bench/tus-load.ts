@@ -96,7 +96,7 @@ export type OpenLoop = {
   /** Stops issuing; waits for the requests in flight; what was measured. */
   stop(): Promise<OpenLoopResult>;
 };
-export type OpenLoopResult = {
+type OpenLoopResult = {
   /** Replies received while the loop ran, per second of it (the achieved rate). */
   readsPerSecond: number;
   p50Ms: number;

@@ -75,13 +75,3 @@ export async function listensOn(pid: number, port: number): Promise<boolean> {
   }
   return false;
 }
-
-/** Resident memory of these processes, in bytes (VmRSS from /proc). */
-export async function rssBytes(pids: number[]): Promise<number> {
-  let total = 0;
-  for (const pid of pids) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-    total += Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
-  }
-  return total;
-}

@@ -1,29 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  chooseChunkSize,
-  completeChunks,
-  missingChunks,
-  percent,
-  toRanges,
-  totalChunks,
-} from '../../src/uploads/model/chunk-grid.js';
+import { chooseChunkSize, missingChunks, percent, toRanges } from '../../src/uploads/model/chunk-grid.js';
 
 describe('chunk grid', () => {
-  it('totalChunks = ceil(size / chunkSize), unknown while deferred', () => {
-    expect(totalChunks(0, 10)).toBe(0);
-    expect(totalChunks(10, 10)).toBe(1);
-    expect(totalChunks(11, 10)).toBe(2);
-    expect(totalChunks(undefined, 10)).toBeUndefined();
-  });
-
-  it('counts a chunk complete only when all its bytes are below the offset', () => {
-    expect(completeChunks(9, 25, 10)).toBe(0);
-    expect(completeChunks(10, 25, 10)).toBe(1);
-    expect(completeChunks(24, 25, 10)).toBe(2);
-    expect(completeChunks(25, 25, 10)).toBe(3);
-    expect(completeChunks(25, undefined, 10)).toBe(2);
-  });
-
   it('lists missing indexes and compacts them to inclusive ranges', () => {
     expect(missingChunks(6, [0, 2, 3])).toEqual([1, 4, 5]);
     expect(toRanges([1, 4, 5])).toEqual([

@@ -26,7 +26,7 @@ export type DraftDeps = Readonly<{
 }>;
 
 /** What the client was last told of the upload, once it is known to be active (error responses carry it too). */
-export type Known = { offset: number; complete: boolean };
+type Known = { offset: number; complete: boolean };
 
 /** One draft request being served: what the procedures share. */
 export type Exchange = Readonly<{
@@ -130,7 +130,7 @@ function checkTarget(method: string, atEndpoint: boolean, isUploadUrl: boolean):
 }
 
 /** The headers of every draft response: the interop version, echoed (the 104 "MUST" carry it; finals too, as Apple's and tusd's do), and CORS. */
-export function draftHeaders(x: Pick<Exchange, 'req' | 'rules' | 'deps'>): Record<string, string> {
+function draftHeaders(x: Pick<Exchange, 'req' | 'rules' | 'deps'>): Record<string, string> {
   return { [INTEROP_VERSION_HEADER]: String(x.rules.version), ...corsHeaders(x.req, x.deps.config, EXPOSED) };
 }
 

@@ -2,8 +2,8 @@ import { ERRORS } from '@tus/utils';
 import { AppError, appError } from '../../errors/app-error.js';
 
 /** An error in @tus/server's shape (its ERRORS, and what it writes itself). */
-export type TusError = { status_code: number; body: string };
-export const isTusError = (e: unknown): e is TusError =>
+type TusError = { status_code: number; body: string };
+const isTusError = (e: unknown): e is TusError =>
   typeof (e as TusError)?.status_code === 'number' && typeof (e as TusError)?.body === 'string';
 
 /** @tus/utils' errors (thrown by @tus/server and @tus/file-store as these very objects), as the registry names them. */

@@ -9,7 +9,7 @@ import { lockUpload, underLock } from '../upload-lock.js';
 import { discardRestOfBody, type RequestInput, type RequestOutcome } from './request-frame.js';
 import { tusResponseHeaders } from './tus-headers.js';
 
-export type TusProcedureDeps = Readonly<{ config: Config; uploadStore: UploadStore; locker: UploadLocker }>;
+type TusProcedureDeps = Readonly<{ config: Config; uploadStore: UploadStore; locker: UploadLocker }>;
 
 /** One tus request on an existing upload, as its procedure sees it. */
 export type TusExchange = Readonly<{

@@ -6,7 +6,7 @@ import { appError } from '../../errors/app-error.js';
  * algorithm identified by sha1." Names are lowercase, as the spec requires.
  */
 export const CHECKSUM_ALGORITHMS = ['md5', 'sha1', 'sha256', 'sha512'] as const;
-export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
+type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
 
 const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = { md5: 16, sha1: 20, sha256: 32, sha512: 64 };
 

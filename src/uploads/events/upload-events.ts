@@ -32,8 +32,6 @@ export const bytesLost = (id: string): UploadEvent => ({
   reason: 'its bytes are no longer on disk',
 });
 
-export const noEvents: UploadEvents = { emit: async () => {} };
-
 /** Fans events out to several consumers; one that fails does not stop the others. */
 export function fanOut(
   consumers: ReadonlyArray<UploadEventConsumer>,

@@ -1,5 +1,5 @@
 /** What one owner may do (0: no limit). */
-export type OwnerLimits = Readonly<{ maxSizeBytes: number; maxConcurrentUploads: number }>;
+type OwnerLimits = Readonly<{ maxSizeBytes: number; maxConcurrentUploads: number }>;
 
 /** Who a request comes from, once authorized, and what they may do. */
 export type Caller = Readonly<{ owner: string | undefined; limits: OwnerLimits }>;

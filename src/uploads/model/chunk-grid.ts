@@ -13,7 +13,7 @@ export const CHUNK_SIZE_BOUNDS = { minBytes: 64 * 1024, maxBytes: 1024 * 1024 * 
  * Redis (and what /missing returns) to ~100k members: with the default 5 MiB
  * chunks that is uploads up to 500 GiB; a client picking 64 KiB chunks gets 6.25 GiB.
  */
-export const MAX_CHUNKS_PER_UPLOAD = 100_000;
+const MAX_CHUNKS_PER_UPLOAD = 100_000;
 
 /** What a byte store allows of the grid: its smallest chunk and its most chunks (S3: 5 MiB parts, 10,000 of them). */
 export type GridLimits = Readonly<{ minChunkBytes: number; maxChunks: number }>;
@@ -24,16 +24,6 @@ export const DEFAULT_GRID: GridLimits = { minChunkBytes: CHUNK_SIZE_BOUNDS.minBy
 export function maxUploadBytes(chunkSize: number, configuredMaxBytes: number, limits = DEFAULT_GRID): number {
   const byGrid = chunkSize * limits.maxChunks;
   return configuredMaxBytes > 0 ? Math.min(configuredMaxBytes, byGrid) : byGrid;
-}
-
-/** `totalChunks = ceil(size / chunkSize)`; unknown while the length is deferred. */
-export function totalChunks(size: number | undefined, chunkSize: number): number | undefined {
-  return size === undefined ? undefined : Math.ceil(size / chunkSize);
-}
-
-/** Chunks all of whose bytes lie below `offset`: the short last chunk counts once `offset` reaches the size. */
-export function completeChunks(offset: number, size: number | undefined, chunkSize: number): number {
-  return size !== undefined && offset === size ? Math.ceil(size / chunkSize) : Math.floor(offset / chunkSize);
 }
 
 /** Indexes in [0, total) that are not in `received`, ascending. */

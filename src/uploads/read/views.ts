@@ -7,8 +7,6 @@ import { isFinal, type UploadRecord, type UploadStatus } from '../model/upload-r
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-export type ProgressView = ReturnType<typeof progressView>;
-
 export function progressView(record: UploadRecord) {
   return {
     id: record.id,
@@ -56,7 +54,7 @@ export type Part = Readonly<{ id: string; record?: UploadRecord }>;
  * takes them off the top), so the received ones are always 0..receivedChunks-1.
  * Null while the size is unknown.
  */
-export function missingRangesOf(record: UploadRecord): Array<[number, number]> | null {
+function missingRangesOf(record: UploadRecord): Array<[number, number]> | null {
   if (record.totalChunks === undefined) return null;
   return record.receivedChunks < record.totalChunks ? [[record.receivedChunks, record.totalChunks - 1]] : [];
 }

@@ -5,7 +5,7 @@ import { initialFields, type NewUpload, type UploadStatus } from '../model/uploa
 import type { UploadIndexes } from './indexes.js';
 
 /** The most uploads one group may have (the parts of one file, and its final upload). */
-export const MAX_GROUP_MEMBERS = 1000;
+const MAX_GROUP_MEMBERS = 1000;
 
 export type ProgressState = Readonly<{ offset: number; receivedChunks: number; status: UploadStatus }>;
 

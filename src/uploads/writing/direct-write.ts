@@ -3,7 +3,7 @@ import { appError } from '../../errors/app-error.js';
 import type { ByteSink } from '../bytes/byte-store.js';
 
 /** A request's body as the store reads it itself, straight from the socket's stream. */
-export type BodySource = Readable;
+type BodySource = Readable;
 
 /** How one body is to be read and where it may stop. */
 export type DirectBody = Readonly<{

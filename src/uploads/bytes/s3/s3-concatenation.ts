@@ -17,7 +17,7 @@ const MAX_COPY_BYTES = 5 * 1024 * 1024 * 1024;
 
 type Range = Readonly<{ key: string; start: number; end: number }>;
 /** A part copied inside S3 from one object's range, or sent by this server from several ranges (a bridge). */
-export type PlannedPart = Readonly<{ copy: Range } | { stream: readonly Range[] }>;
+type PlannedPart = Readonly<{ copy: Range } | { stream: readonly Range[] }>;
 
 const lengthOf = (part: PlannedPart) =>
   'copy' in part ? part.copy.end - part.copy.start : part.stream.reduce((sum, r) => sum + r.end - r.start, 0);
@@ -31,7 +31,7 @@ const lengthOf = (part: PlannedPart) =>
  * by this server, made of it and the start of the next partials up to 5 MiB
  * (or the end). Bytes sent: at most 5 MiB plus each small partial.
  */
-export function planParts(partials: readonly Readonly<{ key: string; size: number }>[]): PlannedPart[] {
+function planParts(partials: readonly Readonly<{ key: string; size: number }>[]): PlannedPart[] {
   const parts: PlannedPart[] = [];
   let bridge: Range[] = [];
   let bridged = 0;
