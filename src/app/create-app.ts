@@ -8,14 +8,14 @@ import { allowsAnyOrigin, type Config, ConfigError } from '../config/load-config
 import type { PreCreateHook } from '../hooks/pre-create-hook.js';
 import { liveRoutes } from '../http/api/live-routes.js';
 import { dashboardRoutes } from '../http/api/progress-routes.js';
+import { downloadHandler } from '../http/download.js';
 import { Drain } from '../http/drain.js';
 import { jsonErrorHandler, notFound } from '../http/errors.js';
 import { healthRoutes } from '../http/health.js';
 import { refuseDotSegments } from '../http/path-guard.js';
 import { requestLogging } from '../http/request-log.js';
-import { downloadHandler } from '../http/tus/download.js';
-import { tusHandler } from '../http/tus/tus-handler.js';
 import { methodOverride } from '../http/tus/tus-rules.js';
+import { uploadEndpoint } from '../http/upload-endpoint.js';
 import type { Logger } from '../log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
@@ -132,7 +132,7 @@ export function createApp(deps: AppDeps): App {
     `${config.server.tusPath}/:id`,
     downloadHandler({ config, reader, bytes: uploads.bytes, lifecycle: uploads.lifecycle, access }),
   );
-  app.all(tusRoutes, tusHandler({ ...uploads, config, drain, logger, metrics, access, preCreate }));
+  app.all(tusRoutes, uploadEndpoint({ ...uploads, config, drain, logger, metrics, access, preCreate }));
   // Then the dashboards' reads, which may come hundreds a second.
   app.use('/api', drain.guard, cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.server.corsOrigins] }));
   app.use(dashboardRoutes(reader, access));

@@ -10,7 +10,8 @@ import { S3Bucket, type StorageTraffic } from '../uploads/bytes/s3/s3-bucket.js'
 import { S3ByteStore } from '../uploads/bytes/s3/s3-byte-store.js';
 import { createS3Client } from '../uploads/bytes/s3/s3-client.js';
 import { Concatenation } from '../uploads/concatenation/concatenation.js';
-import { type LockerHooks, lockerOptions, RedisLocker } from '../uploads/coordination/redis-locker.js';
+import { type LockerHooks, lockerOptions } from '../uploads/coordination/lock-host.js';
+import { RedisLocker } from '../uploads/coordination/redis-locker.js';
 import { Sweeper } from '../uploads/coordination/sweeper.js';
 import type { UploadEvents } from '../uploads/events/upload-events.js';
 import { UploadLifecycle } from '../uploads/lifecycle/upload-lifecycle.js';

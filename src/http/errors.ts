@@ -1,8 +1,38 @@
+import { ERRORS } from '@tus/utils';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { type AppError, appError } from '../errors/app-error.js';
+import { AppError, appError } from '../errors/app-error.js';
 import type { Logger } from '../log.js';
 import { isRedisUnavailable } from '../redis/client.js';
-import { fromTusError } from './tus/tus-errors.js';
+
+/** An error in @tus/server's shape (its ERRORS). */
+type TusError = { status_code: number; body: string };
+
+/** @tus/utils' errors (thrown by @tus/server and @tus/file-store as these very objects), as the registry names them. */
+const FROM_TUS = new Map<TusError, () => AppError>([
+  [ERRORS.FILE_NOT_FOUND, () => appError('UPLOAD_NOT_FOUND')],
+  [ERRORS.FILE_NO_LONGER_EXISTS, () => appError('UPLOAD_GONE')],
+  [ERRORS.INVALID_OFFSET, () => appError('OFFSET_MISMATCH')],
+  [ERRORS.MISSING_OFFSET, () => appError('OFFSET_REQUIRED')],
+  [ERRORS.INVALID_CONTENT_TYPE, () => appError('CONTENT_TYPE_REQUIRED')],
+  [ERRORS.INVALID_LENGTH, () => appError('INVALID_LENGTH')],
+  [ERRORS.INVALID_METADATA, () => appError('INVALID_METADATA')],
+  [ERRORS.ERR_SIZE_EXCEEDED, () => appError('BODY_EXCEEDS_LENGTH')],
+  [ERRORS.ERR_MAX_SIZE_EXCEEDED, () => appError('UPLOAD_TOO_LARGE')],
+  [ERRORS.ABORTED, () => appError('REQUEST_CANCELLED')],
+  [ERRORS.INVALID_TERMINATION, () => appError('TERMINATION_REFUSED')],
+  [ERRORS.UNSUPPORTED_CONCATENATION_EXTENSION, () => appError('EXTENSION_UNSUPPORTED', { extension: 'concatenation' })],
+  [
+    ERRORS.UNSUPPORTED_CREATION_DEFER_LENGTH_EXTENSION,
+    () => appError('EXTENSION_UNSUPPORTED', { extension: 'creation-defer-length' }),
+  ],
+  [ERRORS.UNSUPPORTED_EXPIRATION_EXTENSION, () => appError('EXTENSION_UNSUPPORTED', { extension: 'expiration' })],
+]);
+
+/** The registry's error for one of @tus/utils' errors, or an AppError; undefined for any other (a failure, or a bug). */
+function fromTusError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  return FROM_TUS.get(error as TusError)?.();
+}
 
 /** The response header naming the error's code (the JSON API also has it in its body). */
 export const ERROR_CODE_HEADER = 'X-Error-Code';

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Result } from 'ioredis';
-import type { RedisClient } from './client.js';
+import type { Cluster, Redis, Result } from 'ioredis';
 
 /**
  * Each script's contract (keys, arguments, replies) is in the header of its
@@ -118,7 +117,7 @@ declare module 'ioredis' {
 }
 
 /** Registers every script on a client (EVALSHA, with a fallback to EVAL when the server lacks it). */
-export function defineScripts(redis: Pick<RedisClient, 'defineCommand'>): void {
+export function defineScripts(redis: Pick<Redis | Cluster, 'defineCommand'>): void {
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const keys = /-(\d+|n)\.lua$/.exec(file)?.[1];
     const lua = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');

@@ -4,7 +4,8 @@ import { createLogger } from '../../src/log.js';
 import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
-import { type LockerOptions, lockerOptions, RedisLocker } from '../../src/uploads/coordination/redis-locker.js';
+import { type LockerOptions, lockerOptions } from '../../src/uploads/coordination/lock-host.js';
+import { RedisLocker } from '../../src/uploads/coordination/redis-locker.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 
 const clients: RedisClient[] = [];

@@ -113,6 +113,35 @@ describe('layers', () => {
     expect(cycles(inUploads.map(([from, to]) => [unitOf(from, '', 2), unitOf(to, '', 2)]))).toEqual([]);
   });
 
+  it('have no cycles between the folders (and files) inside any folder, at any depth', () => {
+    const folders = new Set(['']);
+    for (const file of edges.flat()) {
+      const parts = file.split('/');
+      for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join('/'));
+    }
+    const found = [...folders].flatMap((folder) => {
+      const inside = (file: string) => folder === '' || file.startsWith(`${folder}/`);
+      const child = (file: string) => unitOf(file, folder);
+      const among = edges.filter(([from, to]) => inside(from) && inside(to));
+      return cycles(among.map(([from, to]) => [child(from), child(to)])).map((cycle) => `${folder || 'src'}: ${cycle}`);
+    });
+    expect(found).toEqual([]);
+  });
+
+  it('have no cycles between files', () => {
+    expect(cycles(edges)).toEqual([]);
+  });
+
+  it('keep the two protocols apart: neither imports the other, and what they share (http/endpoint) imports neither', () => {
+    const crossing = edges.filter(
+      ([from, to]) =>
+        (from.startsWith('http/tus/') && to.startsWith('http/draft/')) ||
+        (from.startsWith('http/draft/') && to.startsWith('http/tus/')) ||
+        (from.startsWith('http/endpoint/') && (to.startsWith('http/tus/') || to.startsWith('http/draft/'))),
+    );
+    expect(crossing).toEqual([]);
+  });
+
   it('keep @tus/* to the tus mount (both protocols), the store seam, the locker and the file byte store', () => {
     const users = sourceFiles(src)
       .filter((file) => /from '@tus\//.test(readFileSync(file, 'utf8')))
@@ -120,11 +149,11 @@ describe('layers', () => {
       .sort();
     expect(users).toEqual([
       'http/draft/draft-upload.ts',
+      'http/errors.ts',
       'http/tus/final-upload.ts',
-      'http/tus/tus-errors.ts',
-      'http/tus/tus-handler.ts',
       'http/tus/tus-headers.ts',
       'http/tus/tus-procedures.ts',
+      'http/tus/tus-protocol.ts',
       'http/tus/tus-rules.ts',
       'http/tus/tus-server.ts',
       'uploads/bytes/file-byte-store.ts',

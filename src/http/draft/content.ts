@@ -2,11 +2,11 @@ import { AppError, appError } from '../../errors/app-error.js';
 import type { UploadLock } from '../../uploads/coordination/upload-lock.js';
 import { newUploadId } from '../../uploads/model/upload-id.js';
 import type { OpenUpload } from '../../uploads/store/upload-store.js';
-import { claimCreation } from '../idempotent-creation.js';
-import { lockUpload } from '../upload-lock.js';
-import type { Exchange } from './draft-protocol.js';
+import { claimCreation } from '../endpoint/idempotent-creation.js';
+import { lockUpload } from '../endpoint/upload-lock.js';
 import { hasContent } from './draft-request.js';
 import { metadataAfterHook, type UploadMetadata } from './draft-upload.js';
+import type { Exchange } from './exchange.js';
 
 /** What stores a request's content needs of the exchange (an ordinary creation has no version's rules). */
 export type ContentExchange = Pick<Exchange, 'req' | 'res' | 'deps' | 'input' | 'outcome' | 'known'>;

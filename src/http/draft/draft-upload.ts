@@ -2,8 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { Metadata } from '@tus/utils';
 import { parse as parseDisposition } from 'content-disposition';
 import { appError } from '../../errors/app-error.js';
-import { metadataForCreation } from '../tus/creation-hook.js';
-import type { Exchange } from './draft-protocol.js';
+import { metadataForCreation } from '../endpoint/creation-hook.js';
+import type { Exchange } from './exchange.js';
 import { PARTIAL_UPLOAD } from './interop.js';
 
 export type UploadMetadata = Record<string, string | null>;

@@ -1,18 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { appError } from '../../errors/app-error.js';
+import { INTEROP_VERSION_HEADER } from '../endpoint/headers.js';
 import { INTEROP_VERSIONS, type InteropVersion, type VersionRules } from './versions.js';
-
-export const INTEROP_VERSION_HEADER = 'upload-draft-interop-version';
-
-/** The fields of the draft a browser must be allowed to send (CORS)… */
-export const DRAFT_REQUEST_HEADERS = ['Upload-Draft-Interop-Version', 'Upload-Complete', 'Upload-Incomplete'];
-/** …and to read. */
-export const DRAFT_RESPONSE_HEADERS = [
-  'Upload-Draft-Interop-Version',
-  'Upload-Complete',
-  'Upload-Incomplete',
-  'Upload-Limit',
-];
 
 /** The media type of an append's body from interop version 6 (draft -04: appends "MUST use" it). */
 export const PARTIAL_UPLOAD = 'application/partial-upload';
@@ -108,15 +97,3 @@ export class DraftFields {
 /** The media type of a Content-Type (type/subtype, lowercase, without parameters). */
 export const mediaType = (req: IncomingMessage): string | undefined =>
   req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() || undefined;
-
-/**
- * Upload-Limit (draft -04, a Dictionary): "If the server does not apply any
- * limits, it MUST use min-size=0 instead of an empty header value". `maxSize`
- * is the largest upload this server takes (always finite: the chunk grid
- * bounds it); `maxAgeSeconds`, the upload's remaining lifetime (-06: the
- * `max-age` key, which replaced -05's `expires`).
- */
-export function uploadLimit(maxSize: number, maxAgeSeconds?: number): string {
-  const limit = `min-size=0, max-size=${maxSize}`;
-  return maxAgeSeconds === undefined ? limit : `${limit}, max-age=${maxAgeSeconds}`;
-}

@@ -1,8 +1,7 @@
 import { appError } from '../../errors/app-error.js';
-import { corsHeaders, settleUnreadBody, uploadUrl } from '../tus/tus-headers.js';
+import { corsHeaders, INTEROP_VERSION_HEADER, settleUnreadBody, uploadUrl } from '../endpoint/headers.js';
 import { type ContentExchange, createWithContent } from './content.js';
 import { metadataOf } from './draft-upload.js';
-import { INTEROP_VERSION_HEADER } from './interop.js';
 import { INTEROP_VERSIONS } from './versions.js';
 
 /**

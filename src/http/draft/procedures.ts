@@ -1,13 +1,13 @@
 import { appError } from '../../errors/app-error.js';
 import type { OpenUpload } from '../../uploads/store/upload-store.js';
-import { uploadUrl } from '../tus/tus-headers.js';
-import { lockUpload, underLock } from '../upload-lock.js';
+import { uploadLimit, uploadUrl } from '../endpoint/headers.js';
+import { lockUpload, underLock } from '../endpoint/upload-lock.js';
 import { appendContent, createWithContent, isComplete, refuseOverlongContent } from './content.js';
-import { answer, type Exchange } from './draft-protocol.js';
 import { hasContent } from './draft-request.js';
 import { metadataOf } from './draft-upload.js';
+import { answer, type Exchange } from './exchange.js';
 import { sendUploadResumptionSupported } from './informational.js';
-import { completenessHeader, uploadLimit } from './interop.js';
+import { completenessHeader } from './interop.js';
 import { finalSize } from './lengths.js';
 
 /**

@@ -7,8 +7,9 @@ import { metadataFromPreCreate, type PreCreateHook } from '../../hooks/pre-creat
 import type { Logger } from '../../log.js';
 import type { Concatenation } from '../../uploads/concatenation/concatenation.js';
 import type { Caller } from '../../uploads/model/caller.js';
-import { publicOrigin, sendTusError, tusResponseHeaders, uploadUrl } from './tus-headers.js';
-import { uploadIdFromPath } from './upload-path.js';
+import { publicOrigin, uploadUrl } from '../endpoint/headers.js';
+import { uploadIdFromPath } from '../endpoint/upload-path.js';
+import { sendTusError, tusResponseHeaders } from './tus-headers.js';
 
 export type FinalUploadDeps = Readonly<{
   config: Config;

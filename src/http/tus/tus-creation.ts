@@ -7,10 +7,11 @@ import { newUploadId } from '../../uploads/model/upload-id.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
 import { metadataOfHeader } from '../../uploads/store/tus-upload.js';
 import type { Appended, OpenUpload, UploadStore } from '../../uploads/store/upload-store.js';
-import { claimCreation, type IdempotencyDeps } from '../idempotent-creation.js';
-import { lockUpload } from '../upload-lock.js';
-import { discardRestOfBody, type RequestInput, type RequestOutcome } from './request-frame.js';
-import { settleUnreadBody, tusResponseHeaders, uploadUrl } from './tus-headers.js';
+import { settleUnreadBody, uploadUrl } from '../endpoint/headers.js';
+import { claimCreation, type IdempotencyDeps } from '../endpoint/idempotent-creation.js';
+import { discardRestOfBody, type RequestInput, type RequestOutcome } from '../endpoint/request-frame.js';
+import { lockUpload } from '../endpoint/upload-lock.js';
+import { tusResponseHeaders } from './tus-headers.js';
 import { progressHeaders } from './tus-procedures.js';
 import type { TusServer } from './tus-server.js';
 

@@ -5,8 +5,8 @@ import { appError } from '../../errors/app-error.js';
 import type { UploadLocker } from '../../uploads/coordination/upload-lock.js';
 import { isFinal } from '../../uploads/model/upload-record.js';
 import type { OpenUpload, UploadStore } from '../../uploads/store/upload-store.js';
-import { lockUpload, underLock } from '../upload-lock.js';
-import { discardRestOfBody, type RequestInput, type RequestOutcome } from './request-frame.js';
+import { discardRestOfBody, type RequestInput, type RequestOutcome } from '../endpoint/request-frame.js';
+import { lockUpload, underLock } from '../endpoint/upload-lock.js';
 import { tusResponseHeaders } from './tus-headers.js';
 
 type TusProcedureDeps = Readonly<{ config: Config; uploadStore: UploadStore; locker: UploadLocker }>;

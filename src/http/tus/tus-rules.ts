@@ -4,8 +4,8 @@ import type { RequestHandler } from 'express';
 import type { Config } from '../../config/load-config.js';
 import { appError, withHeaders } from '../../errors/app-error.js';
 import type { Logger } from '../../log.js';
+import { uploadIdFromPath } from '../endpoint/upload-path.js';
 import { sendTusError } from './tus-headers.js';
-import { uploadIdFromPath } from './upload-path.js';
 
 /** The methods a tus client may ask for through X-HTTP-Method-Override. */
 const TUS_METHODS = new Set(['GET', 'HEAD', 'POST', 'PATCH', 'DELETE', 'OPTIONS']);

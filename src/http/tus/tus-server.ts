@@ -8,11 +8,11 @@ import type { Logger } from '../../log.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
 import { metadataOfHeader } from '../../uploads/store/tus-upload.js';
 import type { UploadStore } from '../../uploads/store/upload-store.js';
-import { DRAFT_REQUEST_HEADERS, DRAFT_RESPONSE_HEADERS } from '../draft/interop.js';
+import { metadataForCreation } from '../endpoint/creation-hook.js';
+import { DRAFT_REQUEST_HEADERS, DRAFT_RESPONSE_HEADERS } from '../endpoint/headers.js';
+import type { RequestInput } from '../endpoint/request-frame.js';
+import { uploadIdFromPath } from '../endpoint/upload-path.js';
 import { ERROR_CODE_HEADER, toAppError } from '../errors.js';
-import { metadataForCreation } from './creation-hook.js';
-import type { RequestInput } from './request-frame.js';
-import { uploadIdFromPath } from './upload-path.js';
 
 export type TusServerDeps = Readonly<{
   config: Config;

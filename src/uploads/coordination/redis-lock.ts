@@ -1,7 +1,7 @@
 import type { RequestRelease } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import { holderOf } from './instance-liveness.js';
-import type { RedisLocker } from './redis-locker.js';
+import type { LockHost } from './lock-host.js';
 import type { UploadLock } from './upload-lock.js';
 
 /** Waits `ms`, or less if a signal aborts. (Not AbortSignal.any: on a long-lived signal it has leaked, nodejs/node#48951.) */
@@ -32,7 +32,7 @@ export class RedisLock implements UploadLock {
   private read: Promise<Record<string, string>> | undefined;
 
   constructor(
-    private readonly locker: RedisLocker,
+    private readonly locker: LockHost<RedisLock>,
     private readonly id: string,
   ) {
     this.key = locker.keys.lock(id);

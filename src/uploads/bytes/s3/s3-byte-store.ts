@@ -7,9 +7,8 @@ import {
   type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
 import { appError } from '../../../errors/app-error.js';
-import type { Logger } from '../../../log.js';
 import type { ByteStore, PartialBytes, StagedBytes, WriteOptions } from '../byte-store.js';
-import { type ByteState, type ByteStates, heldBytes } from './byte-state.js';
+import { type ByteState, heldBytes } from './byte-state.js';
 import { PartBody } from './part-body.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { concatenateInS3 } from './s3-concatenation.js';
@@ -17,17 +16,8 @@ import { S3_LIMITS } from './s3-limits.js';
 import { multipartOf } from './s3-multipart.js';
 import { fetchObject, listUploads, probeBucket, removeUpload } from './s3-objects.js';
 import { sealUpload } from './s3-seal.js';
+import type { S3ByteStoreDeps } from './s3-store-deps.js';
 import { spool } from './spool.js';
-
-export type S3ByteStoreDeps = Readonly<{
-  bucket: S3Bucket;
-  states: ByteStates;
-  /** The upload's declared size, read from its record (undefined while deferred). */
-  sizeOf: (id: string) => Promise<number | undefined>;
-  /** Where a body of unknown length is spooled, one part at a time. */
-  spoolDir: string;
-  logger: Logger;
-}>;
 
 const nothingStaged = (end: number): StagedBytes => ({ end, commit: async () => {}, discard: async () => {} });
 

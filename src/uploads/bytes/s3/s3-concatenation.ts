@@ -7,9 +7,9 @@ import {
 import { appError } from '../../../errors/app-error.js';
 import type { PartialBytes } from '../byte-store.js';
 import { PartBody } from './part-body.js';
-import type { S3ByteStoreDeps } from './s3-byte-store.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { multipartOf } from './s3-multipart.js';
+import type { S3ByteStoreDeps } from './s3-store-deps.js';
 
 const { minChunkBytes: MIN_PART_BYTES, maxChunks: MAX_PARTS } = S3_LIMITS;
 /** S3's largest copied part. */

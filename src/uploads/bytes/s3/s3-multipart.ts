@@ -1,7 +1,7 @@
 import { CreateMultipartUploadCommand, type CreateMultipartUploadCommandOutput } from '@aws-sdk/client-s3';
 import { appError } from '../../../errors/app-error.js';
 import type { ByteState } from './byte-state.js';
-import type { S3ByteStoreDeps } from './s3-byte-store.js';
+import type { S3ByteStoreDeps } from './s3-store-deps.js';
 
 /**
  * The multipart upload of upload `id`, started at its first part (called

@@ -4,8 +4,8 @@ import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-s
 import { isUploadId } from '../../model/upload-id.js';
 import type { FetchConditions, FetchedBytes } from '../byte-store.js';
 import type { S3Bucket } from './s3-bucket.js';
-import type { S3ByteStoreDeps } from './s3-byte-store.js';
 import { describeS3Error, fromS3Error, s3Status } from './s3-client.js';
+import type { S3ByteStoreDeps } from './s3-store-deps.js';
 
 /**
  * GET of a completed upload's object, with Range and conditional requests

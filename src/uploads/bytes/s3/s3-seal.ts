@@ -13,7 +13,7 @@ import {
 import { appError } from '../../../errors/app-error.js';
 import { type ByteState, heldBytes } from './byte-state.js';
 import type { S3Bucket } from './s3-bucket.js';
-import type { S3ByteStoreDeps } from './s3-byte-store.js';
+import type { S3ByteStoreDeps } from './s3-store-deps.js';
 
 /**
  * The multipart upload becomes the one object `<prefix><id>`: a tail left

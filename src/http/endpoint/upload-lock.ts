@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { UploadLock, UploadLocker } from '../uploads/coordination/upload-lock.js';
+import type { UploadLock, UploadLocker } from '../../uploads/coordination/upload-lock.js';
 
 /**
  * Takes upload `id`'s lock for a request, giving up if its client goes away

@@ -1,71 +1,54 @@
 import { TUS_RESUMABLE } from '@tus/utils';
-import type { RequestHandler } from 'express';
-import type { UploadAccess } from '../../auth/upload-access.js';
+import type { Response as ExpressResponse, Request } from 'express';
 import type { Config } from '../../config/load-config.js';
 import type { AppError } from '../../errors/app-error.js';
 import type { PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { Logger } from '../../log.js';
-import type { Metrics } from '../../metrics.js';
 import type { Concatenation } from '../../uploads/concatenation/concatenation.js';
 import type { UploadLocker } from '../../uploads/coordination/upload-lock.js';
 import { CHECKSUM_ALGORITHMS } from '../../uploads/digests/checksum.js';
 import type { UploadLifecycle } from '../../uploads/lifecycle/upload-lifecycle.js';
 import type { IdempotencyKeys } from '../../uploads/state/idempotency-keys.js';
-import type { UploadTracker } from '../../uploads/state/tracker.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
 import type { UploadStore } from '../../uploads/store/upload-store.js';
-import { draftProtocol } from '../draft/draft-protocol.js';
-import { speaksDraft, uploadLimit } from '../draft/interop.js';
-import type { Drain } from '../drain.js';
+import { uploadLimit } from '../endpoint/headers.js';
+import { type Protocol, type RequestInput, sendResponse } from '../endpoint/request-frame.js';
+import { uploadIdFromPath } from '../endpoint/upload-path.js';
 import { ERROR_CODE_HEADER, errorHeaders } from '../errors.js';
 import { createFinalUpload } from './final-upload.js';
-import { type RequestInput, sendResponse, serveInFrame } from './request-frame.js';
 import { createUpload } from './tus-creation.js';
-import { codeOfUnthrownTusError } from './tus-errors.js';
 import { sendTusError } from './tus-headers.js';
 import { append, retrieveOffset, type TusExchange, terminate } from './tus-procedures.js';
 import { checkTusRequest } from './tus-rules.js';
 import { createTusServer, type TusServer } from './tus-server.js';
-import { uploadIdFromPath } from './upload-path.js';
 
 export type TusDeps = Readonly<{
   config: Config;
-  access: UploadAccess;
   preCreate: PreCreateHook | undefined;
   tusStore: TrackedStore;
   uploadStore: UploadStore;
   idempotency: IdempotencyKeys;
-  tracker: UploadTracker;
   concatenation: Concatenation;
   lifecycle: UploadLifecycle;
   locker: UploadLocker;
-  drain: Drain;
   logger: Logger;
-  metrics: Metrics;
 }>;
 
 /**
- * Express handler for the tus routes. A request that carries
- * Upload-Draft-Interop-Version speaks the IETF draft (http/draft); any other
- * speaks tus 1.0. Both are served in the same frame (see serveInFrame),
- * against the same UploadStore: every request on an existing upload, and every
- * body, by our own procedures (tus-procedures.ts, draft/procedures.ts);
- * OPTIONS and the creation part of a POST by @tus/server (tus-server.ts).
+ * tus 1.0 on the upload endpoint. Every request on an existing upload, and
+ * every body, is served by our own procedures (tus-procedures.ts) through the
+ * UploadStore; OPTIONS and the creation part of a POST by @tus/server
+ * (tus-server.ts); final uploads by concatenation (final-upload.ts).
  */
-export function tusHandler(deps: TusDeps): RequestHandler {
+export function tusProtocol(deps: TusDeps) {
   const tusServer = createTusServer(deps);
-  const draft = draftProtocol(deps);
   const { tusPath } = deps.config.server;
-
-  return (req, res) => {
-    // The path as a WHATWG URL parser normalizes it, so that every part of the server names the same upload.
-    const pathname = new URL(req.url, 'http://host').pathname;
-    if (speaksDraft(req)) return serveInFrame(deps, req, res, draft(req, res, pathname));
+  return (req: Request, res: ExpressResponse, pathname: string): Protocol => {
     const method = req.method;
     const uploadId = method === 'POST' ? undefined : uploadIdFromPath(pathname, tusPath);
     const writes =
       method === 'PATCH' || (method === 'POST' && req.headers['content-type'] === 'application/offset+octet-stream');
-    return serveInFrame(deps, req, res, {
+    return {
       uploadId,
       writes,
       check: () => checkTusRequest(req, pathname, tusPath),
@@ -95,7 +78,7 @@ export function tusHandler(deps: TusDeps): RequestHandler {
           sendTusError(req, res, error, deps.config, input.logger);
         }
       },
-    });
+    };
   };
 }
 
@@ -107,6 +90,18 @@ async function served(
   let error: AppError | undefined;
   const response = await tusServer.serve({ req, input, answeredWith: (e) => (error = e) });
   return { response, error };
+}
+
+/**
+ * What @tus/server answers by itself, without throwing (so without
+ * onResponseError): 412 without Tus-Resumable, 400 for malformed tus headers,
+ * 404 for a method it has no handler for.
+ */
+function codeOfUnthrownTusError(status: number): AppError['code'] | undefined {
+  if (status === 412) return 'TUS_RESUMABLE_REQUIRED';
+  if (status === 400) return 'INVALID_HEADERS';
+  if (status === 404) return 'NOT_FOUND';
+  return undefined;
 }
 
 /** What @tus/server leaves out of its responses: the error's code and headers, and the extensions as they are. */

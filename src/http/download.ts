@@ -2,15 +2,15 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { create as contentDisposition } from 'content-disposition';
 import type { Request, RequestHandler, Response } from 'express';
-import type { UploadAccess } from '../../auth/upload-access.js';
-import type { Config } from '../../config/load-config.js';
-import { appError, withHeaders } from '../../errors/app-error.js';
-import type { ByteStore, FetchedBytes } from '../../uploads/bytes/byte-store.js';
-import type { UploadLifecycle } from '../../uploads/lifecycle/upload-lifecycle.js';
-import { isUploadId } from '../../uploads/model/upload-id.js';
-import type { UploadReader } from '../../uploads/read/upload-reader.js';
-import { speaksDraft } from '../draft/interop.js';
-import { tusResponseHeaders } from './tus-headers.js';
+import type { UploadAccess } from '../auth/upload-access.js';
+import type { Config } from '../config/load-config.js';
+import { appError, withHeaders } from '../errors/app-error.js';
+import type { ByteStore, FetchedBytes } from '../uploads/bytes/byte-store.js';
+import type { UploadLifecycle } from '../uploads/lifecycle/upload-lifecycle.js';
+import { isUploadId } from '../uploads/model/upload-id.js';
+import type { UploadReader } from '../uploads/read/upload-reader.js';
+import { speaksDraft } from './draft/interop.js';
+import { tusResponseHeaders } from './tus/tus-headers.js';
 
 /** Types a browser may show inline; anything else is a download (no HTML or SVG that could run script). */
 const INLINE_TYPES = new Set([

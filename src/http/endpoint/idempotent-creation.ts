@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AppError, appError } from '../errors/app-error.js';
-import type { UploadLocker } from '../uploads/coordination/upload-lock.js';
-import type { Caller } from '../uploads/model/caller.js';
-import type { IdempotencyKeys } from '../uploads/state/idempotency-keys.js';
-import type { OpenUpload, UploadStore } from '../uploads/store/upload-store.js';
+import { AppError, appError } from '../../errors/app-error.js';
+import type { UploadLocker } from '../../uploads/coordination/upload-lock.js';
+import type { Caller } from '../../uploads/model/caller.js';
+import type { IdempotencyKeys } from '../../uploads/state/idempotency-keys.js';
+import type { OpenUpload, UploadStore } from '../../uploads/store/upload-store.js';
 import { underLock } from './upload-lock.js';
 
 export type IdempotencyDeps = Readonly<{
