@@ -3,6 +3,7 @@ import type { WebhookConfig } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import { wentToDeadLetters } from '../redis/script-replies.js';
 import { signatureHeader } from './signature.js';
 
 /** Deliveries in flight at once per instance; each one that ends makes room for the next at once. */
@@ -174,8 +175,9 @@ export class WebhookDispatcher {
         problem,
         DEAD_LETTERS_KEPT,
       );
-      this.counted(delay === -1 ? 'dead' : 'failed');
-      if (delay === -1) this.logger.error({ ...log, problem }, 'webhook given up after its last attempt');
+      const dead = wentToDeadLetters(delay);
+      this.counted(dead ? 'dead' : 'failed');
+      if (dead) this.logger.error({ ...log, problem }, 'webhook given up after its last attempt');
       else this.logger.warn({ ...log, problem, retryInMs: delay }, 'webhook delivery failed; will retry');
     } catch (error) {
       // The lease runs out and the delivery is taken again.

@@ -1,6 +1,7 @@
 import { appError } from '../../errors/app-error.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
+import { checkedReply, isGone } from '../../redis/script-replies.js';
 import { initialFields, type NewUpload, type UploadStatus } from '../model/upload-record.js';
 import type { UploadIndexes } from './indexes.js';
 
@@ -47,9 +48,8 @@ export class UploadTracker {
   async recordProgress(id: string, offset: number, now = Date.now()): Promise<ProgressState | undefined> {
     const k = this.keys.forUpload(id);
     const reply = await this.redis.recordProgress(k.upload, k.chunksReceived, offset, now);
-    if (reply === -1) return undefined;
-    if (reply === -2) throw new Error(`offset ${offset} is beyond the size of upload ${id}`);
-    const [stored, receivedChunks, status, previous] = reply;
+    if (isGone(reply)) return undefined;
+    const [stored, receivedChunks, status, previous] = checkedReply('recordProgress', reply, id);
     // Not waited for: the indexes are advisory (readers check each entry against its record),
     // and later commands on this connection run after it, so this instance reads its own write.
     this.indexes.active(id, status as UploadStatus, now, previous as UploadStatus).catch(() => {});
@@ -60,16 +60,13 @@ export class UploadTracker {
   async rewindProgress(id: string, offset: number, now = Date.now()): Promise<number> {
     const k = this.keys.forUpload(id);
     const removed = await this.redis.rewindProgress(k.upload, k.chunksReceived, offset, now);
+    if (isGone(removed)) return 0;
     if (removed > 0) await this.indexes.active(id, 'uploading', now);
-    return Math.max(0, removed);
+    return removed;
   }
 
   async declareLength(id: string, size: number, now = Date.now()): Promise<number> {
-    const reply = await this.redis.declareLength(this.keys.forUpload(id).upload, size, now);
-    if (reply === -1) throw appError('UPLOAD_NOT_FOUND');
-    if (reply === -2) throw appError('LENGTH_ALREADY_DECLARED');
-    if (reply === -3) throw appError('LENGTH_BELOW_OFFSET');
-    return reply;
+    return checkedReply('declareLength', await this.redis.declareLength(this.keys.forUpload(id).upload, size, now), id);
   }
 
   /**
@@ -103,9 +100,7 @@ export class UploadTracker {
       // With `recorded`, the upload was uploading, or already assembling if a progress update recorded its last byte.
       this.indexes.active(id, 'completed', now, recorded === undefined ? 'assembling' : ['uploading', 'assembling']),
     ]);
-    const reply = await progress;
-    if (reply === -1) throw appError('UPLOAD_GONE');
-    if (reply === -2) throw new Error(`offset ${recorded} is beyond the size of upload ${id}`);
+    checkedReply('recordProgress', await progress, id);
     return moved === 1;
   }
 
@@ -129,12 +124,12 @@ export class UploadTracker {
   /** Counts one request that ended without storing its whole body (once per request ID). */
   async recordFailure(id: string, requestId: string, now = Date.now()): Promise<number | undefined> {
     const reply = await this.redis.recordFailure(this.keys.forUpload(id).upload, requestId, now);
-    return reply === -1 ? undefined : reply;
+    return isGone(reply) ? undefined : reply;
   }
 
   /** Notes that bytes from `offset` on are being written unverified (a PATCH with Upload-Checksum). */
   async markUnverified(id: string, offset: number): Promise<boolean> {
-    return (await this.redis.setFieldsIfExists(this.keys.forUpload(id).upload, 'unverifiedFrom', offset)) === 1;
+    return !isGone(await this.redis.setFieldsIfExists(this.keys.forUpload(id).upload, 'unverifiedFrom', offset));
   }
 
   /** Notes which of the upload's events has its webhook in the outbox (see webhooks/outbox.ts). */

@@ -1,6 +1,6 @@
-import { appError } from '../../../errors/app-error.js';
 import type { RedisClient } from '../../../redis/client.js';
 import type { Keys } from '../../../redis/keys.js';
+import { checkedReply, isGone } from '../../../redis/script-replies.js';
 
 /**
  * What S3 durably holds of an upload, as recorded in Redis (the hash
@@ -55,12 +55,12 @@ export class ByteStates {
   /** The state of a new upload: no multipart upload yet (see `startMultipart`). */
   async create(id: string, partSize: number): Promise<boolean> {
     const reply = await this.redis.createByteState(...this.keysOf(id), 'uploadId', NO_MULTIPART, 'partSize', partSize);
-    return reply === 1;
+    return checkedReply('createByteState', reply, id) === 1;
   }
 
   /** The multipart upload the upload's parts go to, now started; false when the upload is gone. */
   async startMultipart(id: string, uploadId: string): Promise<boolean> {
-    return (await this.redis.setFieldsIfExists(this.keysOf(id)[1], 'uploadId', uploadId)) === 1;
+    return !isGone(await this.redis.setFieldsIfExists(this.keysOf(id)[1], 'uploadId', uploadId));
   }
 
   async read(id: string): Promise<ByteState | undefined> {
@@ -94,32 +94,26 @@ export class ByteStates {
 
   /** Records part n (`length` bytes); returns the key of a tail it absorbed (to delete), or ''. */
   async recordPart(id: string, n: number, etag: string, length: number): Promise<string> {
-    return this.checked(await this.redis.recordPart(...this.keysOf(id), n, etag, length), id);
+    return checkedReply('recordPart', await this.redis.recordPart(...this.keysOf(id), n, etag, length), id)[1];
   }
 
   /** Records the tail of part n; returns the key of the tail it replaced (to delete), or ''. */
   async recordTail(id: string, n: number, key: string, length: number): Promise<string> {
-    return this.checked(await this.redis.recordTail(...this.keysOf(id), n, key, length), id);
+    return checkedReply('recordTail', await this.redis.recordTail(...this.keysOf(id), n, key, length), id)[1];
   }
 
   async seal(id: string, size: number, etag: string): Promise<void> {
-    if ((await this.redis.sealByteState(...this.keysOf(id), size, etag)) === -1) throw appError('UPLOAD_GONE');
+    checkedReply('sealByteState', await this.redis.sealByteState(...this.keysOf(id), size, etag), id);
   }
 
   /** Cuts the recorded bytes back to at most `length`; returns what is held then, and a tail to delete. */
   async truncate(id: string, length: number, partSize: number): Promise<{ held: number; dropped: string }> {
     const reply = await this.redis.truncateByteState(...this.keysOf(id), length, partSize);
-    if (reply === -1) return { held: 0, dropped: '' };
+    if (isGone(reply)) return { held: 0, dropped: '' };
     return { held: Number(reply[0]), dropped: String(reply[1]) };
   }
 
   async remove(id: string): Promise<void> {
     await this.redis.del(this.keysOf(id)[1]);
-  }
-
-  private checked(reply: [number, string] | -1 | -2, id: string): string {
-    if (reply === -1) throw appError('UPLOAD_GONE');
-    if (reply === -2) throw new Error(`a part of upload ${id} was recorded out of order (another writer?)`);
-    return reply[1];
   }
 }
