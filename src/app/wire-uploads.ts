@@ -5,10 +5,8 @@ import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import type { ByteStore } from '../uploads/bytes/byte-store.js';
 import { createFileByteStore } from '../uploads/bytes/file-byte-store.js';
-import { ByteStates } from '../uploads/bytes/s3/byte-state.js';
-import { S3Bucket, type StorageTraffic } from '../uploads/bytes/s3/s3-bucket.js';
-import { S3ByteStore } from '../uploads/bytes/s3/s3-byte-store.js';
-import { createS3Client } from '../uploads/bytes/s3/s3-client.js';
+import { DeferredS3Store } from '../uploads/bytes/s3/deferred-s3-store.js';
+import type { StorageTraffic } from '../uploads/bytes/s3/s3-bucket.js';
 import { Concatenation } from '../uploads/concatenation/concatenation.js';
 import { type LockerHooks, lockerOptions } from '../uploads/coordination/lock-host.js';
 import { RedisLocker } from '../uploads/coordination/redis-locker.js';
@@ -52,16 +50,22 @@ function byteStore({ config, redis, keys, logger, storageTraffic = () => {} }: U
     keyPrefix: storage.s3KeyPrefix,
     requestTimeoutMs: storage.s3RequestTimeoutMs,
   };
-  return new S3ByteStore({
-    bucket: new S3Bucket(createS3Client(settings, logger), settings, logger, storageTraffic),
-    states: new ByteStates(redis, keys),
-    sizeOf: async (id) => {
+  const wiring = {
+    settings,
+    redis,
+    keys,
+    sizeOf: async (id: string) => {
       const size = await redis.hget(keys.forUpload(id).upload, 'size');
       return size === null ? undefined : Number(size);
     },
     spoolDir: path.join(storage.uploadDir, '.spool'),
     logger,
-  });
+    traffic: storageTraffic,
+  };
+  return new DeferredS3Store(
+    async () => (await import('../uploads/bytes/s3/s3-wiring.js')).createS3ByteStore(wiring),
+    (id) => `s3://${settings.bucket}/${settings.keyPrefix}${id}`,
+  );
 }
 
 /** Everything that keeps uploads (bytes, state, locks, sweeping), wired from one configuration; no HTTP. */

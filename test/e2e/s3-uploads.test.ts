@@ -285,7 +285,8 @@ describe('uploads on S3 when Redis loses a reply', () => {
     const { ctx, prefix } = await context();
     const agent = request(ctx.app);
     type States = { startMultipart(id: string, uploadId: string): Promise<boolean> };
-    const states = (ctx.bytes as unknown as { deps: { states: States } }).deps.states;
+    // The S3 byte store behind the DeferredS3Store that loads it.
+    const states = (ctx.bytes as unknown as { store: { deps: { states: States } } }).store.deps.states;
     const original = states.startMultipart.bind(states);
     let armed = true;
     states.startMultipart = async (id, uploadId) => {
