@@ -27,19 +27,31 @@ export function openPatch(
   const headers: Record<string, string> = { ...protocol, 'Upload-Offset': String(offset) };
   if (contentLength !== undefined) headers['Content-Length'] = String(contentLength);
   const req = request(`${baseUrl}${path}`, { method: 'PATCH', headers, agent: false });
+  // Answered: a server may answer before the body is all sent (a request it cut short), and close the connection.
+  let answered = false;
   const response = new Promise<{ status: number; headers: Record<string, string | string[] | undefined> }>(
     (resolve, reject) => {
       req.on('response', (res) => {
+        answered = true;
         res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+        const done = () => resolve({ status: res.statusCode ?? 0, headers: res.headers });
+        res.on('end', done);
+        res.on('close', done);
       });
-      req.on('error', reject);
+      req.on('error', (error) => {
+        if (!answered) reject(error);
+      });
     },
   );
   response.catch(() => {});
   req.flushHeaders();
   return {
-    write: (data) => new Promise((resolve, reject) => req.write(data, (e) => (e ? reject(e) : resolve()))),
+    // Once the server has answered and closed, there is nothing more to send: a write then does nothing.
+    write: (data) =>
+      new Promise((resolve, reject) => {
+        if (answered || req.destroyed) return resolve();
+        req.write(data, (e) => (e && !answered ? reject(e) : resolve()));
+      }),
     end: () => req.end(),
     finish: () => req.socket?.end(),
     reset: () => req.socket?.resetAndDestroy(),

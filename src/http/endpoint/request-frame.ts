@@ -180,22 +180,6 @@ function cutOffSilentBody(req: IncomingMessage, idleMs: number): void {
 }
 
 /**
- * Reads what is left of a request's body and drops it, without buffering.
- * Resolves when the body ends or the connection goes (the idle-read timeout
- * cuts a sender that went silent).
- */
-export function discardRestOfBody(req: IncomingMessage): Promise<void> {
-  if (req.complete || req.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    req.removeAllListeners('data');
-    req.on('data', () => {});
-    req.once('end', resolve);
-    req.once('close', resolve);
-    req.resume();
-  });
-}
-
-/**
  * Sends a web Response, unless the connection is already gone: srvx's
  * `res.end(callback)` never calls back on a destroyed socket, which would leave
  * the handler (and a shutdown waiting for it) hanging.

@@ -9,10 +9,10 @@ import { metadataOfHeader } from '../../uploads/store/tus-upload.js';
 import type { Appended, OpenUpload, UploadStore } from '../../uploads/store/upload-store.js';
 import { settleUnreadBody, uploadUrl } from '../endpoint/headers.js';
 import { claimCreation, type IdempotencyDeps } from '../endpoint/idempotent-creation.js';
-import { discardRestOfBody, type RequestInput, type RequestOutcome } from '../endpoint/request-frame.js';
+import type { RequestInput, RequestOutcome } from '../endpoint/request-frame.js';
 import { lockUpload } from '../endpoint/upload-lock.js';
 import { tusResponseHeaders } from './tus-headers.js';
-import { progressHeaders } from './tus-procedures.js';
+import { progressHeaders, superseded } from './tus-procedures.js';
 import type { TusServer } from './tus-server.js';
 
 export type TusCreationDeps = IdempotencyDeps &
@@ -82,12 +82,7 @@ export async function createUpload(
   }
   if (!appended) return { response, error: answered };
   outcome.stored = appended.end;
-  if (appended.superseded) {
-    // Cut short by a request that took the upload over (the lock is handed over already): not the success a 201
-    // would say. It is answered once its sender has sent what it was sending.
-    await discardRestOfBody(req);
-    throw appError('REQUEST_SUPERSEDED', { stored: appended.end });
-  }
+  if (appended.superseded) throw superseded(appended.end);
   const headers = new Headers(response.headers);
   headers.delete('Upload-Expires');
   for (const [name, value] of Object.entries(progressHeaders(created, appended.end))) headers.set(name, value);

@@ -1,11 +1,11 @@
 import { Metadata } from '@tus/utils';
 import type { Request, Response } from 'express';
 import type { Config } from '../../config/load-config.js';
-import { appError } from '../../errors/app-error.js';
+import { appError, withHeaders } from '../../errors/app-error.js';
 import type { UploadLocker } from '../../uploads/coordination/upload-lock.js';
 import { isFinal } from '../../uploads/model/upload-record.js';
 import type { OpenUpload, UploadStore } from '../../uploads/store/upload-store.js';
-import { discardRestOfBody, type RequestInput, type RequestOutcome } from '../endpoint/request-frame.js';
+import type { RequestInput, RequestOutcome } from '../endpoint/request-frame.js';
 import { lockUpload, underLock } from '../endpoint/upload-lock.js';
 import { tusResponseHeaders } from './tus-headers.js';
 
@@ -76,12 +76,7 @@ export async function append(x: TusExchange, id: string): Promise<void> {
     await lock.unlock();
   }
   outcome.stored = appended.end - offset;
-  if (appended.superseded) {
-    // Cut short by a request that took the upload over: not the success a 204 would say. The lock is already handed
-    // over; this request is answered once its sender has sent what it was sending.
-    await discardRestOfBody(req);
-    throw appError('REQUEST_SUPERSEDED', { stored: appended.end - offset });
-  }
+  if (appended.superseded) throw superseded(appended.end - offset);
   res.writeHead(204, { ...tusResponseHeaders(req, deps.config), ...progressHeaders(upload, appended.end) }).end();
 }
 
@@ -91,6 +86,14 @@ export async function terminate(x: TusExchange, id: string): Promise<void> {
   await underLock(deps.locker, id, res, (lock) => deps.uploadStore.remove(id, lock));
   res.writeHead(204, tusResponseHeaders(x.req, deps.config)).end();
 }
+
+/**
+ * The answer to a request cut short by one that took the upload over: not the
+ * success a 204 would say. It is sent at once, and the connection ends with it:
+ * the rest of the body is not read (its bytes would be thrown away).
+ */
+export const superseded = (stored: number) =>
+  withHeaders(appError('REQUEST_SUPERSEDED', { stored }), { Connection: 'close' });
 
 /** Upload-Offset after a write, and Upload-Expires while the upload is unfinished (expiration: "This header MUST be included in every PATCH response if the upload is going to expire"). */
 export function progressHeaders(upload: OpenUpload, end: number): Record<string, string> {
