@@ -85,7 +85,12 @@ export function wireUploads(deps: UploadsDeps) {
     redis,
     redis.duplicate(),
     keys,
-    lockerOptions(config.locks.ttlMs, config.locks.acquireTimeoutMs, config.locks.instanceTtlMs),
+    lockerOptions(
+      config.locks.ttlMs,
+      config.locks.acquireTimeoutMs,
+      config.locks.instanceTtlMs,
+      config.redis.commandTimeoutMs,
+    ),
     logger,
     {
       ...lockHooks,

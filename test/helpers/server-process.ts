@@ -23,10 +23,35 @@ export type ServerProcess = {
 
 const running = new Set<ServerProcess>();
 
-/** The real server (src/main.ts) as a child process on a free port; `env` adds to or overrides its environment. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
+/**
+ * The real server (src/main.ts) as a child process on a free port; `env` adds
+ * to or overrides its environment; `cwd` runs the source tree found there (an
+ * older build of this repository, say: see old-build.ts).
+ */
+export async function startServerProcess(
+  env: Record<string, string>,
+  { cwd }: { cwd?: string } = {},
+): Promise<ServerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const port = env.PORT ? Number(env.PORT) : await freePort();
+    const server = spawnServer(port, env, cwd);
+    try {
+      await server.waitForOutput(/serving tus uploads/);
+      return server;
+    } catch (error) {
+      // Another process took the free port between our look and its listen (test files run side by side).
+      if (attempt < 5 && !env.PORT && /EADDRINUSE/.test(server.output())) {
+        await server.kill();
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+function spawnServer(port: number, env: Record<string, string>, cwd: string | undefined): ServerProcess {
   const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+    cwd,
     env: { ...process.env, LOG_LEVEL: 'info', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -60,7 +85,6 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     },
   };
   running.add(server);
-  await waitForOutput(/serving tus uploads/);
   return server;
 }
 

@@ -1,10 +1,17 @@
 import type { Readable } from 'node:stream';
 
+/**
+ * Asked before bytes are written or recorded: throws (or its promise rejects)
+ * once no more may be (the lock is lost, the upload gone); returns a promise to
+ * wait on while writing must pause (a Redis stall), undefined to go on at once.
+ */
+export type WriteGate = () => Promise<void> | undefined;
+
 export type WriteOptions = Readonly<{
   /** How many bytes the stream will deliver, when the request said (Content-Length); a store may need it to send them on. */
   length?: number;
-  /** Throws once the bytes may no longer be recorded (the writer's lock is no longer certain). */
-  guard?: () => void;
+  /** Asked before the bytes are recorded (see WriteGate). */
+  guard?: WriteGate;
 }>;
 
 /** Bytes written but not yet counted: `commit` makes them part of the upload, `discard` takes them back. */

@@ -15,17 +15,29 @@ export type LockerOptions = Readonly<{
   safetyMarginMs: number;
   /** An instance whose liveness key is older than this is taken for dead (see InstanceLiveness); 1500 by default. */
   instanceTtlMs?: number;
+  /**
+   * A writer whose lease cannot be confirmed (Redis stalls) waits this long
+   * for it before its request is answered 503: the Redis command timeout
+   * (2000 by default).
+   */
+  stallTimeoutMs?: number;
 }>;
 
 /**
  * The options the server runs with: renewals every fifth of the TTL and a
  * margin of a fifth, so three renewals in a row may fail before a holder stops.
  */
-export const lockerOptions = (ttlMs: number, acquireTimeoutMs: number, instanceTtlMs?: number): LockerOptions => ({
+export const lockerOptions = (
+  ttlMs: number,
+  acquireTimeoutMs: number,
+  instanceTtlMs?: number,
+  stallTimeoutMs?: number,
+): LockerOptions => ({
   ttlMs,
   acquireTimeoutMs,
   safetyMarginMs: ttlMs / 5,
   instanceTtlMs,
+  stallTimeoutMs,
 });
 
 export type LockerHooks = Readonly<{

@@ -2,33 +2,20 @@ import type { RequestRelease } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
 import { holderOf } from './instance-liveness.js';
 import type { LockHost } from './lock-host.js';
+import { Lease, sleep } from './lock-lease.js';
 import type { UploadLock } from './upload-lock.js';
-
-/** Waits `ms`, or less if a signal aborts. (Not AbortSignal.any: on a long-lived signal it has leaked, nodejs/node#48951.) */
-const sleep = (ms: number, ...signals: AbortSignal[]) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms);
-    for (const signal of signals) signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      for (const signal of signals) signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 
 /**
  * One upload's lock: a key holding this request's token, which names the
  * instance and epoch that hold it (see InstanceLiveness).
  */
 export class RedisLock implements UploadLock {
+  /** The token of the attempt under way. */
   private token = '';
   private epoch = -1;
-  private validUntil = 0;
   private readonly key: string;
-  private controller = new AbortController();
+  private readonly lease: Lease;
   private requestRelease: RequestRelease | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
-  private fenceTimer: NodeJS.Timeout | undefined;
   private read: Promise<Record<string, string>> | undefined;
 
   constructor(
@@ -36,10 +23,11 @@ export class RedisLock implements UploadLock {
     private readonly id: string,
   ) {
     this.key = locker.keys.lock(id);
+    this.lease = new Lease(locker, this.key, id, () => this.askToRelease());
   }
 
   get fence(): AbortSignal {
-    return this.controller.signal;
+    return this.lease.fence;
   }
 
   async lock(signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
@@ -118,7 +106,7 @@ export class RedisLock implements UploadLock {
       await vouched;
     } catch (error) {
       if (await set.catch(() => false)) {
-        this.stopTimers();
+        this.lease.end();
         this.locker.untrack(this.id, this);
         await this.locker.redis.releaseLock(this.key, this.token).catch(() => {});
       }
@@ -128,7 +116,7 @@ export class RedisLock implements UploadLock {
 
   private async trySet(requestRelease: RequestRelease): Promise<boolean> {
     const { redis, options, liveness } = this.locker;
-    this.epoch = liveness.currentEpoch % 0x10000;
+    this.epoch = liveness.currentEpoch;
     this.token = liveness.token();
     const sentAt = Date.now();
     let reply: string | null;
@@ -161,7 +149,7 @@ export class RedisLock implements UploadLock {
     const seen = await redis.get(this.key);
     const holder = seen ? holderOf(seen) : undefined;
     if (!seen || !holder || !(await liveness.isDead(holder))) return false;
-    this.epoch = liveness.currentEpoch % 0x10000;
+    this.epoch = liveness.currentEpoch;
     this.token = liveness.token();
     const sentAt = Date.now();
     if ((await redis.takeOverLock(this.key, seen, this.token, options.ttlMs)) !== 1) return false;
@@ -174,14 +162,17 @@ export class RedisLock implements UploadLock {
     return true;
   }
 
-  /** Held, fenced by nothing, and by an instance nobody can have taken for dead. */
   valid(): boolean {
-    return !this.controller.signal.aborted && Date.now() < this.validUntil && this.locker.liveness.alive(this.epoch);
+    return this.lease.valid();
   }
 
-  /** This instance's locks of `epoch` are lost: it was, or may have been, taken for dead. */
-  lostWithEpoch(epoch: number): void {
-    if (epoch === this.epoch) this.lose('this instance may have been taken for dead');
+  writable(): Promise<void> | undefined {
+    return this.lease.writable();
+  }
+
+  /** This instance's liveness key had expired: the lock (of an older epoch) is kept only if nobody took it over. */
+  reassert(): Promise<void> {
+    return this.lease.reassert();
   }
 
   takeRead(): Promise<Record<string, string>> | undefined {
@@ -192,10 +183,10 @@ export class RedisLock implements UploadLock {
 
   async unlock(): Promise<void> {
     this.read = undefined;
-    this.stopTimers();
+    this.lease.end();
     if (!this.locker.untrack(this.id, this)) return;
     // Sent together (one round trip): the lock's release first, then, if it was the last, this instance's key.
-    const released = this.locker.redis.releaseLock(this.key, this.token).catch((error) => {
+    const released = this.locker.redis.releaseLock(this.key, this.lease.token).catch((error) => {
       // The key expires by itself within ttlMs, or is taken over: this instance no longer vouches for it.
       this.locker.logger.warn({ err: error, uploadId: this.id }, 'could not release an upload lock');
     });
@@ -233,50 +224,10 @@ export class RedisLock implements UploadLock {
 
   private hold(sentAt: number, requestRelease: RequestRelease): void {
     this.holding = true;
-    this.controller = new AbortController();
     this.asked = false;
     this.askedListeners = [];
     this.requestRelease = requestRelease;
     this.locker.track(this.id, this);
-    this.armFence(sentAt);
-    const { ttlMs } = this.locker.options;
-    // Every fifth of the TTL: with a margin of a fifth, three renewals in a row may fail before the fence fires.
-    this.renewTimer = setInterval(() => void this.renew(), Math.max(10, Math.floor(ttlMs / 5)));
-    this.renewTimer.unref();
-  }
-
-  private async renew(): Promise<void> {
-    const sentAt = Date.now();
-    try {
-      const renewed = await this.locker.redis.renewLock(this.key, this.token, this.locker.options.ttlMs);
-      if (renewed === 1) this.armFence(sentAt);
-      else this.lose('the lock key was taken over or expired');
-    } catch (error) {
-      // Not fatal yet: the fence fires if no renewal succeeds in time.
-      this.locker.logger.warn({ err: error, uploadId: this.id }, 'could not renew an upload lock');
-    }
-  }
-
-  /** The lock is ours until sentAt + ttl at the latest; stop writing a safety margin before that. */
-  private armFence(sentAt: number): void {
-    const { ttlMs, safetyMarginMs } = this.locker.options;
-    clearTimeout(this.fenceTimer);
-    this.validUntil = sentAt + ttlMs - safetyMarginMs;
-    const delay = Math.max(0, this.validUntil - Date.now());
-    this.fenceTimer = setTimeout(() => this.lose('the lock could not be renewed in time'), delay);
-    this.fenceTimer.unref();
-  }
-
-  private lose(reason: string): void {
-    if (this.controller.signal.aborted) return;
-    this.locker.logger.warn({ uploadId: this.id, reason }, 'lost an upload lock: stopping its writer');
-    this.stopTimers();
-    this.controller.abort(appError('LOCK_LOST'));
-    this.askToRelease();
-  }
-
-  private stopTimers(): void {
-    clearInterval(this.renewTimer);
-    clearTimeout(this.fenceTimer);
+    this.lease.begin(this.token, this.epoch, sentAt);
   }
 }

@@ -38,8 +38,8 @@ export class RedisLocker implements Locker {
     readonly hooks: LockerHooks = {},
   ) {
     this.liveness = new InstanceLiveness(redis, keys, options.instanceTtlMs ?? 1500, logger);
-    this.liveness.onLost((epoch) => {
-      for (const lock of this.held.values()) lock.lostWithEpoch(epoch);
+    this.liveness.onExpired(() => {
+      for (const lock of this.held.values()) void lock.reassert();
     });
     subscriber.on('error', (error) => logger.debug({ err: error }, 'lock release subscriber connection error'));
     subscriber.on('message', (channel: string, id: string) => {

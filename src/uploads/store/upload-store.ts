@@ -158,7 +158,9 @@ export class UploadStore {
     const { writer } = this.deps;
     const room = (upload.size ?? upload.maxSize) - offset;
     const guard = () => {
-      if (!lock.valid()) throw lock.fence.reason ?? appError('LOCK_LOST');
+      // An unfinished upload past its expiry is gone: not one more byte goes into it.
+      if (Date.now() > upload.record.expiresAt) throw appError('UPLOAD_GONE');
+      return lock.writable();
     };
     const options = {
       source: {

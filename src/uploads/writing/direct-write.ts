@@ -1,6 +1,6 @@
 import { type Readable, Transform } from 'node:stream';
 import { appError } from '../../errors/app-error.js';
-import type { ByteSink } from '../bytes/byte-store.js';
+import type { ByteSink, WriteGate } from '../bytes/byte-store.js';
 
 /** A request's body as the store reads it itself, straight from the socket's stream. */
 type BodySource = Readable;
@@ -21,8 +21,8 @@ export type DirectOptions = Readonly<{
   chunkSize: number;
   /** Sees every byte, in order, before it is written (the digest); a promise says to wait before feeding more. */
   onData?: (data: Buffer) => void | Promise<void>;
-  /** Throws when no more may be written; checked before every batch. */
-  guard?: () => void;
+  /** Asked before every batch (see WriteGate): it may make the writing wait (the socket is paused meanwhile), or end it. */
+  guard?: WriteGate;
   /** Bytes [0, offset) are stored (after each batch that ends on a chunk boundary). */
   onStored?: (offset: number) => void;
 }>;
@@ -106,12 +106,16 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
         length += take;
       }
       pendingBytes -= length;
+      let wait: Promise<void> | undefined;
       try {
-        guard?.();
+        wait = guard?.();
       } catch (error) {
         return fail(error);
       }
-      writing = sink.write(batch, position, length).then(
+      // While the gate makes it wait, the batch is held (and the socket paused once enough is pending); a writer
+      // that failed meanwhile writes nothing.
+      const write = () => (done ? undefined : sink.write(batch, position, length));
+      writing = (wait ? wait.then(write) : Promise.resolve(write())).then(
         () => {
           writing = undefined;
           // Failed meanwhile (the lock lost, say): nothing more is recorded or read.

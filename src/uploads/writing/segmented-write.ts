@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
+import type { WriteGate } from '../bytes/byte-store.js';
 
 /** Writes one piece at `offset`; `length` is how many bytes it will have, when the body's length is known. */
 export type SegmentOptions = Readonly<{
@@ -7,8 +8,8 @@ export type SegmentOptions = Readonly<{
   onData?: (data: Buffer) => void | Promise<void>;
   /** How many bytes `source` will deliver, when known (the request's Content-Length). */
   length?: number;
-  /** Throws when no more may be written (the writer's lock is no longer certain); checked before every byte goes on. */
-  guard?: () => void;
+  /** Asked before every piece of data goes on (see WriteGate): it may make the writing wait, or end it. */
+  guard?: WriteGate;
 }>;
 
 export type SegmentWriter = (segment: Readable, offset: number, length: number | undefined) => Promise<number>;
@@ -46,7 +47,8 @@ export async function writeInSegments(
     // destroyOnReturn: false: when a write fails, the caller learns of that
     // failure, not of the source being destroyed under it.
     for await (const data of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      guard?.();
+      const wait = guard?.();
+      if (wait) await wait;
       const seen = onData?.(data);
       if (seen) await seen;
       let rest = data;

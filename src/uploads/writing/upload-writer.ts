@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { appError } from '../../errors/app-error.js';
+import { AppError, appError } from '../../errors/app-error.js';
 
-import type { ByteStore, StagedBytes, WriteOptions } from '../bytes/byte-store.js';
+import type { ByteStore, StagedBytes, WriteGate, WriteOptions } from '../bytes/byte-store.js';
 import { BackgroundDigests, type DigestHandle } from '../digests/background-digest.js';
 import { type ChecksumExpectation, checksumHash } from '../digests/checksum.js';
 import type { UploadEvents } from '../events/upload-events.js';
@@ -33,8 +33,8 @@ export type BodyOptions = Readonly<{
   chunkSize: number;
   /** The body's length, when the request said it. */
   length?: number;
-  /** Throws once this process may no longer write the upload (its lock is no longer certain). */
-  guard?: () => void;
+  /** Asked before every batch is written or recorded (see WriteGate): the lock, and the upload still there. */
+  guard?: WriteGate;
   /** The upload's length, when known: a body that ends there completes it. */
   size?: number;
   /** Hears each offset recorded while the body streams (the draft's progress interim responses). */
@@ -70,6 +70,17 @@ export class UploadWriter {
   async write(id: string, offset: number, body: BodyOptions): Promise<number> {
     const { bytes } = this.deps;
     const digest = this.takeDigest(id, offset);
+    // Set when recording progress finds the upload gone (expired, removed, its record lost): the writer stops at
+    // its next batch, so no more bytes go into a file no record names.
+    let gone: unknown;
+    const onLateError = (error: unknown) => {
+      if (error instanceof AppError && error.code === 'UPLOAD_GONE') gone = error;
+      else this.deps.onLateError(error);
+    };
+    const guard: WriteGate = () => {
+      if (gone) throw gone;
+      return body.guard?.();
+    };
     const throttle = new ProgressThrottle(
       this.deps.progressIntervalMs,
       async (at) => {
@@ -77,7 +88,7 @@ export class UploadWriter {
         body.onRecorded?.(at);
         return progress;
       },
-      this.deps.onLateError,
+      onLateError,
     );
     let end: number;
     try {
@@ -89,14 +100,14 @@ export class UploadWriter {
           end = await writeDirect(body.source, sink, offset, {
             chunkSize: body.chunkSize,
             onData,
-            guard: body.guard,
-            onStored: (at) => void throttle.stored(at).catch(this.deps.onLateError),
+            guard,
+            onStored: (at) => void throttle.stored(at).catch(onLateError),
           });
         } finally {
           await sink.close();
         }
       } else {
-        end = await inSegments(offset, body, onData, async (segment, at, options) => {
+        end = await inSegments(offset, { ...body, guard }, onData, async (segment, at, options) => {
           const stored = await bytes.write(segment, id, at, options);
           await throttle.stored(stored);
           return stored;
@@ -161,7 +172,7 @@ export class UploadWriter {
     if (failure === undefined && hash.digest().equals(expected.digest)) {
       this.forget(id);
       for (const piece of staged) {
-        body.guard?.();
+        await body.guard?.();
         await piece.commit();
       }
       const progress = await this.recordProgress(id, end as number);

@@ -7,7 +7,7 @@ import {
   type UploadPartCommandOutput,
 } from '@aws-sdk/client-s3';
 import { appError } from '../../../errors/app-error.js';
-import type { ByteStore, PartialBytes, StagedBytes, WriteOptions } from '../byte-store.js';
+import type { ByteStore, PartialBytes, StagedBytes, WriteGate, WriteOptions } from '../byte-store.js';
 import { type ByteState, heldBytes } from './byte-state.js';
 import { PartBody } from './part-body.js';
 import type { S3Bucket } from './s3-bucket.js';
@@ -95,7 +95,7 @@ export class S3ByteStore implements ByteStore {
     source: AsyncIterable<Buffer>,
     length: number,
     as: { tail?: string; whole?: boolean },
-    guard: (() => void) | undefined,
+    guard: WriteGate | undefined,
   ): Promise<StagedBytes> {
     const { bucket, states } = this.deps;
     const offset = (n - 1) * state.partSize + within;
@@ -148,7 +148,7 @@ export class S3ByteStore implements ByteStore {
       end: offset + length,
       commit: async () => {
         // A writer that may have lost its lock (paused past its liveness) must not record what it sent.
-        guard?.();
+        await guard?.();
         const replaced = await recorded();
         if (replaced) await bucket.deleteQuietly(replaced);
       },
