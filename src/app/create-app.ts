@@ -12,7 +12,7 @@ import { downloadHandler } from '../http/download.js';
 import { Drain } from '../http/drain.js';
 import { jsonErrorHandler, notFound } from '../http/errors.js';
 import { healthRoutes } from '../http/health.js';
-import { refuseDotSegments } from '../http/path-guard.js';
+import { refuseDotSegments, refuseMalformedPaths } from '../http/path-guard.js';
 import { requestLogging } from '../http/request-log.js';
 import { methodOverride } from '../http/tus/tus-rules.js';
 import { uploadEndpoint } from '../http/upload-endpoint.js';
@@ -121,10 +121,12 @@ export function createApp(deps: AppDeps): App {
   app.disable('x-powered-by');
   // Every JSON answer is Cache-Control: no-store; an ETag (a hash of each body) would serve nothing.
   app.set('etag', false);
-  if (config.server.trustProxy) app.set('trust proxy', true);
+  // One reverse proxy in front: the client's address is the one it reports (the last X-Forwarded-For hop), never
+  // one a client wrote itself further left.
+  if (config.server.trustProxy) app.set('trust proxy', 1);
 
   app.use(requestLogging(logger, metrics));
-  app.use(refuseDotSegments);
+  app.use(refuseDotSegments, refuseMalformedPaths(config.server.tusPath));
   // The tus endpoint first: its requests (nearly all of them) walk no other route.
   const tusRoutes = [config.server.tusPath, `${config.server.tusPath}/*rest`];
   app.all(tusRoutes, drain.guard, methodOverride(config, logger));

@@ -53,6 +53,12 @@ export const INTEGRATION_SETTINGS = {
       '16',
       'Live-update streams (Server-Sent Events) one client address may hold open at once; one more gets 429',
     ),
+    streamsPerInstance: required(
+      'EVENT_STREAMS_PER_INSTANCE',
+      integer(1, 1_000_000),
+      '2000',
+      'Live-update streams one instance holds open at once, all clients together; one more gets 503 (another instance may take it)',
+    ),
   },
   auth: {
     jwtSecret: optional(

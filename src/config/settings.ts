@@ -52,7 +52,7 @@ export const SETTINGS = {
       'TRUST_PROXY',
       flag,
       'false',
-      'Build Location from Forwarded / X-Forwarded-Host / X-Forwarded-Proto (set only behind a proxy)',
+      'Behind one reverse proxy: build Location from Forwarded / X-Forwarded-Host / X-Forwarded-Proto, and take the client address from the last X-Forwarded-For hop (set only behind a proxy)',
     ),
     relativeLocation: required(
       'RELATIVE_LOCATION',

@@ -57,6 +57,11 @@ export const REQUEST_ERRORS = {
     'A request body arrives in an encoding or form the server cannot read',
     (p) => `The request body cannot be read: ${p.reason}`,
   ),
+  MALFORMED_PATH: entry(
+    400,
+    'The URL path has malformed percent-encoding (such as %ff) outside the upload endpoint',
+    () => 'The URL path has malformed percent-encoding: encode each byte as %XX of valid UTF-8',
+  ),
   DOT_SEGMENTS: entry(
     400,
     'The URL path has "." or ".." segments',

@@ -40,6 +40,11 @@ export const SERVICE_ERRORS = {
     'A client already holds as many live-update streams open as EVENT_STREAMS_PER_CLIENT allows',
     (p) => `This client has ${p.most} live-update streams open, the most allowed at once: close one, then retry`,
   ),
+  STREAMS_FULL: entry<{ most: number }>(
+    503,
+    'This instance already holds as many live-update streams open as EVENT_STREAMS_PER_INSTANCE allows',
+    (p) => `This server holds ${p.most} live-update streams, the most it takes: retry shortly, or on another instance`,
+  ),
   UPLOAD_LOCKED: entry(
     423,
     'Another request holds the upload and did not let go within LOCK_ACQUIRE_TIMEOUT_MS',

@@ -75,6 +75,8 @@ export function downloadHandler({ config, reader, bytes, lifecycle, access }: Do
     }
     const file = bytes.localPath?.(id);
     if (file) {
+      // Several ranges are ignored here as on S3 (see singleRange); one is served by sendFile.
+      if (singleRange(req.headers.range) === undefined) delete req.headers.range;
       res.sendFile(path.basename(file), { root: path.dirname(file), dotfiles: 'deny', lastModified: true }, (error) => {
         if (error && !res.headersSent) next(error);
       });
@@ -94,12 +96,21 @@ function fetchOf(bytes: ByteStore, id: string, req: Request): Promise<FetchedByt
   if (!bytes.fetch) throw new Error('this byte store serves no downloads');
   const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
   return bytes.fetch(id, {
-    range: header('range'),
+    range: singleRange(header('range')),
     ifNoneMatch: header('if-none-match'),
     ifMatch: header('if-match'),
     ifModifiedSince: header('if-modified-since'),
     ifUnmodifiedSince: header('if-unmodified-since'),
   });
+}
+
+/**
+ * A Range of one byte range, as S3 serves it; several ranges are ignored (RFC 9110 §14.2: a server "MAY ignore
+ * the Range header field"), so the whole file is served (200), as from disk: S3 would answer them with a
+ * multipart body that names no boundary, and serve overlapping ranges over and over.
+ */
+function singleRange(range: string | undefined): string | undefined {
+  return range !== undefined && /^bytes=(\d+-\d*|-\d+)$/.test(range.trim()) ? range.trim() : undefined;
 }
 
 async function sendFetched(req: Request, res: Response, fetched: FetchedBytes): Promise<void> {

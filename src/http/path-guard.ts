@@ -24,3 +24,22 @@ export const refuseDotSegments: RequestHandler = (req, _res, next) => {
   }
   next();
 };
+
+/**
+ * Refuses paths whose percent-encoding does not decode (`%ff`, a cut
+ * `%E0%A4%A`) before a route tries: on the upload endpoint they name no upload
+ * (404, as any other upload URL that is no UUID), elsewhere they are a 400.
+ */
+export function refuseMalformedPaths(tusPath: string): RequestHandler {
+  return (req, _res, next) => {
+    const path = (req.url ?? '/').split('?', 1)[0] as string;
+    try {
+      decodeURIComponent(path);
+    } catch {
+      const onEndpoint = path === tusPath || path.startsWith(`${tusPath}/`);
+      next(appError(onEndpoint ? 'NOT_AN_UPLOAD_URL' : 'MALFORMED_PATH'));
+      return;
+    }
+    next();
+  };
+}

@@ -102,7 +102,7 @@ describe(`this build beside the one before instance liveness (${BEFORE_LIVENESS}
     expect(sha256(await readFile(path.join(env.UPLOAD_DIR as string, upload.id)))).toBe(sha256(data));
   });
 
-  it("lets go when the older build asks for an upload this one holds: the old build finishes it, byte for byte", async () => {
+  it('lets go when the older build asks for an upload this one holds: the old build finishes it, byte for byte', async () => {
     const [old, current] = await Promise.all([startServerProcess(env, { cwd: oldDir }), startServerProcess(env)]);
     const data = randomBytes(12 * CHUNK);
     const upload = await createUploadOn(current, data.length);

@@ -34,18 +34,27 @@ export function liveRoutes(
   reader: UploadReader,
   feed: UploadEventFeed,
   access: UploadAccess,
-  settings: Readonly<{ token: string | undefined; streamsPerClient: number }>,
+  settings: Readonly<{ token: string | undefined; streamsPerClient: number; streamsPerInstance: number }>,
 ): Router {
   const router = express.Router();
   const needsToken = requireDashboardToken(settings.token);
   const open = new Map<string, number>();
-  /** Each open stream costs this instance a connection and a listener: one client (by address) may hold only so many. */
+  let openHere = 0;
+  /**
+   * Each open stream costs this instance a connection and a listener: one
+   * client may hold only so many (by its address: the one the trusted proxy
+   * reports behind TRUST_PROXY, never an X-Forwarded-For hop a client wrote),
+   * and the instance only so many in all.
+   */
   const openStream = (req: express.Request, res: express.Response): EventStream => {
     const client = req.ip ?? req.socket.remoteAddress ?? '';
     const count = open.get(client) ?? 0;
     if (count >= settings.streamsPerClient) throw appError('TOO_MANY_STREAMS', { most: settings.streamsPerClient });
+    if (openHere >= settings.streamsPerInstance) throw appError('STREAMS_FULL', { most: settings.streamsPerInstance });
     open.set(client, count + 1);
+    openHere++;
     res.once('close', () => {
+      openHere--;
       const left = (open.get(client) ?? 1) - 1;
       if (left > 0) open.set(client, left);
       else open.delete(client);

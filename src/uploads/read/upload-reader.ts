@@ -79,21 +79,24 @@ export class UploadReader {
     const { status, limit } = options;
     const key = status ? this.keys.statusIndex(status) : this.keys.recentIndex;
     const after = options.cursor ? decodeCursor(options.cursor) : undefined;
-    const flat = await this.redis.zrevrangebyscore(
-      key,
-      after ? after.score : '+inf',
-      '-inf',
-      'WITHSCORES',
-      'LIMIT',
-      0,
-      2 * limit + 1,
-    );
     const entries: Array<{ id: string; score: number }> = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      const entry = { id: flat[i] as string, score: Number(flat[i + 1]) };
-      // Members of equal score come in reverse lexicographic order: those at or above the cursor were shown.
-      if (after && entry.score === after.score && entry.id >= after.id) continue;
-      entries.push(entry);
+    if (after) {
+      // The rest of the uploads that share the cursor's time, however many: members of equal score come in
+      // reverse lexicographic order, so those below the cursor's ID are the ones not shown yet.
+      const ties = await this.redis.zrevrangebyscore(key, after.score, after.score);
+      for (const id of ties) if (id < after.id && entries.length <= limit) entries.push({ id, score: after.score });
+    }
+    if (entries.length <= limit) {
+      const flat = await this.redis.zrevrangebyscore(
+        key,
+        after ? `(${after.score}` : '+inf',
+        '-inf',
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        limit + 1 - entries.length,
+      );
+      for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
     }
     const page = entries.slice(0, limit);
     const records = await Promise.all(page.map((e) => this.readRecord(e.id)));
@@ -101,8 +104,7 @@ export class UploadReader {
     // The index is written next to the records, not with them: an entry whose record is gone or has moved on is skipped.
     const uploads = records.flatMap((r) => (r && (!status || r.status === status) ? [rowView(r, now)] : []));
     const last = page.at(-1);
-    const more = entries.length > limit || flat.length / 2 === 2 * limit + 1;
-    return { uploads, next: more && last ? encodeCursor(last) : null };
+    return { uploads, next: entries.length > limit && last ? encodeCursor(last) : null };
   }
 
   /** Up to `limit` upload IDs whose removal time has come, oldest first. */
