@@ -38,7 +38,7 @@ export {
 } from './hooks/pre-create-hook.js';
 export { createHttpServer } from './http/server.js';
 export { createLogger, type Logger } from './log.js';
-export { createRedisClient, type RedisClient } from './redis/client.js';
+export { createRedisClient, describeConnectionFailure, type RedisClient } from './redis/client.js';
 export { createKeys, type Keys } from './redis/keys.js';
 export { findRedis } from './redis/local-server.js';
 export { RedisLocker } from './uploads/coordination/redis-locker.js';

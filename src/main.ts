@@ -6,6 +6,7 @@ import {
   createHttpServer,
   createLogger,
   createRedisClient,
+  describeConnectionFailure,
   findRedis,
   type Logger,
   loadConfig,
@@ -43,15 +44,33 @@ function exitOnConfigError<T>(build: () => T): T {
   }
 }
 
+/** A Redis that cannot be reached, or is not Redis, ends the start with one line naming REDIS_URL (exit 2). */
+async function connectRedis(url: string, commandTimeoutMs: number, logger: Logger): Promise<RedisClient> {
+  const redis = createRedisClient(url, { commandTimeoutMs });
+  let first: unknown;
+  const early = (error: unknown) => {
+    first ??= error;
+  };
+  redis.on('error', early);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    console.error(`REDIS_URL: ${describeConnectionFailure(url, first ?? error)}`);
+    process.exit(2);
+  }
+  redis.off('error', early);
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  return redis;
+}
+
 async function main(): Promise<void> {
   const config = exitOnConfigError(() => loadConfig());
   const logger = createLogger(config.server.logLevel);
   const { url, local } = await findRedis({ redisUrl: config.redis.url, uploadDir: config.storage.uploadDir }, logger);
   // Whatever way this process ends, a redis-server it started ends with it.
   if (local) process.once('exit', () => local.process.kill('SIGTERM'));
-  const redis = createRedisClient(url, { commandTimeoutMs: config.redis.commandTimeoutMs });
-  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-  await redis.connect();
+  const redis = await connectRedis(url, config.redis.commandTimeoutMs, logger);
   await warnIfEvicting(redis, logger);
 
   const app = exitOnConfigError(() => createApp({ config, redis, logger }));
@@ -65,9 +84,10 @@ async function main(): Promise<void> {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, resolve);
   }).catch((error: NodeJS.ErrnoException) => {
-    throw new Error(
-      `Cannot listen on ${config.server.host}:${config.server.port}: ${error.code ?? error.message}. Set PORT to a free port.`,
+    console.error(
+      `PORT: cannot listen on ${config.server.host}:${config.server.port}: ${error.code ?? error.message}. Set PORT (or HOST) to a free address.`,
     );
+    process.exit(2);
   });
   logger.info(
     { address: server.address(), tusPath: config.server.tusPath, uploadDir: config.storage.uploadDir },
@@ -96,10 +116,16 @@ async function main(): Promise<void> {
     }, boundMs);
     forced.unref();
     clearInterval(sweep);
-    server.close();
+    // Still listening while draining: /healthz answers 200 and /readyz 503 (a balancer takes this instance out), and
+    // every other new request 503 with Retry-After and Connection: close.
     server.closeIdleConnections();
-    // Half the bound to finish; then long uploads are cut, store what they received and record it.
-    await app.drain.drain(boundMs / 2, () => app.locker.stopWaiting());
+    // Half the bound to finish; then long uploads are cut: each stops reading, stores and records what it
+    // received, and is answered 503 (Connection: close).
+    await app.drain.drain(boundMs / 2, () => {
+      app.locker.stopWaiting();
+      app.locker.releaseAll();
+    });
+    await new Promise((resolve) => server.close(resolve));
     await app.stop();
     await redis.quit().catch(() => {});
     await local?.stop();

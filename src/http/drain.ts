@@ -46,13 +46,20 @@ export class Drain {
     });
   }
 
-  /** `onCut` runs when the grace period is over and connections are cut (e.g. to stop waits for locks). */
-  async drain(graceMs: number, onCut: () => void = () => {}): Promise<void> {
+  /**
+   * Refuses new requests, waits `graceMs` for those in flight, then cuts the
+   * rest: `onCut` asks them to stop (waits for locks give up, writers stop
+   * reading and are answered with what they stored), and after `cutMs` more
+   * the connections of any still running are closed.
+   */
+  async drain(graceMs: number, onCut: () => void = () => {}, cutMs = 2000): Promise<void> {
     this.isDraining = true;
-    await Promise.race([this.allSettled(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
-    for (const req of this.running.keys()) req.socket.destroy();
+    const settled = () => this.allSettled();
+    await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
     onCut();
-    await this.allSettled();
+    await Promise.race([settled(), new Promise((resolve) => setTimeout(resolve, cutMs).unref())]);
+    for (const req of this.running.keys()) req.socket.destroy();
+    await settled();
   }
 
   private async allSettled(): Promise<void> {

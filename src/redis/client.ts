@@ -97,3 +97,34 @@ export function isRedisUnavailable(error: unknown): boolean {
     error.message,
   );
 }
+
+/** A Redis URL as it may be shown: its password replaced. */
+const shownUrl = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+
+/**
+ * Why a connection to Redis at `url` failed, in one line an operator can act
+ * on: nothing answers there, what answers is not Redis, it refused the
+ * credentials, or the error as it came.
+ */
+export function describeConnectionFailure(url: string, error: unknown): string {
+  const where = shownUrl(url);
+  // ioredis's Cluster does not keep a seed node's socket error: all it says is that the connection closed.
+  if (
+    CLUSTER_URL.test(url) &&
+    /Failed to refresh slots cache|None of startup nodes|Connection is closed/.test(String(error))
+  ) {
+    return `none of the cluster nodes in ${where} answers as a Redis Cluster node: start them, or correct REDIS_URL`;
+  }
+  const e = error as NodeJS.ErrnoException & { name?: string };
+  if (e?.name === 'ParserError' || /Protocol error/.test(e?.message ?? '')) {
+    return `what answers at ${where} is not Redis (it does not speak the Redis protocol): point REDIS_URL at a Redis server`;
+  }
+  if (e?.code === 'ECONNREFUSED')
+    return `nothing answers at ${where} (connection refused): start Redis there, or set REDIS_URL to one that runs`;
+  if (e?.code === 'ENOTFOUND' || e?.code === 'EAI_AGAIN') return `the host of ${where} is not found (${e.code})`;
+  if (/WRONGPASS|NOAUTH|invalid password|AUTH/.test(e?.message ?? '')) {
+    return `Redis at ${where} refused the credentials: ${e.message}`;
+  }
+  if (/timed out|ETIMEDOUT/i.test(e?.message ?? e?.code ?? '')) return `Redis at ${where} did not answer in time`;
+  return `cannot use Redis at ${where}: ${e?.message ?? String(error)}`;
+}

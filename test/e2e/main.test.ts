@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -64,11 +64,26 @@ describe('npm start', () => {
       expect(patched.status).toBe(204);
       const progress = await fetch(`http://127.0.0.1:${port}/api/uploads/${location.split('/').pop()}/progress`);
       expect(await progress.json()).toMatchObject({ status: 'completed', size: 3 });
+
+      // A supervisor signals the process it started: npm. The server must get the signal, drain and stop
+      // (before "exec" in the start script, npm's shell died and left the server running, orphaned).
+      process.kill(server.child.pid as number, 'SIGTERM');
+      await server.exit;
+      await waitFor(
+        async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined)) === undefined,
+        {
+          timeoutMs: 10_000,
+          what: 'the server to stop listening',
+        },
+      );
+      expect(server.output()).toMatch(/"signal":"SIGTERM"/);
+      expect(server.output()).toMatch(/"msg":"stopped"/);
     } finally {
-      // npm and the server it started form one process group.
-      process.kill(-(server.child.pid as number), 'SIGTERM');
+      // npm and the server it started form one process group: nothing outlives the test.
+      try {
+        process.kill(-(server.child.pid as number), 'SIGKILL');
+      } catch {}
     }
-    await server.exit;
   }, 90_000);
 
   it('stops on SIGTERM: exits 0 after closing the server and Redis', async () => {
@@ -97,6 +112,88 @@ describe('npm start', () => {
     expect(server.output()).toMatch(
       /REDIS_URL: must be a redis:\/\/, rediss:\/\/ or redis\+cluster:\/\/host:port,host:port URL/,
     );
+  });
+});
+
+/** A start that cannot succeed: exit 2 and what to fix, in lines an operator reads at night, and nothing else (no stack). */
+describe('a start that fails says why in one line', () => {
+  const start = (env: Record<string, string>) =>
+    run('node', ['--import', 'tsx', 'src/main.ts'], {
+      PORT: '0',
+      UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'fail-')),
+      REDIS_URL: inject('redisUrl'),
+      ...env,
+    });
+  const withoutLogs = (output: string) =>
+    output
+      .split('\n')
+      .filter((line) => line !== '' && !line.startsWith('{'))
+      .join('\n');
+
+  it('a REDIS_URL where nothing answers', async () => {
+    const url = `redis://127.0.0.1:${await unusedPort()}`;
+    const server = start({ REDIS_URL: url });
+    expect(await server.exit).toBe(2);
+    expect(withoutLogs(server.output())).toBe(
+      `REDIS_URL: nothing answers at ${url} (connection refused): start Redis there, or set REDIS_URL to one that runs`,
+    );
+  });
+
+  it('a REDIS_URL where something that is not Redis answers, its password not shown', async () => {
+    const http = createServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const { port } = http.address() as { port: number };
+    try {
+      const server = start({ REDIS_URL: `redis://app:s3cret@127.0.0.1:${port}` });
+      expect(await server.exit).toBe(2);
+      expect(withoutLogs(server.output())).toBe(
+        `REDIS_URL: what answers at redis://app:***@127.0.0.1:${port} is not Redis (it does not speak the Redis protocol): point REDIS_URL at a Redis server`,
+      );
+      expect(server.output()).not.toMatch(/s3cret/);
+    } finally {
+      http.close();
+    }
+  });
+
+  it('an UPLOAD_DIR that cannot be made', async () => {
+    const file = path.join(mkdtempSync(path.join(inject('tmpRoot'), 'notdir-')), 'a-file');
+    writeFileSync(file, 'x');
+    const server = start({ UPLOAD_DIR: path.join(file, 'uploads') });
+    expect(await server.exit).toBe(2);
+    expect(withoutLogs(server.output())).toBe(
+      `Invalid configuration:\n  - UPLOAD_DIR: ${path.join(file, 'uploads')}: cannot be made: ENOTDIR`,
+    );
+  });
+
+  it('an UPLOAD_DIR on a read-only file system', async () => {
+    // Root ignores file modes, so read-only is a read-only mount.
+    const dir = mkdtempSync(path.join(inject('tmpRoot'), 'ro-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', dir]);
+    const server = start({ UPLOAD_DIR: dir });
+    try {
+      expect(await server.exit).toBe(2);
+      expect(withoutLogs(server.output())).toBe(`Invalid configuration:\n  - UPLOAD_DIR: ${dir}: not writable: EROFS`);
+    } finally {
+      // A server that started anyway would hold the mount.
+      if (server.child.exitCode === null) process.kill(-(server.child.pid as number), 'SIGKILL');
+      await server.exit;
+      execFileSync('umount', ['--lazy', dir]);
+    }
+  });
+
+  it('a PORT another process listens on', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const server = start({ PORT: String(port), HOST: '127.0.0.1' });
+      expect(await server.exit).toBe(2);
+      expect(withoutLogs(server.output())).toBe(
+        `PORT: cannot listen on 127.0.0.1:${port}: EADDRINUSE. Set PORT (or HOST) to a free address.`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 });
 

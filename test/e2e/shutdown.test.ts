@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
-  it('keeps and records the bytes received, refuses new requests, exits 0 in time, and the client resumes', async () => {
+  it('answers the PATCH 503 at the cut, keeps and records its bytes, stays observable, exits 0 in time, and the client resumes', async () => {
     const env = {
       REDIS_URL: inject('redisUrl'),
       UPLOAD_DIR: dir,
@@ -49,14 +49,32 @@ describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
     const signalledAt = Date.now();
     server.child.kill('SIGTERM');
     await server.waitForOutput(/shutting down/);
-    // New requests are refused while it drains (this one may also find the listener already closed).
-    const during = await fetch(`${server.url}/files`, { method: 'OPTIONS' }).catch(() => undefined);
-    if (during) expect(during.status).toBe(503);
+    // While it drains it still listens: a balancer sees it alive (/healthz 200) but not ready (/readyz 503), and
+    // every other new request is refused with 503, Retry-After and Connection: close.
+    const healthz = await fetch(`${server.url}/healthz`);
+    expect(healthz.status).toBe(200);
+    const readyz = await fetch(`${server.url}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect(await readyz.json()).toMatchObject({ shuttingDown: true });
+    const during = await fetch(`${server.url}/files`, {
+      method: 'POST',
+      headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '1' },
+    });
+    expect(during.status).toBe(503);
+    expect(during.headers.get('retry-after')).toBe('5');
+    expect(during.headers.get('connection')).toBe('close');
+
+    // At the cut (half the 3 s bound) the PATCH is answered, not dropped: 503, and the connection ends with it.
+    const answered = await patch.response;
+    expect(answered.status).toBe(503);
+    expect(answered.headers.connection).toBe('close');
+    expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(1400);
 
     const { code } = await server.exit;
     expect(code, server.output()).toBe(0);
     expect(Date.now() - signalledAt).toBeLessThan(3000 + 1000);
-    await patch.response.catch(() => {});
+    // The listener closed when the drain ended.
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
 
     const onDisk = (await stat(path.join(dir, id))).size;
     expect(onDisk).toBe(3 * CHUNK + CHUNK / 2);
@@ -78,5 +96,44 @@ describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
     });
     expect(rest.status).toBe(204);
     expect(await redis.hget(hashKey, 'status')).toBe('completed');
+  });
+});
+
+describe('graceful shutdown in the middle of an IETF draft append', () => {
+  it('answers the append 503 with Connection: close at the cut and records what it stored', async () => {
+    const env = {
+      REDIS_URL: inject('redisUrl'),
+      UPLOAD_DIR: dir,
+      REDIS_KEY_PREFIX: prefix,
+      CHUNK_SIZE_BYTES: String(CHUNK),
+      SHUTDOWN_TIMEOUT_SECONDS: '3',
+    };
+    const server = await startServerProcess(env);
+    const data = randomBytes(8 * CHUNK);
+    const V8 = { 'Upload-Draft-Interop-Version': '8' };
+    const created = await fetch(`${server.url}/files`, {
+      method: 'POST',
+      headers: { ...V8, 'Upload-Complete': '?0', 'Content-Length': '0' },
+    });
+    expect(created.status).toBe(201);
+    const pathname = new URL(created.headers.get('location') as string).pathname;
+    const id = pathname.split('/').pop() as string;
+
+    const append = openPatch(server.url, pathname, 0, data.length, {
+      ...V8,
+      'Upload-Complete': '?1',
+      'Content-Type': 'application/partial-upload',
+    });
+    await append.write(data.subarray(0, 3 * CHUNK));
+    await waitFor(async () => (Number(await redis.hget(`${prefix}upload:{${id}}`, 'offset')) > 0 ? true : undefined));
+
+    server.child.kill('SIGTERM');
+    const answered = await append.response;
+    expect(answered.status).toBe(503);
+    expect(answered.headers.connection).toBe('close');
+    expect((await server.exit).code, server.output()).toBe(0);
+    const onDisk = (await stat(path.join(dir, id))).size;
+    expect(onDisk).toBe(3 * CHUNK);
+    expect(await redis.hget(`${prefix}upload:{${id}}`, 'offset')).toBe(String(onDisk));
   });
 });

@@ -4,6 +4,7 @@ import type { PreCreateHook } from '../../hooks/pre-create-hook.js';
 import type { UploadLocker } from '../../uploads/coordination/upload-lock.js';
 import type { IdempotencyKeys } from '../../uploads/state/idempotency-keys.js';
 import type { UploadStore } from '../../uploads/store/upload-store.js';
+import type { Drain } from '../drain.js';
 import { corsHeaders, DRAFT_RESPONSE_HEADERS, INTEROP_VERSION_HEADER, settleUnreadBody } from '../endpoint/headers.js';
 import type { RequestInput, RequestOutcome } from '../endpoint/request-frame.js';
 import type { DraftRequest } from './draft-request.js';
@@ -15,6 +16,7 @@ export type DraftDeps = Readonly<{
   locker: UploadLocker;
   idempotency: IdempotencyKeys;
   preCreate: PreCreateHook | undefined;
+  drain: Drain;
 }>;
 
 /** What the client was last told of the upload, once it is known to be active (error responses carry it too). */

@@ -1,4 +1,4 @@
-import { appError } from '../../errors/app-error.js';
+import { appError, withHeaders } from '../../errors/app-error.js';
 import { corsHeaders, INTEROP_VERSION_HEADER, settleUnreadBody, uploadUrl } from '../endpoint/headers.js';
 import { type ContentExchange, createWithContent } from './content.js';
 import { metadataOf } from './draft-upload.js';
@@ -39,6 +39,7 @@ export async function ordinaryCreation(x: ContentExchange): Promise<void> {
     throw appError('UPLOAD_TOO_LARGE');
   }
   const { upload, end, superseded } = await createWithContent(x, { size, metadata, completes: true }, () => undefined);
+  if (superseded && deps.drain.draining) throw withHeaders(appError('SHUTTING_DOWN'), { Connection: 'close' });
   if (superseded) return void res.destroy();
   // A creation sent again (Idempotency-Key) is answered without reading its body: drained if small, else cut.
   settleUnreadBody(req, res);

@@ -1,4 +1,4 @@
-import { appError } from '../../errors/app-error.js';
+import { appError, withHeaders } from '../../errors/app-error.js';
 import type { OpenUpload } from '../../uploads/store/upload-store.js';
 import { uploadLimit, uploadUrl } from '../endpoint/headers.js';
 import { lockUpload, underLock } from '../endpoint/upload-lock.js';
@@ -19,7 +19,7 @@ import { finalSize } from './lengths.js';
  * retried with the same Idempotency-Key gets the upload the first one made.
  */
 export async function create(x: Exchange): Promise<void> {
-  const { req, res, rules, deps, input } = x;
+  const { req, rules, deps, input } = x;
   const { completes, declared } = x.said;
   // -02: "If the request [...] has the Upload-Complete field value set to true and a valid Content-Length header
   // field, the client attempts to upload a fixed-length resource [...] the server MUST record it" as the final size.
@@ -34,7 +34,7 @@ export async function create(x: Exchange): Promise<void> {
     interim(x, upload, {});
     return progress(x, upload);
   });
-  if (created.superseded) return void res.destroy();
+  if (created.superseded) return endCutShort(x);
   answerCreated(x, created.upload, created.end);
 }
 
@@ -79,13 +79,24 @@ export async function append(x: Exchange, id: string): Promise<void> {
   } finally {
     await lock.unlock();
   }
-  if (ended.superseded) return void res.destroy();
+  if (ended.superseded) return endCutShort(x);
   // -01 on: an append that does not complete the upload "MUST" be answered 201 with the completeness field saying so
   // (-02 to -05 print "set to true" there, an erratum -06 fixed); one that completes it, 2xx ("201 RECOMMENDED").
   answer(x, 201, {
     'Upload-Offset': String(ended.end),
     ...completenessHeader(rules, x.known.current?.complete ?? false),
   });
+}
+
+/**
+ * A request cut short by one that took the upload over: its connection is
+ * closed, as the draft has it ("The server MAY terminate any ongoing [...]
+ * upload append"). Cut by this instance shutting down, it is answered 503
+ * (retry elsewhere), the connection ending with the answer.
+ */
+function endCutShort(x: Exchange): void {
+  if (!x.deps.drain.draining) return void x.res.destroy();
+  throw withHeaders(appError('SHUTTING_DOWN'), { Connection: 'close' });
 }
 
 /** Upload cancellation: DELETE to the upload URL (it ends a transfer in flight first). */

@@ -7,12 +7,13 @@ import { newUploadId } from '../../uploads/model/upload-id.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
 import { metadataOfHeader } from '../../uploads/store/tus-upload.js';
 import type { Appended, OpenUpload, UploadStore } from '../../uploads/store/upload-store.js';
+import type { Drain } from '../drain.js';
 import { settleUnreadBody, uploadUrl } from '../endpoint/headers.js';
 import { claimCreation, type IdempotencyDeps } from '../endpoint/idempotent-creation.js';
 import type { RequestInput, RequestOutcome } from '../endpoint/request-frame.js';
 import { lockUpload } from '../endpoint/upload-lock.js';
 import { tusResponseHeaders } from './tus-headers.js';
-import { progressHeaders, superseded } from './tus-procedures.js';
+import { cutShort, progressHeaders } from './tus-procedures.js';
 import type { TusServer } from './tus-server.js';
 
 export type TusCreationDeps = IdempotencyDeps &
@@ -23,6 +24,7 @@ export type TusCreationDeps = IdempotencyDeps &
     uploadStore: UploadStore;
     lifecycle: UploadLifecycle;
     locker: UploadLocker;
+    drain: Drain;
   }>;
 
 /** What a creation answers with: @tus/server's response, or one of ours; and the error @tus/server answered with, if any. */
@@ -82,7 +84,7 @@ export async function createUpload(
   }
   if (!appended) return { response, error: answered };
   outcome.stored = appended.end;
-  if (appended.superseded) throw superseded(appended.end);
+  if (appended.superseded) throw cutShort(deps.drain, appended.end);
   const headers = new Headers(response.headers);
   headers.delete('Upload-Expires');
   for (const [name, value] of Object.entries(progressHeaders(created, appended.end))) headers.set(name, value);

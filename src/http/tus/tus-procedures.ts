@@ -5,11 +5,12 @@ import { appError, withHeaders } from '../../errors/app-error.js';
 import type { UploadLocker } from '../../uploads/coordination/upload-lock.js';
 import { isFinal } from '../../uploads/model/upload-record.js';
 import type { OpenUpload, UploadStore } from '../../uploads/store/upload-store.js';
+import type { Drain } from '../drain.js';
 import type { RequestInput, RequestOutcome } from '../endpoint/request-frame.js';
 import { lockUpload, underLock } from '../endpoint/upload-lock.js';
 import { tusResponseHeaders } from './tus-headers.js';
 
-type TusProcedureDeps = Readonly<{ config: Config; uploadStore: UploadStore; locker: UploadLocker }>;
+type TusProcedureDeps = Readonly<{ config: Config; uploadStore: UploadStore; locker: UploadLocker; drain: Drain }>;
 
 /** One tus request on an existing upload, as its procedure sees it. */
 export type TusExchange = Readonly<{
@@ -76,7 +77,7 @@ export async function append(x: TusExchange, id: string): Promise<void> {
     await lock.unlock();
   }
   outcome.stored = appended.end - offset;
-  if (appended.superseded) throw superseded(appended.end - offset);
+  if (appended.superseded) throw cutShort(deps.drain, appended.end - offset);
   res.writeHead(204, { ...tusResponseHeaders(req, deps.config), ...progressHeaders(upload, appended.end) }).end();
 }
 
@@ -88,12 +89,15 @@ export async function terminate(x: TusExchange, id: string): Promise<void> {
 }
 
 /**
- * The answer to a request cut short by one that took the upload over: not the
- * success a 204 would say. It is sent at once, and the connection ends with it:
- * the rest of the body is not read (its bytes would be thrown away).
+ * The answer to a request cut short, by one that took the upload over or by
+ * this instance shutting down (503: retry elsewhere): not the success a 204
+ * would say. It is sent at once, and the connection ends with it: the rest of
+ * the body is not read (its bytes would be thrown away).
  */
-export const superseded = (stored: number) =>
-  withHeaders(appError('REQUEST_SUPERSEDED', { stored }), { Connection: 'close' });
+export const cutShort = (drain: Drain, stored: number) =>
+  withHeaders(drain.draining ? appError('SHUTTING_DOWN') : appError('REQUEST_SUPERSEDED', { stored }), {
+    Connection: 'close',
+  });
 
 /** Upload-Offset after a write, and Upload-Expires while the upload is unfinished (expiration: "This header MUST be included in every PATCH response if the upload is going to expire"). */
 export function progressHeaders(upload: OpenUpload, end: number): Record<string, string> {

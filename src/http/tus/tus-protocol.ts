@@ -11,6 +11,7 @@ import type { UploadLifecycle } from '../../uploads/lifecycle/upload-lifecycle.j
 import type { IdempotencyKeys } from '../../uploads/state/idempotency-keys.js';
 import type { TrackedStore } from '../../uploads/store/tracked-store.js';
 import type { UploadStore } from '../../uploads/store/upload-store.js';
+import type { Drain } from '../drain.js';
 import { uploadLimit } from '../endpoint/headers.js';
 import { type Protocol, type RequestInput, sendResponse } from '../endpoint/request-frame.js';
 import { uploadIdFromPath } from '../endpoint/upload-path.js';
@@ -31,6 +32,7 @@ export type TusDeps = Readonly<{
   concatenation: Concatenation;
   lifecycle: UploadLifecycle;
   locker: UploadLocker;
+  drain: Drain;
   logger: Logger;
 }>;
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { close, mkdirSync, open, writev } from 'node:fs';
+import { close, open, writev } from 'node:fs';
 import { mkdir, opendir, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
@@ -78,16 +78,20 @@ function openSink(file: string): Promise<ByteSink> {
 
 /** Bytes in files named by upload ID in one directory, written by @tus/file-store. */
 export function createFileByteStore(directory: string): ByteStore {
-  // FileStore's constructor starts a mkdir it never awaits; make the directory first.
-  mkdirSync(directory, { recursive: true });
-  const files = new FileStore({ directory, configstore: noRecords });
+  // FileStore's constructor starts a mkdir whose failure it throws from a callback, ending the process with a
+  // stack. So it is made at first use, after `start` has made the directory or said, with its path, why not.
+  let fileStore: FileStore | undefined;
+  const files = () => {
+    fileStore ??= new FileStore({ directory, configstore: noRecords });
+    return fileStore;
+  };
   const filePath = (id: string) => {
     if (!isUploadId(id)) throw appError('UPLOAD_NOT_FOUND');
     return path.join(directory, id);
   };
   const write: ByteStore['write'] = async (stream, id, offset) => {
     try {
-      return await files.write(stream, id, offset);
+      return await files().write(stream, id, offset);
     } catch (error) {
       // FileStore reports every write failure as FILE_WRITE_ERROR; a full disk deserves its own answer.
       if (error === ERRORS.FILE_WRITE_ERROR && (await isNearlyFull(directory))) throw appError('STORAGE_FULL');
@@ -113,7 +117,7 @@ export function createFileByteStore(directory: string): ByteStore {
     seal: async () => {},
     read(id) {
       filePath(id);
-      return files.read(id);
+      return files().read(id);
     },
     async truncate(id, length) {
       await truncate(filePath(id), length);
@@ -122,6 +126,13 @@ export function createFileByteStore(directory: string): ByteStore {
     localPath: filePath,
     location: filePath,
     probe: () => probeDirectory(directory),
+    async start() {
+      const problem = await mkdir(directory, { recursive: true }).then(
+        () => probeDirectory(directory),
+        (error: NodeJS.ErrnoException) => `cannot be made: ${error.code ?? error.message}`,
+      );
+      if (problem !== 'ok') throw new Error(`UPLOAD_DIR: ${directory}: ${problem}`);
+    },
     // Not FileStore.remove: it reports every failure (EACCES, EIO, ...) as
     // "not found", and a caller would then forget bytes that are still there.
     async remove(id) {

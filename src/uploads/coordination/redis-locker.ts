@@ -63,6 +63,11 @@ export class RedisLocker implements Locker {
     this.stopping.abort();
   }
 
+  /** Every request holding a lock here stops reading its body, and lets go once what it stored is recorded (shutdown). */
+  releaseAll(): void {
+    for (const lock of this.held.values()) lock.askToRelease();
+  }
+
   newLock(id: string): UploadLock {
     return new RedisLock(this, id);
   }
