@@ -26,6 +26,8 @@ type ChaosUpload = {
   deferred: boolean;
   url?: string;
   retries: number;
+  /** For each failure the client retried: ms from it to the next 2xx the client got. */
+  recoveries: number[];
   error?: string;
 };
 
@@ -63,6 +65,7 @@ const CLIENT_BYTES_PER_SECOND = 0.75 * MiB;
 const RETRY_DELAYS = [0, 250, 500, 1000, ...Array.from({ length: 40 }, () => 1000)];
 
 function upload(balancer: string, u: ChaosUpload): Promise<void> {
+  let failedAt: number | undefined;
   return new Promise((resolve, reject) => {
     const client = new Upload(u.data, {
       endpoint: `${balancer}/files`,
@@ -74,10 +77,18 @@ function upload(balancer: string, u: ChaosUpload): Promise<void> {
       headers: { 'Idempotency-Key': `"${randomUUID()}"` },
       onShouldRetry: (error, attempt, options) => {
         u.retries++;
+        failedAt ??= Date.now();
         const status = error.originalResponse?.getStatus() ?? 0;
         const retry = !(status >= 400 && status < 500 && status !== 409 && status !== 423);
         if (!retry) u.error = `${error.message} (attempt ${attempt}, ${options.uploadUrl ?? 'no URL'})`;
         return retry;
+      },
+      onAfterResponse: (_req, res) => {
+        const status = res.getStatus();
+        if (failedAt !== undefined && status >= 200 && status < 300) {
+          u.recoveries.push(Date.now() - failedAt);
+          failedAt = undefined;
+        }
       },
       onSuccess: () => {
         u.url = client.url ?? undefined;
@@ -117,6 +128,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     chunkSize: between(MiB, 5 * MiB),
     deferred: i % 4 === 0,
     retries: 0,
+    recoveries: [],
   }));
   const faults = { kills: 0, instancePauses: 0, redisPauses: 0 };
   const started = Date.now();
@@ -211,10 +223,13 @@ function summary(report: ChaosReport): string {
   const resumed = report.uploads.filter((u) => u.retries > 0).length;
   const bytes = report.uploads.reduce((n, u) => n + u.data.length, 0);
   const answers = [...report.balancer.answers].sort().map(([k, v]) => `${k}: ${v}`);
+  const recoveries = report.uploads.flatMap((u) => u.recoveries).sort((a, b) => a - b);
+  const at = (q: number) => recoveries[Math.min(recoveries.length - 1, Math.floor(q * recoveries.length))] ?? 0;
   return [
     `${report.uploads.length} uploads, ${(bytes / MiB).toFixed(0)} MiB, ${(report.ms / 1000).toFixed(1)} s`,
     `faults: ${kills} kills, ${instancePauses} instance pauses, ${redisPauses} Redis pauses`,
     `client retries: ${retries} (${resumed} uploads resumed at least once)`,
+    `from a failure to the next 2xx: median ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms (${recoveries.length} failures)`,
     `answers: ${answers.join(', ')}`,
   ].join('\n');
 }
