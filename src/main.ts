@@ -90,7 +90,13 @@ async function main(): Promise<void> {
     process.exit(2);
   });
   logger.info(
-    { address: server.address(), tusPath: config.server.tusPath, uploadDir: config.storage.uploadDir },
+    {
+      address: server.address(),
+      tusPath: config.server.tusPath,
+      uploadDir: config.storage.uploadDir,
+      // The name other instances' logs give this one ("took over the lock of an instance taken for dead", from).
+      instance: app.locker.liveness.id,
+    },
     'serving tus uploads',
   );
 

@@ -142,6 +142,42 @@ describe('RedisLocker', () => {
 });
 
 describe('RedisLocker, after review', () => {
+  it('a lock released while its reassertion after a Redis stall is in flight is not left held', async () => {
+    const a = await locker({ ttlMs: 10_000, instanceTtlMs: 500 });
+    const id = randomUUID();
+    const lock = a.newLock(id);
+    await lock.lock(never(), () => {});
+    // The reassertion's compare-and-set reaches Redis first; its reply is held until the lock has been released.
+    const redis = a.redis;
+    const takeOverLock = redis.takeOverLock;
+    let sent: () => void = () => {};
+    const takeOverSent = new Promise<void>((resolve) => {
+      sent = resolve;
+    });
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    redis.takeOverLock = function (this: unknown, ...args: Parameters<typeof takeOverLock>) {
+      const reply = takeOverLock.apply(this, args);
+      // ioredis's auto-pipelining calls it again on its pipeline: that call only queues the command.
+      if (this !== redis) return reply;
+      sent();
+      return answered.then(() => reply);
+    };
+    // This instance's liveness key is gone, as after a Redis stall longer than its TTL: a new epoch, and the lock
+    // (of the old one) is reasserted.
+    await a.redis.del(keys.instance(a.liveness.id));
+    await takeOverSent;
+    await lock.unlock();
+    answer();
+    // Released, not held in the name of a live instance until its 10 s TTL runs out.
+    await waitFor(async () => (await a.redis.exists(keys.lock(id))) === 0, {
+      timeoutMs: 3000,
+      what: 'the lock key to be gone',
+    });
+  });
+
   it('an old lock released late does not take the fence away from the new holder in the same process', async () => {
     const a = await locker({ ttlMs: 600, safetyMarginMs: 150 });
     const id = randomUUID();

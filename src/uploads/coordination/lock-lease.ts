@@ -36,6 +36,8 @@ export class Lease {
   private renewTimer: NodeJS.Timeout | undefined;
   private fenceTimer: NodeJS.Timeout | undefined;
   private waiting: Promise<void> | undefined;
+  /** Set by `end`: a renewal or reassertion still in flight then changes nothing. */
+  private ended = false;
 
   constructor(
     private readonly host: LockHost<unknown>,
@@ -54,6 +56,7 @@ export class Lease {
   begin(token: string, epoch: number, sentAt: number): void {
     this.token = token;
     this.epoch = epoch;
+    this.ended = false;
     this.controller = new AbortController();
     this.armFence(sentAt);
     const { ttlMs } = this.host.options;
@@ -63,6 +66,7 @@ export class Lease {
   }
 
   end(): void {
+    this.ended = true;
     clearInterval(this.renewTimer);
     clearTimeout(this.fenceTimer);
   }
@@ -108,14 +112,22 @@ export class Lease {
   async reassert(): Promise<void> {
     const { redis, liveness, options, logger } = this.host;
     const epoch = liveness.currentEpoch;
-    if (this.epoch === epoch || this.epoch === -1 || this.fence.aborted) return;
+    if (this.epoch === epoch || this.epoch === -1 || this.fence.aborted || this.ended) return;
     const token = liveness.token();
     const sentAt = Date.now();
     try {
-      if ((await redis.takeOverLock(this.key, this.token, token, options.ttlMs)) !== 1) {
-        return this.lose('another instance took it over while this one was out of touch');
+      const kept = (await redis.takeOverLock(this.key, this.token, token, options.ttlMs)) === 1;
+      // Released meanwhile: the release, sent after this compare-and-set, named the old token and found the new
+      // one. Unreleased, the lock would stay in the name of an instance that lives, and keep every waiter out
+      // until its TTL ran out (what the chaos run on S3 saw: waits of up to 15 s).
+      if (this.ended) {
+        if (kept) await redis.releaseLock(this.key, token).catch(() => {});
+        return;
       }
+      if (!kept) return this.lose('another instance took it over while this one was out of touch');
     } catch (error) {
+      // Timed out, it may still run: a release sent after it, on the same connection, runs after it.
+      if (this.ended) return void (await redis.releaseLock(this.key, token).catch(() => {}));
       logger.warn({ err: error, uploadId: this.id }, 'could not confirm an upload lock after a Redis stall');
       return;
     }
@@ -129,6 +141,7 @@ export class Lease {
     const sentAt = Date.now();
     try {
       const renewed = await this.host.redis.renewLock(this.key, this.token, this.host.options.ttlMs);
+      if (this.ended) return;
       if (renewed === 1) this.armFence(sentAt);
       else this.lose('the lock key was taken over or expired');
     } catch (error) {
@@ -139,6 +152,7 @@ export class Lease {
 
   /** The lock is ours until sentAt + ttl at the latest; stop writing a safety margin before that. */
   private armFence(sentAt: number): void {
+    if (this.ended) return;
     const { ttlMs, safetyMarginMs } = this.host.options;
     clearTimeout(this.fenceTimer);
     this.validUntil = sentAt + ttlMs - safetyMarginMs;
