@@ -1,33 +1,20 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
-import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
-import { expectNothingLost, runChaos } from '../helpers/chaos.js';
-import { killAllServerProcesses } from '../helpers/server-process.js';
+import { chaosRedis, expectNothingLost, runChaos } from '../helpers/chaos.js';
 
-let redisServer: RedisServerProcess;
-let redis: Redis;
+let redis: Awaited<ReturnType<typeof chaosRedis>>;
 beforeAll(async () => {
-  // Its own Redis: the run pauses it.
-  redisServer = await startRedisServer({
-    dir: mkdtempSync(path.join(inject('tmpRoot'), 'chaos-redis-')),
-    appendOnly: false,
-  });
-  redis = new Redis(redisServer.url);
+  redis = await chaosRedis(inject('tmpRoot'));
 });
-afterAll(async () => {
-  await killAllServerProcesses();
-  redis.disconnect();
-  await redisServer.stop();
-});
+afterAll(() => redis.stop());
 
 describe('chaos: three instances, 40 uploads, instances killed and paused, Redis paused', () => {
   it('on disk: every upload completes once, byte-identical, with an exact record and no lock left', async () => {
     const dir = mkdtempSync(path.join(inject('tmpRoot'), 'chaos-'));
-    const report = await runChaos({ env: () => ({ UPLOAD_DIR: dir }), redis: redisServer, uploads: 40, seed: 20 });
+    const report = await runChaos({ env: () => ({ UPLOAD_DIR: dir }), redis: redis.server, uploads: 40, seed: 20 });
     try {
-      await expectNothingLost(report, redis);
+      await expectNothingLost(report, redis.client);
     } finally {
       await report.balancer.close();
     }

@@ -22,15 +22,18 @@ afterEach(async () => {
   redis.disconnect();
 });
 
+/** One server's settings: its directory and key prefix, 64 KiB chunks, and 3 s to shut down (the cut at 1.5 s). */
+const serverEnv = () => ({
+  REDIS_URL: inject('redisUrl'),
+  UPLOAD_DIR: dir,
+  REDIS_KEY_PREFIX: prefix,
+  CHUNK_SIZE_BYTES: String(CHUNK),
+  SHUTDOWN_TIMEOUT_SECONDS: '3',
+});
+
 describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
   it('answers the PATCH 503 at the cut, keeps and records its bytes, stays observable, exits 0 in time, and the client resumes', async () => {
-    const env = {
-      REDIS_URL: inject('redisUrl'),
-      UPLOAD_DIR: dir,
-      REDIS_KEY_PREFIX: prefix,
-      CHUNK_SIZE_BYTES: String(CHUNK),
-      SHUTDOWN_TIMEOUT_SECONDS: '3',
-    };
+    const env = serverEnv();
     const server = await startServerProcess(env);
     const data = randomBytes(8 * CHUNK);
     const created = await fetch(`${server.url}/files`, {
@@ -101,14 +104,7 @@ describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
 
 describe('graceful shutdown in the middle of an IETF draft append', () => {
   it('answers the append 503 with Connection: close at the cut and records what it stored', async () => {
-    const env = {
-      REDIS_URL: inject('redisUrl'),
-      UPLOAD_DIR: dir,
-      REDIS_KEY_PREFIX: prefix,
-      CHUNK_SIZE_BYTES: String(CHUNK),
-      SHUTDOWN_TIMEOUT_SECONDS: '3',
-    };
-    const server = await startServerProcess(env);
+    const server = await startServerProcess(serverEnv());
     const data = randomBytes(8 * CHUNK);
     const V8 = { 'Upload-Draft-Interop-Version': '8' };
     const created = await fetch(`${server.url}/files`, {

@@ -1,12 +1,14 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { mkdtempSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
 import { Upload } from 'tus-js-client';
 import { expect } from 'vitest';
 import { createKeys } from '../../src/redis/keys.js';
-import type { RedisServerProcess } from '../../src/redis/local-server.js';
+import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
 import { holderOf } from '../../src/uploads/coordination/instance-liveness.js';
 import { type Balancer, startBalancer } from './balancer.js';
-import { freePort, type ServerProcess, startServerProcess } from './server-process.js';
+import { freePort, killAllServerProcesses, type ServerProcess, startServerProcess } from './server-process.js';
 
 const MiB = 1024 * 1024;
 
@@ -40,6 +42,24 @@ export type ChaosReport = {
   /** Each server's output, for a failure message. */
   outputs: string[];
 };
+
+/**
+ * A Redis of the chaos run's own (the run pauses it; never the suite's), and
+ * a client of it, for beforeAll/afterAll; `stop` also ends every server process.
+ */
+export async function chaosRedis(tmpRoot: string) {
+  const server = await startRedisServer({ dir: mkdtempSync(path.join(tmpRoot, 'chaos-redis-')), appendOnly: false });
+  const client = new Redis(server.url);
+  return {
+    server,
+    client,
+    async stop() {
+      await killAllServerProcesses();
+      client.disconnect();
+      await server.stop();
+    },
+  };
+}
 
 /** mulberry32: the same sizes, chunk sizes and faults for the same seed. */
 function random(seed: number): () => number {
