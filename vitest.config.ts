@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import SlowestFirst from './test/helpers/sequencer.js';
 
 /** The files that need OpenStack Swift (S3): only a run that includes one of them starts it. */
 const S3_FILES = ['test/**/s3-*.test.ts', 'test/**/swift*.test.ts', 'test/**/*-s3.test.ts'];
@@ -11,6 +12,7 @@ export default defineConfig({
     // The tests wait on sockets, child processes and timers far more than they compute: on a 2-core machine,
     // vitest's default (one worker per core but one) would run them one file at a time.
     maxWorkers: 3,
+    sequence: { sequencer: SlowestFirst },
     projects: [
       // No I/O, no service: `npm run test:unit`.
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
