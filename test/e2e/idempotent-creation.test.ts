@@ -6,7 +6,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { appPerTest } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
-import { draftRequest, interruptedCreation } from '../helpers/draft.js';
+import { draftRequest, interruptedCreation, recordedAtLeast } from '../helpers/draft.js';
 import { createUpload, patch } from '../helpers/tus.js';
 
 const CHUNK = 64 * 1024;
@@ -88,7 +88,14 @@ describe('a creation retried with its Idempotency-Key', () => {
       'Idempotency-Key': `"${randomUUID()}"`,
       ...(await bearer('carol')),
     };
-    const interim = await interruptedCreation(app.base, '/files', headers, data.subarray(0, CHUNK + 1), data.length);
+    const interim = await interruptedCreation(
+      app.base,
+      '/files',
+      headers,
+      data.subarray(0, CHUNK + 1),
+      data.length,
+      recordedAtLeast(app.ctx.reader, CHUNK),
+    );
     const id = new URL(String(interim.headers.location)).pathname.split('/').pop() as string;
     // The client never saw the 104 (say), and sends the whole creation again.
     const again = await draftRequest(app.base, 'POST', '/files', headers, data);

@@ -117,6 +117,10 @@ describe('IETF draft uploads among the others', () => {
       { ...V10, 'Upload-Complete': '?1' },
       data.subarray(0, 2 * CHUNK),
       data.length,
+      (id) =>
+        waitFor(async () => Number(await redis.hget(`${env.REDIS_KEY_PREFIX}upload:{${id}}`, 'offset')) >= CHUNK, {
+          what: "A's creation to store a chunk",
+        }),
     );
     const url = pathOf(interim.headers.location);
     const id = url.split('/').pop() as string;

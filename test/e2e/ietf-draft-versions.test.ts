@@ -5,7 +5,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { appPerTest } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
-import { draftRequest, interruptedCreation, pacedDraftRequest } from '../helpers/draft.js';
+import { draftRequest, interruptedCreation, pacedDraftRequest, recordedAtLeast } from '../helpers/draft.js';
 
 const CHUNK = 64 * 1024;
 const TTL_SECONDS = 3600;
@@ -78,6 +78,7 @@ describe.each([7, 8, 9, 10])('IETF Resumable Uploads, interop version %i', (v) =
       { ...interop, 'Upload-Complete': '?1' },
       data.subarray(0, CHUNK + 100),
       data.length,
+      recordedAtLeast(app.ctx.reader, CHUNK),
     );
     const url = pathOf(interim.headers.location);
     const head = await draftRequest(app.base, 'HEAD', url, interop);

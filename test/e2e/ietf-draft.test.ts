@@ -6,7 +6,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { appPerTest, createTestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
-import { completeness, draftRequest, interruptedCreation } from '../helpers/draft.js';
+import { completeness, draftRequest, interruptedCreation, recordedAtLeast } from '../helpers/draft.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -154,6 +154,7 @@ describe.each([3, 5, 6])('IETF Resumable Uploads, interop version %i', (v) => {
       { ...interop, ...completeness(v, true) },
       data.subarray(0, CHUNK + 1000),
       data.length,
+      recordedAtLeast(app.ctx.reader, CHUNK),
     );
     const url = pathOf(interim.headers.location as string);
     const id = idOf(interim.headers.location as string);

@@ -3,7 +3,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
-import { draftRequest, interruptedCreation } from '../helpers/draft.js';
+import { draftRequest, interruptedCreation, recordedAtLeast } from '../helpers/draft.js';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
 
 const PART = 5 * 1024 * 1024;
@@ -30,6 +30,7 @@ describe('IETF draft uploads on S3 (OpenStack Swift s3api)', () => {
       { ...V6, 'Upload-Complete': '?1' },
       data.subarray(0, PART + 1000),
       data.length,
+      recordedAtLeast(ctx.reader, PART),
     );
     const url = new URL(String(interim.headers.location)).pathname;
     const id = url.split('/').pop() as string;
@@ -89,6 +90,7 @@ describe('IETF draft uploads on S3 (OpenStack Swift s3api)', () => {
       { ...V10, 'Upload-Complete': '?1' },
       data.subarray(0, PART + 10),
       data.length,
+      recordedAtLeast(ctx.reader, PART),
     );
     const url = new URL(String(interim.headers.location)).pathname;
     const got = await draftRequest(base, 'GET', url, V10);

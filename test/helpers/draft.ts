@@ -1,4 +1,5 @@
 import { type ClientRequest, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { waitFor } from './wait.js';
 
 export type Informational = { statusCode: number; headers: IncomingHttpHeaders };
 export type DraftResponse = {
@@ -65,8 +66,11 @@ export function chunkedRequest(
 
 /**
  * A creation whose connection drops part-way: sends the head and `sent` of
- * `total` bytes, waits for the 104, and resets the connection. Resolves with
- * the 104 (the only response the client gets).
+ * `total` bytes, waits for the 104, then for `stored` (handed the upload's ID)
+ * to say the server has stored what the test needs kept, and resets the
+ * connection. Resolves with the 104 (the only response the client gets).
+ * `stored` must read without a request on the upload (Redis, not a HEAD): a
+ * request on it ends the creation's reading.
  */
 export function interruptedCreation(
   base: string,
@@ -74,6 +78,7 @@ export function interruptedCreation(
   headers: Record<string, string>,
   sent: Buffer,
   total: number,
+  stored: (id: string) => Promise<unknown>,
 ): Promise<Informational> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
@@ -92,12 +97,14 @@ export function interruptedCreation(
       // The first 104 announces the upload; later ones (from version 8) report progress.
       if (info.statusCode !== 104 || announced) return;
       announced = true;
-      // The server has the upload; what is sent now is stored, then the connection goes.
+      const id = new URL(String(info.headers.location), base).pathname.split('/').pop() as string;
+      // The server has the upload; what is sent now is stored (a busy server may take its time), then the
+      // connection goes.
       req.write(sent, () => {
-        setTimeout(() => {
+        stored(id).then(() => {
           req.destroy();
           resolve({ statusCode: info.statusCode, headers: info.headers });
-        }, 100);
+        }, reject);
       });
     });
     req.flushHeaders();
@@ -124,4 +131,15 @@ export function pacedDraftRequest(
     };
     send(0);
   });
+}
+
+/** Something that reads an upload's recorded progress without a request on it (the test context's reader). */
+type ProgressReader = { readProgress(id: string): Promise<{ offset: number } | undefined> };
+
+/** For `interruptedCreation`: waits until the record says at least `bytes` of the upload are stored. */
+export function recordedAtLeast(reader: ProgressReader, bytes: number): (id: string) => Promise<unknown> {
+  return (id) =>
+    waitFor(async () => ((await reader.readProgress(id))?.offset ?? 0) >= bytes, {
+      what: () => `${bytes} bytes of ${id} to be recorded as stored`,
+    });
 }
