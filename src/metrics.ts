@@ -14,7 +14,7 @@ export function createMetrics() {
     registry,
     requests: new Counter({
       name: 'tus_http_requests_total',
-      help: 'HTTP requests answered, by method and status code',
+      help: 'HTTP requests, by method and status code; status "aborted": the response never finished (the client went away)',
       labelNames: ['method', 'status'] as const,
       registers: [registry],
     }),

@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from '../metrics.js';
 import type { RedisClient } from '../redis/client.js';
 import { createKeys, type Keys } from '../redis/keys.js';
+import { logCompletions } from '../uploads/events/completion-log.js';
 import { publishUploadEvents, UploadEventFeed } from '../uploads/events/live-feed.js';
 import { fanOut, type UploadEventConsumer } from '../uploads/events/upload-events.js';
 import { UploadReader } from '../uploads/read/upload-reader.js';
@@ -93,7 +94,13 @@ export function createApp(deps: AppDeps): App {
     markAnnounced: (id, status) => uploads.tracker.markAnnounced(id, status),
   });
   const events = fanOut(
-    [countUploadEvents(metrics), publishUploadEvents(redis, keys, logger), outbox.consume, ...(deps.onEvent ?? [])],
+    [
+      countUploadEvents(metrics),
+      publishUploadEvents(redis, keys, logger),
+      outbox.consume,
+      logCompletions(reader, logger),
+      ...(deps.onEvent ?? []),
+    ],
     (error, event) => logger.error({ err: error, event: event.type }, 'an event consumer failed'),
   );
   const access = new UploadAccess(authorize, redis, keys, config.limits);

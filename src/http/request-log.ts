@@ -27,6 +27,9 @@ function withoutCredentials(url: string): string {
   return `${url.slice(0, query)}?${parts.join('&')}`;
 }
 
+const isEventStream = (res: { getHeader(name: string): unknown }) =>
+  String(res.getHeader('content-type') ?? '').startsWith('text/event-stream');
+
 declare module 'node:http' {
   interface IncomingMessage {
     /** The request's ID (X-Request-Id). */
@@ -42,7 +45,10 @@ type Locals = { uploadId?: string; bytesStored?: number };
  * One log line per request: request ID, method, URL, status, upload ID and
  * bytes stored when there are, and the duration, in the shape pino-http
  * gives (`req`, `res`, `responseTime`; "PATCH 204"), at error level for a 5xx,
- * warn for a response that never finished (the client went away), info otherwise. The request ID is the
+ * info otherwise. A response that never finished (the client went away, or
+ * its connection was cut) is "PATCH aborted", with `aborted: true`, and is
+ * counted with the status `aborted`, never as the 200 Node presets: at warn,
+ * but at info for an event stream, which ends that way. The request ID is the
  * caller's `X-Request-Id` when it is a sane token, a new UUID otherwise, and
  * is echoed in the response's `X-Request-Id`. `req.log` (a child logger with
  * the request) is made only when something logs through it. Also counts
@@ -54,7 +60,7 @@ type Locals = { uploadId?: string; bytesStored?: number };
  */
 export function requestLogging(logger: Logger, metrics: Metrics): RequestHandler {
   const counters = new Map<string, { inc(): void }>();
-  const count = (method: string, status: number) => {
+  const count = (method: string, status: number | 'aborted') => {
     const key = `${method} ${status}`;
     let counter = counters.get(key);
     if (!counter) {
@@ -79,21 +85,24 @@ export function requestLogging(logger: Logger, metrics: Metrics): RequestHandler
       },
     });
     res.once('close', () => {
-      count(req.method, res.statusCode);
-      const finished = res.writableFinished;
-      // A client that went away mid-request is its own affair (warn); a 5xx is the server's (error).
-      const level = res.statusCode >= 500 ? 'error' : finished ? 'info' : 'warn';
+      const aborted = !res.writableFinished;
+      count(req.method, aborted ? 'aborted' : res.statusCode);
+      // A 5xx is the server's affair (error); a client that went away mid-request is its own (warn), except from an
+      // event stream, which ends no other way.
+      const level = res.statusCode >= 500 ? 'error' : !aborted || isEventStream(res) ? 'info' : 'warn';
       if (!logger.isLevelEnabled(level)) return;
       const { uploadId, bytesStored } = res.locals as Locals;
       logger[level](
         {
           req: described(),
-          res: { statusCode: res.statusCode },
+          // The status sent, if one was; before the headers went out, Node's preset 200 means nothing.
+          res: { statusCode: res.headersSent ? res.statusCode : undefined },
           responseTime: Math.round(performance.now() - started),
           uploadId,
           bytesStored,
+          ...(aborted ? { aborted: true } : {}),
         },
-        `${req.method} ${res.statusCode}`,
+        `${req.method} ${aborted ? 'aborted' : res.statusCode}`,
       );
     });
     next();

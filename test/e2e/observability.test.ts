@@ -7,8 +7,11 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
+import { openPatch } from '../helpers/raw-patch.js';
+import { openEvents } from '../helpers/sse.js';
 import { createUpload, patch, TUS } from '../helpers/tus.js';
-import { elapse } from '../helpers/wait.js';
+import { elapse, waitFor } from '../helpers/wait.js';
 
 const contexts: TestContext[] = [];
 afterEach(async () => {
@@ -106,6 +109,47 @@ describe('logs', () => {
     // A request ID that is not a sane token is replaced, not echoed.
     const odd = await agent.get('/healthz').set('X-Request-Id', 'bad id; with spaces');
     expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('log and count a request the client cut as aborted, an event stream closed at info, and each completion', async () => {
+    const { logger, lines } = capturedLogger();
+    const ctx = await createTestContext({}, inject('redisUrl'), logger);
+    contexts.push(ctx);
+    const base = await ctx.listen();
+    const agent = request(ctx.app);
+    const cut = await createUpload(agent, { size: 100_000 });
+    const open = openPatch(base, cut.path, 0, 100_000);
+    await open.write(randomBytes(10_000));
+    open.reset();
+    const msg = (text: string) => (l: Record<string, unknown>) => l.msg === text;
+    const cutLine = await waitFor(() => lines.find(msg('PATCH aborted')), { what: 'the line of the cut PATCH' });
+    expect(cutLine).toMatchObject({
+      level: 40,
+      aborted: true,
+      uploadId: cut.id,
+      req: { method: 'PATCH', url: cut.path },
+    });
+    expect((cutLine.res as { statusCode?: number }).statusCode).toBeUndefined();
+
+    const stream = openEvents(`${base}/api/uploads/${cut.id}/events`);
+    await waitFor(() => stream.status === 200, { what: 'the event stream to open' });
+    await stream.close();
+    await waitFor(() => lines.find(msg('GET aborted')), { what: 'the line of the closed event stream' });
+    expect(lines.find(msg('GET aborted'))).toMatchObject({ level: 30, aborted: true, res: { statusCode: 200 } });
+
+    const metrics = (await agent.get('/metrics')).text;
+    expect(sample(metrics, 'tus_http_requests_total{method="PATCH",status="aborted"}')).toBe(1);
+    expect(sample(metrics, 'tus_http_requests_total{method="PATCH",status="200"}')).toBeUndefined();
+    expect(sample(metrics, 'tus_http_requests_total{method="GET",status="aborted"}')).toBe(1);
+
+    const data = randomBytes(3000);
+    const done = await createUpload(agent, { size: data.length });
+    expect((await patch(agent, done.path, 0, data)).status).toBe(204);
+    const completed = await waitFor(() => lines.find(msg('upload completed')), { what: 'the completion line' });
+    expect(completed).toMatchObject({ level: 30, uploadId: done.id, size: data.length, sha256: sha256(data) });
+    expect(completed.seconds).toBeGreaterThanOrEqual(0);
+    expect(completed.seconds).toBeLessThan(60);
+    expect(lines.filter(msg('upload completed'))).toHaveLength(1);
   });
 
   it('log a 500 with its stack, and answer it without one, under the same request ID', async () => {

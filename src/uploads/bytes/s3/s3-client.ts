@@ -25,6 +25,10 @@ export type S3Settings = Readonly<{
  * above only (at info it would log every command's input).
  */
 export function createS3Client(settings: S3Settings, logger: Logger): S3Client {
+  // On Node 20 the SDK prints a 7-line NodeVersionSupportWarning to stderr at its first client (its releases after
+  // January 2027 need Node 22). The project pins its SDK release, and README.md says which Node lines it runs on;
+  // an operator who wants the warning back sets the variable to anything but "true".
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agent = { keepAlive: true, maxSockets: 256 };
   return new S3Client({
     region: settings.region,
@@ -37,8 +41,13 @@ export function createS3Client(settings: S3Settings, logger: Logger): S3Client {
     logger: {
       debug: () => {},
       info: () => {},
-      warn: (...args: unknown[]) => logger.warn({ s3: args.map(String).join(' ') }, 'S3 client warning'),
-      error: (...args: unknown[]) => logger.error({ s3: args.map(String).join(' ') }, 'S3 client error'),
+      warn: (...args: unknown[]) => logger.warn({ s3: args.map(describeLogged).join(' ') }, 'S3 client warning'),
+      error: (...args: unknown[]) => {
+        // A failed command: logged once by the call that made it (fromS3Error), with its fields, or not at all
+        // when the call expected it (a key that does not exist yet).
+        if (args.length === 1 && isFailedCommand(args[0])) return;
+        logger.error({ s3: args.map(describeLogged).join(' ') }, 'S3 client error');
+      },
     },
   });
 }
@@ -59,6 +68,27 @@ const UNAVAILABLE_NAMES = new Set([
   'CredentialsProviderError',
 ]);
 const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|ECONNABORTED)$/;
+
+/** What the SDK's logger middleware logs for a command that failed: its name, input and error. */
+const isFailedCommand = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && 'commandName' in value && 'error' in value;
+
+/**
+ * One thing the SDK logs, in words: an error as `describeS3Error` tells it, anything else as text (an object
+ * the SDK hands over would otherwise read "[object Object]"). Never the request or its credentials: the SDK
+ * logs only messages and errors at warn and above.
+ */
+function describeLogged(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Error || (typeof value === 'object' && value !== null && '$metadata' in value)) {
+    return describeS3Error(value);
+  }
+  try {
+    return JSON.stringify(value)?.slice(0, 500) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
 
 /** What an S3 failure was, in words safe to log (no request, no response, no credentials). */
 export function describeS3Error(error: unknown): string {
@@ -90,7 +120,13 @@ export function fromS3Error(error: unknown, what: string, logger: Logger): Error
     NETWORK_CODES.test(code) ||
     status >= 500 ||
     (!(error instanceof S3ServiceException) && NETWORK_CODES.test(name));
-  logger.warn({ s3: describeS3Error(error), call: what }, 'S3 call failed');
+  const e = error as { message?: string; Code?: string };
+  // Fields of their own, to search and count by: name ("NoSuchUpload"), status (404), code (an S3 error
+  // code or a network one, "ECONNREFUSED"), and the message.
+  logger.warn(
+    { s3: { name, status: status || undefined, code: code || e.Code, message: e.message }, call: what },
+    'S3 call failed',
+  );
   if (unavailable) return appError('STORAGE_UNAVAILABLE');
   return new Error(`S3 ${what} failed: ${describeS3Error(error)}`);
 }
