@@ -1,8 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import express from 'express';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -20,6 +22,7 @@ import {
   preCreateRefusal,
   type UploadEvent,
 } from '../../src/index.js';
+import { startServerProcess } from '../helpers/server-process.js';
 import { getBytes } from '../helpers/tus.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -92,6 +95,55 @@ function upload(base: string, data: Buffer, headers: Record<string, string>, met
     u.start();
   });
 }
+
+describe("docs/embedding.md's example", () => {
+  it('is docs/examples/embedding.ts, and runs as written: uploads with its session, hook and event listener', async () => {
+    const page = readFileSync(new URL('../../docs/embedding.md', import.meta.url), 'utf8');
+    const block = /<!-- embedding:start -->\n```ts\n([\s\S]*?)```\n<!-- embedding:end -->/.exec(page)?.[1];
+    const file = new URL('../../docs/examples/embedding.ts', import.meta.url);
+    // The page shows the file the type check compiles, byte for byte; what runs here is that code.
+    expect(block).toBe(readFileSync(file, 'utf8'));
+    const prefix = `test-${randomUUID()}:`;
+    const server = await startServerProcess(
+      {
+        REDIS_URL: inject('redisUrl'),
+        REDIS_KEY_PREFIX: prefix,
+        UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'example-')),
+      },
+      { script: fileURLToPath(file), ready: /listening on/ },
+    );
+    cleanups.push(() => server.kill('SIGTERM'));
+    const agent = request(server.url);
+    expect((await agent.get('/')).text).toBe('your product');
+
+    const data = randomBytes(150 * 1024);
+    const url = await upload(
+      server.url,
+      data,
+      { Cookie: 'session=alice' },
+      { filename: 'a.png', filetype: 'image/png' },
+    );
+    const id = url.split('/').pop() as string;
+    await server.waitForOutput(new RegExp(`thumbnail queued for ${id}`));
+    // Its state is in the Redis REDIS_URL names, under its prefix: the example reads the configuration it shows.
+    const redis = new Redis(inject('redisUrl'));
+    cleanups.push(async () => void redis.disconnect());
+    const record = await redis.hgetall(`${prefix}upload:{${id}}`);
+    expect(record).toMatchObject({ owner: 'alice', status: 'completed', size: String(data.length) });
+    expect(JSON.parse(record.metadata as string)).toMatchObject({ filename: 'a.png', project: 'apollo' });
+
+    const anonymous = await agent.post('/media/files').set({ 'Tus-Resumable': '1.0.0', 'Upload-Length': '3' });
+    expect(anonymous.status).toBe(401);
+    const exe = await agent.post('/media/files').set({
+      'Tus-Resumable': '1.0.0',
+      'Upload-Length': '3',
+      Cookie: 'session=alice',
+      'Upload-Metadata': `filetype ${Buffer.from('application/x-msdownload').toString('base64')}`,
+    });
+    expect(exe.status).toBe(415);
+    expect(exe.text).toContain('Executables are not accepted');
+  });
+});
 
 describe('embedded in an Express app of its own', () => {
   it('serves tus uploads next to the host app routes, with its authorizer, pre-create hook and event listener', async () => {

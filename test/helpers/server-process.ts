@@ -26,17 +26,23 @@ const running = new Set<ServerProcess>();
 /**
  * The real server (src/main.ts) as a child process on a free port; `env` adds
  * to or overrides its environment; `cwd` runs the source tree found there (an
- * older build of this repository, say: see old-build.ts).
+ * older build of this repository, say: see old-build.ts); `script` runs
+ * another program that serves on PORT (an example from docs/), ready once it
+ * prints `ready`.
  */
 export async function startServerProcess(
   env: Record<string, string>,
-  { cwd }: { cwd?: string } = {},
+  {
+    cwd,
+    script = 'src/main.ts',
+    ready = /serving tus uploads/,
+  }: { cwd?: string; script?: string; ready?: RegExp } = {},
 ): Promise<ServerProcess> {
   for (let attempt = 1; ; attempt++) {
     const port = env.PORT ? Number(env.PORT) : await freePort();
-    const server = spawnServer(port, env, cwd);
+    const server = spawnServer(port, env, cwd, script);
     try {
-      await server.waitForOutput(/serving tus uploads/);
+      await server.waitForOutput(ready);
       return server;
     } catch (error) {
       // Another process took the free port between our look and its listen (test files run side by side).
@@ -49,8 +55,13 @@ export async function startServerProcess(
   }
 }
 
-function spawnServer(port: number, env: Record<string, string>, cwd: string | undefined): ServerProcess {
-  const child = spawn('node', ['--import', 'tsx', 'src/main.ts'], {
+function spawnServer(
+  port: number,
+  env: Record<string, string>,
+  cwd: string | undefined,
+  script: string,
+): ServerProcess {
+  const child = spawn('node', ['--import', 'tsx', script], {
     cwd,
     env: { ...process.env, LOG_LEVEL: 'info', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
