@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
+import { appError } from '../errors/app-error.js';
+import { errorHeaders } from './errors.js';
 
 /**
  * Graceful shutdown for HTTP. Once draining, new requests get 503 with
@@ -24,10 +26,10 @@ export class Drain {
   /** Refuses requests while draining; otherwise counts a request as running until its response closes. */
   readonly guard: RequestHandler = (req, res, next) => {
     if (this.isDraining) {
-      res.set({ 'Retry-After': '5', Connection: 'close', 'Tus-Resumable': '1.0.0' });
-      res
-        .status(503)
-        .json({ error: { code: 'SHUTTING_DOWN', message: 'This server is shutting down; retry shortly' } });
+      // As every error response: its code in X-Error-Code and the body (docs/errors.md).
+      const e = appError('SHUTTING_DOWN');
+      res.set({ ...errorHeaders(e), 'Retry-After': '5', Connection: 'close', 'Tus-Resumable': '1.0.0' });
+      res.status(e.status).json({ error: { code: e.code, message: e.message, requestId: req.id } });
       return;
     }
     this.track(req, new Promise((resolve) => res.once('close', resolve)));

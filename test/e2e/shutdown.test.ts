@@ -66,6 +66,9 @@ describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
     expect(during.status).toBe(503);
     expect(during.headers.get('retry-after')).toBe('5');
     expect(during.headers.get('connection')).toBe('close');
+    // Like every error response: its code in X-Error-Code and in the body.
+    expect(during.headers.get('x-error-code')).toBe('SHUTTING_DOWN');
+    expect(await during.json()).toMatchObject({ error: { code: 'SHUTTING_DOWN' } });
 
     // At the cut (half the 3 s bound) the PATCH is answered, not dropped: 503, and the connection ends with it.
     const answered = await patch.response;

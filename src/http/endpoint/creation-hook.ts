@@ -13,8 +13,8 @@ type Creation = Readonly<{
 /**
  * The metadata an upload is created with once the pre-create hook (if any)
  * has seen it: the one place both protocols' creations ask it (it may refuse
- * by throwing). Partial uploads are told apart; final uploads are created by
- * concatenation, which asks the hook itself.
+ * by throwing). Partial uploads are told apart; a final upload (tus
+ * concatenation) asks the hook in tus/final-upload.ts, before its ID exists.
  */
 export async function metadataForCreation(
   preCreate: PreCreateHook | undefined,
