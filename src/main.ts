@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { Cluster } from 'ioredis';
 // The standalone server uses the library's own API, as an application embedding it would.
 import {

@@ -1,12 +1,15 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { findRedis } from '../../src/redis/local-server.js';
 import { waitFor } from '../helpers/wait.js';
+
+const execFileAsync = promisify(execFile);
 
 async function unusedPort(): Promise<number> {
   const server = createServer();
@@ -16,8 +19,9 @@ async function unusedPort(): Promise<number> {
   return port;
 }
 
-function run(command: string, args: string[], env: Record<string, string>) {
+function run(command: string, args: string[], env: Record<string, string>, cwd?: string) {
   const child = spawn(command, args, {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -85,6 +89,87 @@ describe('npm start', () => {
       } catch {}
     }
   }, 90_000);
+
+  it('builds only when a source is newer than dist/', async () => {
+    const build = () => execFileAsync('node', ['scripts/build-if-stale.mjs'], { timeout: 120_000 });
+    await build();
+    const stamp = 'dist/.built';
+    const before = statSync(stamp).mtimeMs;
+    const { stderr } = await build();
+    expect(stderr).toMatch(/dist\/ is up to date/);
+    expect(statSync(stamp).mtimeMs).toBe(before);
+    // A build older than the sources (a checkout, an edit): built again.
+    utimesSync(stamp, new Date(2000, 0, 1), new Date(2000, 0, 1));
+    const again = await build();
+    expect(again.stderr).toMatch(/building dist\/: sources changed/);
+    expect(statSync(stamp).mtimeMs).toBeGreaterThan(new Date(2000, 0, 1).getTime());
+  }, 120_000);
+
+  it('npm pack makes a package that installs, and starts as npx tus-redis-server', async () => {
+    await execFileAsync('node', ['scripts/build-if-stale.mjs'], { timeout: 120_000 });
+    const dir = mkdtempSync(path.join(inject('tmpRoot'), 'pack-'));
+    // Its scripts off: the build above is what prepack would run, and this test must not race another build.
+    const packed = await execFileAsync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+      timeout: 60_000,
+    });
+    const [tarball] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const files = (tarball?.files ?? []).map((f) => f.path);
+    for (const file of ['dist/main.js', 'dist/index.js', 'dist/index.d.ts', 'dist/demo/index.html', 'README.md']) {
+      expect(files).toContain(file);
+    }
+    expect(files).toContain('docs/operations.md');
+    expect(files.some((f) => f.startsWith('dist/redis/scripts/') && f.endsWith('.lua'))).toBe(true);
+    expect(files.filter((f) => f.startsWith('src/') || f.startsWith('test/'))).toEqual([]);
+
+    // A project of someone else's that installs the tarball (its dependencies from the registry, or npm's cache).
+    const project = path.join(dir, 'consumer');
+    mkdirSync(project);
+    writeFileSync(path.join(project, 'package.json'), '{"name":"consumer","private":true,"type":"module"}\n');
+    const tgz = path.join(dir, tarball?.filename as string);
+    await execFileAsync('npm', ['install', tgz, '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: project,
+      timeout: 180_000,
+    });
+    const imported = await execFileAsync(
+      'node',
+      ['--input-type=module', '-e', "const m = await import('tus-redis-server'); console.log(typeof m.createApp)"],
+      { cwd: project },
+    );
+    expect(imported.stdout.trim()).toBe('function');
+
+    const port = await unusedPort();
+    const server = run(
+      'npx',
+      ['--no-install', 'tus-redis-server'],
+      {
+        PORT: String(port),
+        REDIS_URL: inject('redisUrl'),
+        REDIS_KEY_PREFIX: `pack-${process.pid}:`,
+        UPLOAD_DIR: path.join(dir, 'uploads'),
+      },
+      project,
+    );
+    try {
+      await server.waitForOutput(/serving tus uploads/, 30_000);
+      const created = await fetch(`http://127.0.0.1:${port}/files`, {
+        method: 'POST',
+        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '3', 'Content-Type': 'application/offset+octet-stream' },
+        body: 'abc',
+      });
+      expect(created.status).toBe(201);
+      expect(created.headers.get('upload-offset')).toBe('3');
+      expect((await fetch(`http://127.0.0.1:${port}/demo/`)).status).toBe(200);
+      // npx runs the server as its child: the group gets the signal, as a terminal's Ctrl-C would send it.
+      process.kill(-(server.child.pid as number), 'SIGTERM');
+      await server.exit;
+      await server.waitForOutput(/"msg":"stopped"/, 10_000).catch(() => {});
+      expect(server.output()).toMatch(/"msg":"stopped"/);
+    } finally {
+      try {
+        process.kill(-(server.child.pid as number), 'SIGKILL');
+      } catch {}
+    }
+  }, 240_000);
 
   it('stops on SIGTERM: exits 0 after closing the server and Redis', async () => {
     const port = await unusedPort();

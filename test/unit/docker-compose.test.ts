@@ -57,7 +57,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('builds an image that runs the compiled server', () => {
-    expect(dockerfile).toMatch(/^FROM node:20/m);
+    // The active LTS line (Node 20 is past its end of life).
+    expect(dockerfile).toMatch(/^FROM node:24/m);
     expect(dockerfile).toMatch(/RUN npm run build/);
     expect(dockerfile).toMatch(/CMD \["node", "dist\/main\.js"\]/);
   });
