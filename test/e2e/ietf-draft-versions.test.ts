@@ -207,7 +207,8 @@ describe('IETF Resumable Uploads: from interop version 8', () => {
         // MUST contain an identical Location value".
         expect(pathOf(i.headers.location)).toBe(url);
         expect(i.headers['upload-draft-interop-version']).toBe(String(v));
-        expect(Number(i.headers['upload-offset']) % CHUNK).toBe(0);
+        // Interim: bytes stored while the rest streams (progress follows the bytes, not only whole chunks).
+        expect(Number(i.headers['upload-offset'])).toBeLessThanOrEqual(4 * CHUNK);
       }
     },
   );

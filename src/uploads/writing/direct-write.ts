@@ -23,8 +23,10 @@ export type DirectOptions = Readonly<{
   onData?: (data: Buffer) => void | Promise<void>;
   /** Asked before every batch (see WriteGate): it may make the writing wait (the socket is paused meanwhile), or end it. */
   guard?: WriteGate;
-  /** Bytes [0, offset) are stored (after each batch that ends on a chunk boundary). */
+  /** Bytes [0, offset) are stored: after each batch but the body's last (its end the caller records itself). */
   onStored?: (offset: number) => void;
+  /** The body's length, when the request said it: the batch that ends there is its last. */
+  length?: number;
 }>;
 
 /** A batch is written once it holds this much (or ends on a chunk boundary, or the body pauses). */
@@ -47,6 +49,7 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
   const { source, room, onRelease, fence } = body;
   const { chunkSize, onData, guard, onStored } = options;
   const limit = offset + room;
+  const bodyEnd = Math.min(limit, options.length === undefined ? limit : offset + options.length);
   return new Promise<number>((resolve, reject) => {
     let position = offset;
     let received = offset;
@@ -121,8 +124,10 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
           // Failed meanwhile (the lock lost, say): nothing more is recorded or read.
           if (done) return;
           position += length;
-          // Recorded at chunk boundaries only: a dashboard sees whole chunks arrive (the end is recorded by the caller).
-          if (position % chunkSize === 0) onStored?.(position);
+          // Progress follows the bytes stored, not only whole chunks (the throttle keeps it to one record per
+          // interval; the chunk counts still move per whole chunk). The body's last batch is left to the caller,
+          // which records the end (with the completion, for the last byte): never twice.
+          if (position % chunkSize === 0 || (position < bodyEnd && !outcome)) onStored?.(position);
           if (pendingBytes < MAX_PENDING_BYTES && source.isPaused() && !outcome) source.resume();
           // Another full batch, or the last bytes of a body that has ended, go at once; a partial one lingers.
           if (pendingBytes >= BATCH_BYTES || (pendingBytes > 0 && (outcome || position % chunkSize === 0))) flush();

@@ -99,6 +99,7 @@ export class UploadWriter {
         try {
           end = await writeDirect(body.source, sink, offset, {
             chunkSize: body.chunkSize,
+            length: body.length,
             onData,
             guard,
             onStored: (at) => void throttle.stored(at).catch(onLateError),
