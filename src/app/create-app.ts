@@ -144,7 +144,7 @@ export function createApp(deps: AppDeps): App {
   app.all(tusRoutes, uploadEndpoint({ ...uploads, config, drain, logger, metrics, access, preCreate }));
   // Then the dashboards' reads, which may come hundreds a second.
   app.use('/api', drain.guard, cors({ origin: allowsAnyOrigin(config) ? '*' : [...config.server.corsOrigins] }));
-  app.use(dashboardRoutes(reader, access));
+  app.use(dashboardRoutes(reader, access, () => uploads.uploadStore.grid));
   app.use(liveRoutes(reader, feed, access, config.dashboard));
   if (deps.demo !== false) {
     // The demo pages, bundled into dist/demo by `npm run build` (which `npm start` runs first).

@@ -4,6 +4,9 @@ import { appError } from '../../errors/app-error.js';
 import { isGroupName, parseUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadReader } from '../../uploads/read/upload-reader.js';
 
+/** The chunk grid a new upload may have, and the largest upload (see UploadStore.grid). */
+type Grid = Readonly<{ chunkSizeBytes: number; minChunkBytes: number; maxChunkBytes: number; maxUploadBytes: number }>;
+
 function requireUploadId(value: unknown): string {
   const id = parseUploadId(value);
   if (!id) throw appError('INVALID_UPLOAD_ID');
@@ -15,8 +18,13 @@ function requireUploadId(value: unknown): string {
  * (`/api/upload/progress/:uploadId`, `POST /api/upload/retry`) so a frontend
  * written against it works unchanged.
  */
-export function dashboardRoutes(reader: UploadReader, access: UploadAccess): Router {
+export function dashboardRoutes(reader: UploadReader, access: UploadAccess, grid: () => Grid): Router {
   const router = express.Router();
+
+  // Public, as tus OPTIONS is: what a client may choose before it creates an upload (the demo's chunk grid).
+  router.get('/api/limits', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json(grid());
+  });
 
   const sendProgress = async (raw: unknown, req: express.Request, res: express.Response) => {
     const id = requireUploadId(raw);

@@ -5,7 +5,7 @@ import type { UploadLock } from '../coordination/upload-lock.js';
 import type { ChecksumExpectation } from '../digests/checksum.js';
 import { isUnavailable, type UploadLifecycle } from '../lifecycle/upload-lifecycle.js';
 import type { Caller } from '../model/caller.js';
-import { chooseChunkSize, maxUploadBytes } from '../model/chunk-grid.js';
+import { CHUNK_SIZE_BOUNDS, chooseChunkSize, maxUploadBytes } from '../model/chunk-grid.js';
 import { isGroupName } from '../model/upload-id.js';
 import { isFinal, parseRecord, type UploadRecord, type UploadStatus } from '../model/upload-record.js';
 import type { UploadReader } from '../read/upload-reader.js';
@@ -208,6 +208,21 @@ export class UploadStore {
       chunkSize = chooseChunkSize(metadata?.chunkSize, this.deps.chunkSizeBytes, this.deps.bytes.limits);
     } catch {}
     return this.maxSizeFor(chunkSize, caller);
+  }
+
+  /**
+   * The chunk grid a client may choose for a new upload (Upload-Metadata `chunkSize`): the server's, and the
+   * bounds this byte store takes (on S3 no chunk is smaller than a part); and the largest upload at the server's
+   * grid. What GET /api/limits announces.
+   */
+  get grid(): { chunkSizeBytes: number; minChunkBytes: number; maxChunkBytes: number; maxUploadBytes: number } {
+    const { chunkSizeBytes, maxSizeBytes, bytes } = this.deps;
+    return {
+      chunkSizeBytes,
+      minChunkBytes: Math.max(CHUNK_SIZE_BOUNDS.minBytes, bytes.limits.minChunkBytes),
+      maxChunkBytes: CHUNK_SIZE_BOUNDS.maxBytes,
+      maxUploadBytes: maxUploadBytes(chunkSizeBytes, maxSizeBytes, bytes.limits),
+    };
   }
 
   /** How long an unfinished upload lives. */
