@@ -1,3 +1,5 @@
+import { LiveCharts } from './charts.js';
+import { renderChunkMap } from './chunk-map.js';
 import { bytes, element, type LiveMessage, type Row, seconds } from './format.js';
 
 const form = document.getElementById('settings') as HTMLFormElement;
@@ -6,6 +8,14 @@ const statusInput = document.getElementById('status') as HTMLSelectElement;
 const rows = document.getElementById('rows') as HTMLTableSectionElement;
 const live = document.getElementById('live') as HTMLSpanElement;
 const state = document.getElementById('state') as HTMLSpanElement;
+const detail = document.getElementById('detail') as HTMLElement;
+const charts = new LiveCharts(
+  document.getElementById('chart-rate') as HTMLElement,
+  document.getElementById('chart-states') as HTMLElement,
+);
+/** The chunk size of the upload whose map is open (from its progress). */
+let openChunkSize = 0;
+let ticking: ReturnType<typeof setInterval> | undefined;
 
 const uploads = new Map<string, Row>();
 let source: EventSource | undefined;
@@ -51,7 +61,35 @@ async function connect(): Promise<void> {
   for (const type of ['created', 'progress', 'completed', 'failed', 'terminated', 'expired']) {
     source.addEventListener(type, (e) => apply(JSON.parse((e as MessageEvent).data) as LiveMessage));
   }
-  setInterval(render, 1000); // keeps "updated" ages and stalled speeds honest
+  clearInterval(ticking);
+  ticking = setInterval(tick, 1000); // a chart point a second; keeps "updated" ages and stalled speeds honest
+  tick();
+}
+
+/** A second's sample for the charts: bytes stored per second by uploads active lately, and uploads per state. */
+function tick(): void {
+  const now = Date.now();
+  let throughput = 0;
+  const counts: Record<string, number> = {};
+  for (const u of uploads.values()) {
+    counts[u.status] = (counts[u.status] ?? 0) + 1;
+    // A speed the server last reported over 5 s ago is a stalled upload's: it stores nothing now.
+    if (u.status === 'uploading' && now - Date.parse(u.updatedAt) < 5000) throughput += u.speedBytesPerSecond;
+  }
+  charts.add(now, { throughput, counts });
+  render();
+}
+
+/** Opens one upload's chunk map (click or Enter on its row). */
+async function openMap(id: string): Promise<void> {
+  const res = await fetch(`/api/uploads/${id}/progress`, {
+    headers: { Authorization: `Bearer ${tokenInput.value.trim()}` },
+  });
+  if (!res.ok) return;
+  openChunkSize = ((await res.json()) as { chunkSize: number }).chunkSize;
+  const row = uploads.get(id);
+  if (row) renderChunkMap(detail, row, openChunkSize);
+  detail.scrollIntoView({ block: 'nearest' });
 }
 
 function replace(list: Row[]): void {
@@ -64,6 +102,8 @@ function apply(message: LiveMessage): void {
   if (!message.upload) uploads.delete(message.id);
   else if (!statusInput.value || message.upload.status === statusInput.value) uploads.set(message.id, message.upload);
   else uploads.delete(message.id);
+  const open = message.upload && detail.dataset.id === message.id && !detail.hidden;
+  if (open && message.upload) renderChunkMap(detail, message.upload, openChunkSize);
   render();
 }
 
@@ -90,19 +130,29 @@ function row(u: Row): HTMLTableRowElement {
       element('div', { className: 'bar' }, bar),
       element('span', { className: 'small', textContent: `${(u.percent ?? 0).toFixed(1)} %` }),
     ),
-    element('td', { className: 'num', textContent: `${bytes(u.offset)} / ${bytes(u.size)}` }),
+    element('td', { className: 'num wide', textContent: `${bytes(u.offset)} / ${bytes(u.size)}` }),
     element('td', {
       className: 'num',
       textContent: u.speedBytesPerSecond > 0 ? `${bytes(u.speedBytesPerSecond)}/s` : '—',
     }),
     element('td', { className: 'num', textContent: seconds(u.etaSeconds) }),
     element('td', {
-      className: 'num',
+      className: 'num wide',
       textContent: `${u.receivedChunks}/${u.totalChunks ?? '?'}${u.failedChunks ? ` (${u.failedChunks} failed)` : ''}`,
     }),
-    element('td', { className: 'num', textContent: new Date(u.updatedAt).toLocaleTimeString() }),
+    element('td', { className: 'num wide', textContent: new Date(u.updatedAt).toLocaleTimeString() }),
   );
   tr.dataset.id = u.id;
   tr.dataset.status = u.status;
+  // Its chunk map, by mouse or keyboard.
+  tr.tabIndex = 0;
+  tr.title = 'Show its chunk map';
+  tr.addEventListener('click', () => openMap(u.id));
+  tr.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      openMap(u.id);
+    }
+  });
   return tr;
 }

@@ -2,13 +2,26 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../../demo/build.mjs';
+import {
+  focusedId,
+  launchChromium,
+  outlineOf,
+  overflowsSideways,
+  pixelsOfColour,
+  throttleUploads,
+  widthOf,
+} from '../helpers/browser.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 
 const TOKEN = 'a-dashboard-token-for-tests';
+/** The throughput chart's fill, rgba(47, 111, 237, 0.15), as the canvas holds it; its lines' colours, opaque. */
+const FILL: [number, number, number, number] = [47, 111, 237, 38];
+const BLUE: [number, number, number, number] = [47, 111, 237, 255];
+const GREEN: [number, number, number, number] = [18, 161, 80, 255];
 const OUTPUT = path.join(process.cwd(), 'test-output', 'browser');
 
 let ctx: TestContext;
@@ -20,18 +33,7 @@ beforeAll(async () => {
   mkdirSync(OUTPUT, { recursive: true });
   ctx = await createTestContext({ DASHBOARD_TOKEN: TOKEN, PROGRESS_INTERVAL_MS: '100' });
   base = await ctx.listen();
-  // Debian's Chromium (installed by .ci/run), driven by playwright-core: no browser download.
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-dev-shm-usage',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await browser?.close();
@@ -81,14 +83,7 @@ describe('the demo in a real browser (Chromium)', () => {
     writeFileSync(source, data);
     const page = await browser.newPage();
     // About 1 MB/s, so there is time to press Pause.
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 5,
-      downloadThroughput: -1,
-      uploadThroughput: 1024 * 1024,
-    });
+    await throttleUploads(page, 1024 * 1024);
     await page.goto(`${base}/demo/`);
     await page.setInputFiles('#file-input', source);
     const card = page.locator('li.upload').first();
@@ -98,7 +93,9 @@ describe('the demo in a real browser (Chromium)', () => {
       .poll(async () => (await ctx.reader.readRecord(id))?.offset ?? 0, { timeout: 15_000 })
       .toBeGreaterThan(0);
     await card.getByRole('button', { name: 'Pause' }).click();
-    await page.waitForTimeout(1500);
+    // The chunk in flight is stored first (cutting it would count a failed chunk), then nothing more is sent.
+    await expect.poll(async () => card.locator('.badge').textContent(), { timeout: 10_000 }).toBe('paused');
+    await page.waitForTimeout(300);
     const pausedAt = (await ctx.reader.readRecord(id))?.offset ?? 0;
     await page.waitForTimeout(1500);
     expect((await ctx.reader.readRecord(id))?.offset).toBe(pausedAt);
@@ -106,14 +103,161 @@ describe('the demo in a real browser (Chromium)', () => {
     expect(await card.locator('.badge').textContent()).toBe('paused');
     await page.screenshot({ path: path.join(OUTPUT, 'paused.png'), fullPage: true });
 
-    await cdp.send('Network.emulateNetworkConditions', {
-      offline: false,
-      latency: 0,
-      downloadThroughput: -1,
-      uploadThroughput: -1,
-    });
+    await throttleUploads(page, -1);
     await card.getByRole('button', { name: 'Resume' }).click();
     await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 30_000 });
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    // A pause is not a failure: no request was cut, and the card says so.
+    expect((await ctx.reader.readRecord(id))?.failedChunks).toBe(0);
+    await expect.poll(async () => card.locator('.chunks').textContent()).toMatch(/ · 0 failed/);
+    await page.close();
+  }, 60_000);
+
+  it("the dashboard draws live charts and one upload's chunk map, at desktop and phone widths (screenshots)", async () => {
+    const data = randomBytes(4 * 1024 * 1024);
+    const source = path.join(ctx.dir, 'site-survey.mov');
+    writeFileSync(source, data);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await throttleUploads(page, 512 * 1024);
+    await page.goto(`${base}/demo/`);
+    await page.setInputFiles('#file-input', source);
+    const card = page.locator('li.upload').first();
+    await expect.poll(async () => card.getAttribute('data-id'), { timeout: 15_000 }).toBeTruthy();
+    const id = (await card.getAttribute('data-id')) as string;
+    await expect
+      .poll(async () => (await ctx.reader.readRecord(id))?.offset ?? 0, { timeout: 20_000 })
+      .toBeGreaterThan(1024 * 1024);
+
+    const dashboard = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await dashboard.goto(`${base}/demo/dashboard.html?token=${TOKEN}`);
+    const row = dashboard.locator(`tr[data-id="${id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    // The throughput chart fills the area under its line (a pale blue of its own) only where something was
+    // stored: a flat zero fills nothing.
+    await expect
+      .poll(async () => pixelsOfColour(dashboard, '#chart-rate canvas', FILL, 6), { timeout: 15_000 })
+      .toBeGreaterThan(2000);
+    // Uploads by state: the "uploading" line (blue) and the completed ones of earlier tests (green).
+    await expect
+      .poll(async () => pixelsOfColour(dashboard, '#chart-states canvas', BLUE), { timeout: 10_000 })
+      .toBeGreaterThan(150);
+    expect(await pixelsOfColour(dashboard, '#chart-states canvas', GREEN)).toBeGreaterThan(150);
+
+    // Its chunk map: 16 chunks of 256 KiB, some received, the rest still to come; by keyboard as by mouse.
+    await row.focus();
+    await dashboard.keyboard.press('Enter');
+    const map = dashboard.locator('#detail .chunk-map');
+    await map.waitFor({ timeout: 5000 });
+    expect(await map.locator('.cell').count()).toBe(16);
+    expect(await map.locator('.cell.got').count()).toBeGreaterThanOrEqual(4);
+    expect(await map.locator('.cell.missing').count()).toBeGreaterThanOrEqual(1);
+    expect(await map.getAttribute('aria-label')).toMatch(/^\d+ of 16 chunks received$/);
+    expect(await dashboard.locator('#detail').textContent()).toMatch(
+      /site-survey\.mov.*uploading.*chunks of 256\.0 KiB/s,
+    );
+    await dashboard.screenshot({ path: path.join(OUTPUT, 'dashboard-desktop-uploading.png'), fullPage: true });
+    await page.screenshot({ path: path.join(OUTPUT, 'uploader-desktop-uploading.png'), fullPage: true });
+
+    // A phone (390 px): nothing wider than the screen, the charts as wide as it allows.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await overflowsSideways(page)).toBe(false);
+    await page.screenshot({ path: path.join(OUTPUT, 'uploader-phone-uploading.png'), fullPage: true });
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.goto(`${base}/demo/dashboard.html?token=${TOKEN}`);
+    await phone.locator(`tr[data-id="${id}"]`).waitFor({ timeout: 10_000 });
+    expect(await overflowsSideways(phone)).toBe(false);
+    const chartWidth = await widthOf(phone, '#chart-rate canvas');
+    expect(chartWidth).toBeGreaterThan(250);
+    expect(chartWidth).toBeLessThanOrEqual(390);
+    await expect
+      .poll(async () => pixelsOfColour(phone, '#chart-rate canvas', FILL, 6), { timeout: 15_000 })
+      .toBeGreaterThan(1000);
+    await phone.screenshot({ path: path.join(OUTPUT, 'dashboard-phone-uploading.png'), fullPage: true });
+
+    // After: every chunk received in the open map, which followed the live events.
+    await throttleUploads(page, -1);
+    await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 30_000 });
+    await expect.poll(async () => map.locator('.cell.got').count(), { timeout: 10_000 }).toBe(16);
+    await dashboard.screenshot({ path: path.join(OUTPUT, 'dashboard-desktop-after.png'), fullPage: true });
+    await page.screenshot({ path: path.join(OUTPUT, 'uploader-phone-after.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(OUTPUT, 'dashboard-phone-after.png'), fullPage: true });
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    await Promise.all([page.close(), dashboard.close(), phone.close()]);
+  }, 90_000);
+
+  it('can be used from the keyboard: Tab reaches the file picker, Space opens it', async () => {
+    const data = randomBytes(100_000);
+    const source = path.join(ctx.dir, 'keyboard.txt');
+    writeFileSync(source, data);
+    const page = await browser.newPage();
+    await page.goto(`${base}/demo/`);
+    let tabs = 0;
+    while ((await focusedId(page)) !== 'file-input' && tabs < 6) {
+      await page.keyboard.press('Tab');
+      tabs++;
+    }
+    expect(await focusedId(page)).toBe('file-input');
+    // Its box shows where the focus is.
+    expect(await outlineOf(page, 'drop')).toBe('solid');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+    await chooser.setFiles(source);
+    const card = page.locator('li.upload').first();
+    await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 20_000 });
+    const id = (await card.getAttribute('data-id')) as string;
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    await page.close();
+  }, 60_000);
+
+  it('asks before deleting a completed upload from the server', async () => {
+    const data = randomBytes(50_000);
+    const source = path.join(ctx.dir, 'contract.pdf');
+    writeFileSync(source, data);
+    const page = await browser.newPage();
+    await page.goto(`${base}/demo/`);
+    await page.setInputFiles('#file-input', source);
+    const card = page.locator('li.upload').first();
+    await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 20_000 });
+    const id = (await card.getAttribute('data-id')) as string;
+    await card.getByRole('button', { name: 'Remove' }).click();
+    expect(await card.locator('.notice-line').textContent()).toMatch(/Delete contract\.pdf from the server\?/);
+    await card.getByRole('button', { name: 'Keep it' }).click();
+    expect(await ctx.reader.readRecord(id)).toMatchObject({ status: 'completed' });
+    expect(await page.locator('li.upload').count()).toBeGreaterThanOrEqual(1);
+
+    await card.getByRole('button', { name: 'Remove' }).click();
+    await card.getByRole('button', { name: 'Delete from the server' }).click();
+    await expect.poll(async () => ctx.reader.readRecord(id), { timeout: 10_000 }).toBeUndefined();
+    expect(await page.locator(`li.upload[data-id="${id}"]`).count()).toBe(0);
+    await page.close();
+  }, 60_000);
+
+  it('after a reload, names the unfinished upload, and picking the file again resumes it', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const source = path.join(ctx.dir, 'interview.wav');
+    writeFileSync(source, data);
+    const page = await browser.newPage();
+    await throttleUploads(page, 512 * 1024);
+    await page.goto(`${base}/demo/`);
+    await page.setInputFiles('#file-input', source);
+    const card = page.locator('li.upload').first();
+    await expect.poll(async () => card.getAttribute('data-id'), { timeout: 15_000 }).toBeTruthy();
+    const id = (await card.getAttribute('data-id')) as string;
+    await expect
+      .poll(async () => (await ctx.reader.readRecord(id))?.offset ?? 0, { timeout: 20_000 })
+      .toBeGreaterThan(512 * 1024);
+    await page.reload();
+    const earlier = page.locator('#earlier');
+    await earlier.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await earlier.textContent()).toMatch(/interview\.wav: .* of 3\.0 MiB stored.*Pick the same file again/s);
+    await page.screenshot({ path: path.join(OUTPUT, 'uploader-after-reload.png'), fullPage: true });
+    const before = (await ctx.reader.readRecord(id))?.offset ?? 0;
+    expect(before).toBeGreaterThan(0);
+    await throttleUploads(page, -1);
+    await page.setInputFiles('#file-input', source);
+    const resumed = page.locator('li.upload').first();
+    await resumed.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 30_000 });
+    // The same upload, resumed where it stopped: not a new one from zero.
+    expect(await resumed.getAttribute('data-id')).toBe(id);
     expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
     await page.close();
   }, 60_000);

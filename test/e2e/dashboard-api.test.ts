@@ -12,6 +12,28 @@ beforeEach(async () => {
 afterEach(() => ctx.close());
 
 describe('GET /api/uploads/:id/progress', () => {
+  it('announces the chunk grid a new upload may have (GET /api/limits), without a token', async () => {
+    const res = await request(ctx.app).get('/api/limits');
+    expect(res.status).toBe(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body).toEqual({
+      chunkSizeBytes: CHUNK,
+      minChunkBytes: 64 * 1024,
+      maxChunkBytes: 1024 * 1024 * 1024,
+      maxUploadBytes: expect.any(Number),
+    });
+    // What it announces is what a creation takes: its minimum accepted, one byte less refused with the bounds.
+    const meta = (n: number) => `chunkSize ${Buffer.from(String(n)).toString('base64')}`;
+    const post = (n: number) =>
+      request(ctx.app)
+        .post('/files')
+        .set({ 'Tus-Resumable': '1.0.0', 'Upload-Length': '10', 'Upload-Metadata': meta(n) });
+    expect((await post(res.body.minChunkBytes)).status).toBe(201);
+    const below = await post(res.body.minChunkBytes - 1);
+    expect(below.status).toBe(400);
+    expect(below.headers['x-error-code']).toBe('INVALID_CHUNK_SIZE');
+  });
+
   it('answers numbers as numbers, receivedChunks as a count, with size, offset, percent and times', async () => {
     const agent = request(ctx.app);
     const { path: url, id } = await createUpload(agent, { size: 5 * CHUNK, metadata: { filename: 'r.csv' } });
