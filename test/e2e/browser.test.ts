@@ -57,7 +57,7 @@ describe('the demo in a real browser (Chromium)', () => {
     expect(await card.locator('.chunks').textContent()).toMatch(/chunks 13\/13 received · 0 failed/);
     const id = (await card.getAttribute('data-id')) as string;
     await page.waitForTimeout(400); // let the bars' transition finish before the picture
-    await page.screenshot({ path: path.join(OUTPUT, 'uploader.png'), fullPage: true });
+    await page.screenshot({ path: path.join(OUTPUT, 'uploader-desktop-after.png'), fullPage: true });
     expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
     expect(await ctx.reader.readRecord(id)).toMatchObject({
       status: 'completed',
