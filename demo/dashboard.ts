@@ -109,11 +109,14 @@ function apply(message: LiveMessage): void {
 
 function render(): void {
   const sorted = [...uploads.values()].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  // The rows are drawn anew every second: the one a keyboard user is on keeps the focus.
+  const focused = (document.activeElement as HTMLElement | null)?.closest?.('tr[data-id]') as HTMLElement | null;
   rows.replaceChildren(
     ...(sorted.length === 0
       ? [element('tr', {}, element('td', { colSpan: 8, className: 'notice', textContent: 'No uploads yet.' }))]
       : sorted.map(row)),
   );
+  if (focused?.dataset.id) rows.querySelector<HTMLElement>(`tr[data-id="${CSS.escape(focused.dataset.id)}"]`)?.focus();
 }
 
 function row(u: Row): HTMLTableRowElement {

@@ -101,6 +101,9 @@ async function start(file: File): Promise<void> {
     chunkSize: patchSizeFor(chosen),
     retryDelays: RETRY_DELAYS,
     removeFingerprintOnSuccess: true,
+    // If a resuming HEAD gets a 5xx, tus-js-client creates the upload again: with this key the server answers
+    // with the same upload, and no byte is sent twice (docs/clients.md).
+    headers: { 'Idempotency-Key': idempotencyKey() },
     metadata: {
       filename: file.name,
       filetype: file.type || 'application/octet-stream',
@@ -277,6 +280,11 @@ async function start(file: File): Promise<void> {
     notice.textContent = 'Resuming the upload of this file that was left unfinished.';
   }
   upload.start();
+}
+
+/** A key of 128 random bits (crypto.getRandomValues works where randomUUID needs a secure context). */
+function idempotencyKey(): string {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** "chunks 3/13 received · 0 failed", with the server's speed and time left while it is receiving. */

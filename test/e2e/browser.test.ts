@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../../demo/build.mjs';
 import {
   focusedId,
+  focusedRow,
   launchChromium,
   outlineOf,
   overflowsSideways,
@@ -64,6 +65,10 @@ describe('the demo in a real browser (Chromium)', () => {
       sha256: sha256(data),
       chunkSize: 262144,
     });
+    // Created with an Idempotency-Key (a creation sent again after a 5xx gets this upload back).
+    const keys = await ctx.redis.keys(`${ctx.keys.prefix}idempotency:*`);
+    const named = await Promise.all(keys.map((key) => ctx.redis.get(key)));
+    expect(named).toContain(id);
 
     const dashboard = await browser.newPage();
     await dashboard.goto(`${base}/demo/dashboard.html?token=${TOKEN}`);
@@ -114,12 +119,20 @@ describe('the demo in a real browser (Chromium)', () => {
   }, 60_000);
 
   it("the dashboard draws live charts and one upload's chunk map, at desktop and phone widths (screenshots)", async () => {
-    const data = randomBytes(4 * 1024 * 1024);
+    const data = randomBytes(6 * 1024 * 1024);
     const source = path.join(ctx.dir, 'site-survey.mov');
     writeFileSync(source, data);
+    const done = [path.join(ctx.dir, 'notes.txt'), path.join(ctx.dir, 'minutes.txt')];
+    for (const file of done) writeFileSync(file, randomBytes(10_000));
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await throttleUploads(page, 512 * 1024);
     await page.goto(`${base}/demo/`);
+    // Two uploads completed, one uploading (slowly): lines at different heights on the chart of states, whatever
+    // ran before (two series of the same value would draw one line over the other).
+    await page.setInputFiles('#file-input', done);
+    await expect
+      .poll(async () => page.locator('li.upload[data-status="completed"]').count(), { timeout: 20_000 })
+      .toBe(2);
+    await throttleUploads(page, 512 * 1024);
     await page.setInputFiles('#file-input', source);
     const card = page.locator('li.upload').first();
     await expect.poll(async () => card.getAttribute('data-id'), { timeout: 15_000 }).toBeTruthy();
@@ -143,15 +156,18 @@ describe('the demo in a real browser (Chromium)', () => {
       .toBeGreaterThan(150);
     expect(await pixelsOfColour(dashboard, '#chart-states canvas', GREEN)).toBeGreaterThan(150);
 
-    // Its chunk map: 16 chunks of 256 KiB, some received, the rest still to come; by keyboard as by mouse.
+    // Its chunk map: 24 chunks of 256 KiB, some received, the rest still to come; by keyboard as by mouse.
     await row.focus();
+    // The table is drawn anew every second; the row keeps the keyboard focus through it.
+    await dashboard.waitForTimeout(1500);
+    expect(await focusedRow(dashboard)).toBe(id);
     await dashboard.keyboard.press('Enter');
     const map = dashboard.locator('#detail .chunk-map');
-    await map.waitFor({ timeout: 5000 });
-    expect(await map.locator('.cell').count()).toBe(16);
+    await map.waitFor({ timeout: 10_000 });
+    expect(await map.locator('.cell').count()).toBe(24);
     expect(await map.locator('.cell.got').count()).toBeGreaterThanOrEqual(4);
     expect(await map.locator('.cell.missing').count()).toBeGreaterThanOrEqual(1);
-    expect(await map.getAttribute('aria-label')).toMatch(/^\d+ of 16 chunks received$/);
+    expect(await map.getAttribute('aria-label')).toMatch(/^\d+ of 24 chunks received$/);
     expect(await dashboard.locator('#detail').textContent()).toMatch(
       /site-survey\.mov.*uploading.*chunks of 256\.0 KiB/s,
     );
@@ -177,7 +193,7 @@ describe('the demo in a real browser (Chromium)', () => {
     // After: every chunk received in the open map, which followed the live events.
     await throttleUploads(page, -1);
     await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 30_000 });
-    await expect.poll(async () => map.locator('.cell.got').count(), { timeout: 10_000 }).toBe(16);
+    await expect.poll(async () => map.locator('.cell.got').count(), { timeout: 10_000 }).toBe(24);
     await dashboard.screenshot({ path: path.join(OUTPUT, 'dashboard-desktop-after.png'), fullPage: true });
     await page.screenshot({ path: path.join(OUTPUT, 'uploader-phone-after.png'), fullPage: true });
     await phone.screenshot({ path: path.join(OUTPUT, 'dashboard-phone-after.png'), fullPage: true });

@@ -5,6 +5,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 type Box = { width: number };
 type Node = {
   id: string;
+  getAttribute(name: string): string | null;
   width: number;
   height: number;
   getContext(
@@ -84,6 +85,11 @@ export function overflowsSideways(page: Page): Promise<boolean> {
 /** The ID of the element that has the keyboard focus. */
 export function focusedId(page: Page): Promise<string | undefined> {
   return page.evaluate(() => document.activeElement?.id);
+}
+
+/** The `data-id` of the element that has the keyboard focus (a dashboard row). */
+export function focusedRow(page: Page): Promise<string | null | undefined> {
+  return page.evaluate(() => document.activeElement?.getAttribute('data-id'));
 }
 
 /** The outline style of an element (how it shows the focus). */
