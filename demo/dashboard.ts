@@ -17,7 +17,10 @@ const charts = new LiveCharts(
 let openChunkSize = 0;
 let ticking: ReturnType<typeof setInterval> | undefined;
 
+/** The table's uploads (the status filter applied). */
 const uploads = new Map<string, Row>();
+/** Every upload the page knows of, whatever the filter, with when this page last heard of it: for the charts. */
+const known = new Map<string, { row: Row; heardAt: number }>();
 let source: EventSource | undefined;
 
 tokenInput.value = new URLSearchParams(location.search).get('token') ?? localStorage.getItem('dashboardToken') ?? '';
@@ -45,7 +48,19 @@ async function connect(): Promise<void> {
           : `error ${res.status}`;
     return;
   }
-  replace(((await res.json()) as { uploads: Row[] }).uploads);
+  const listed = ((await res.json()) as { uploads: Row[] }).uploads;
+  replace(listed);
+  // The charts count every upload, not only those of the status shown.
+  const everyStatus = status
+    ? await fetch('/api/uploads?limit=100', { headers: { Authorization: `Bearer ${token}` } })
+        .then((r) => (r.ok ? (r.json() as Promise<{ uploads: Row[] }>) : { uploads: [] }))
+        .then(
+          (all) => all.uploads,
+          () => [],
+        )
+    : listed;
+  known.clear();
+  for (const row of everyStatus) known.set(row.id, { row, heardAt: 0 });
   source = new EventSource(`/api/uploads/events?token=${encodeURIComponent(token)}`);
   source.onopen = () => {
     live.classList.add('on');
@@ -56,7 +71,9 @@ async function connect(): Promise<void> {
     state.textContent = 'reconnecting…';
   };
   source.addEventListener('snapshot', (e) => {
-    if (!status) replace((JSON.parse((e as MessageEvent).data) as { uploads: Row[] }).uploads);
+    const snapshot = (JSON.parse((e as MessageEvent).data) as { uploads: Row[] }).uploads;
+    for (const row of snapshot) if (!known.has(row.id)) known.set(row.id, { row, heardAt: 0 });
+    if (!status) replace(snapshot);
   });
   for (const type of ['created', 'progress', 'completed', 'failed', 'terminated', 'expired']) {
     source.addEventListener(type, (e) => apply(JSON.parse((e as MessageEvent).data) as LiveMessage));
@@ -71,10 +88,11 @@ function tick(): void {
   const now = Date.now();
   let throughput = 0;
   const counts: Record<string, number> = {};
-  for (const u of uploads.values()) {
+  for (const { row: u, heardAt } of known.values()) {
     counts[u.status] = (counts[u.status] ?? 0) + 1;
-    // A speed the server last reported over 5 s ago is a stalled upload's: it stores nothing now.
-    if (u.status === 'uploading' && now - Date.parse(u.updatedAt) < 5000) throughput += u.speedBytesPerSecond;
+    // A speed this page last heard over 5 s ago is a stalled upload's: it stores nothing now. (This page's clock,
+    // not the server's updatedAt: the two clocks may differ.)
+    if (u.status === 'uploading' && now - heardAt < 5000) throughput += u.speedBytesPerSecond;
   }
   charts.add(now, { throughput, counts });
   render();
@@ -99,6 +117,8 @@ function replace(list: Row[]): void {
 }
 
 function apply(message: LiveMessage): void {
+  if (message.upload) known.set(message.id, { row: message.upload, heardAt: Date.now() });
+  else known.delete(message.id);
   if (!message.upload) uploads.delete(message.id);
   else if (!statusInput.value || message.upload.status === statusInput.value) uploads.set(message.id, message.upload);
   else uploads.delete(message.id);

@@ -75,12 +75,14 @@ async function start(file: File): Promise<void> {
   card.dataset.status = 'uploading';
   list.prepend(card);
 
-  const chosen = uploadGrid(await grid);
+  const chosen = uploadGrid(await grid, file.size);
   let events: EventSource | undefined;
   /** Paused by the person; pausing while the chunk in flight finishes (no request is cut). */
   let paused = false;
   let pausing = false;
   let patchInFlight = false;
+  /** Being removed: nothing more is shown, whatever tus-js-client reports while it deletes the upload. */
+  let discarding = false;
   /** What the badge says of an upload the server reports `status` for. */
   const badgeFor = (status: string) =>
     status === 'uploading' && pausing ? 'pausing' : status === 'uploading' && paused ? 'paused' : status;
@@ -118,6 +120,8 @@ async function start(file: File): Promise<void> {
         // The server answers again: say so, and carry on where it is.
         stopCountdown();
         notice.textContent = '';
+        retry.hidden = true;
+        pause.hidden = false;
         card.dataset.status = latest?.status ?? 'uploading';
         setBadge(badgeFor(latest?.status ?? 'uploading'), latest?.status ?? 'uploading');
       }
@@ -137,6 +141,13 @@ async function start(file: File): Promise<void> {
       const retryable = code === 0 || code >= 500 || code === 409 || code === 423;
       if (!retryable) return false;
       patchInFlight = false;
+      if (discarding) return true;
+      if (pausing) {
+        // The chunk in flight failed: nothing is in flight now, so the pause takes effect (after tus-js-client
+        // has set its retry timer, which the abort clears).
+        setTimeout(halt, 0);
+        return true;
+      }
       waitAndSay(code === 0 ? 'Server unreachable' : `Server busy (${code})`, RETRY_DELAYS[attempt] ?? 0);
       return true;
     },
@@ -183,6 +194,9 @@ async function start(file: File): Promise<void> {
   function halt(): void {
     upload.abort();
     pausing = false;
+    stopCountdown();
+    retry.hidden = true;
+    card.dataset.status = latest?.status ?? 'uploading';
     setBadge('paused', 'uploading');
     notice.textContent = '';
     if (card.dataset.id) showMissing(card.dataset.id);
@@ -230,9 +244,13 @@ async function start(file: File): Promise<void> {
     paused = !paused;
     pause.textContent = paused ? 'Resume' : 'Pause';
     if (!paused) {
-      pausing = false;
       notice.textContent = '';
-      upload.start();
+      // Still pausing: the chunk in flight never stopped, so the upload simply goes on (a second start would
+      // run a second loop of PATCHes beside it).
+      if (pausing) {
+        pausing = false;
+        setBadge(badgeFor(latest?.status ?? 'uploading'), latest?.status ?? 'uploading');
+      } else upload.start();
     } else if (patchInFlight) {
       // Not cut: the chunk being sent is stored first (a cut request would count as a failed chunk).
       pausing = true;
@@ -244,6 +262,9 @@ async function start(file: File): Promise<void> {
     stopCountdown();
     retry.hidden = true;
     pause.hidden = false;
+    paused = false;
+    pausing = false;
+    pause.textContent = 'Pause';
     notice.textContent = '';
     upload.abort().finally(() => upload.start());
   });
@@ -267,10 +288,12 @@ async function start(file: File): Promise<void> {
   });
   confirmRemove.addEventListener('click', discard);
   async function discard(): Promise<void> {
+    discarding = true;
     stopCountdown();
     events?.close();
-    await upload.abort(true).catch(() => {});
     card.remove();
+    // Deleted on the server in the background (retried while it cannot be reached).
+    await upload.abort(true).catch(() => {});
   }
 
   const previous = await upload.findPreviousUploads();

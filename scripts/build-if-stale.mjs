@@ -2,7 +2,7 @@
 // after a checkout or an edit builds, and any other start takes a second, not the 5-8 s of a build.
 // Sources: src/, demo/, the TypeScript configs, package.json and its lock. dist/.built marks the last good build.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,7 +24,10 @@ if (built > changed) {
   console.error('dist/ is up to date with the sources');
 } else {
   console.error(built === 0 ? 'building dist/' : 'building dist/: sources changed since the last build');
+  // The stamp says when the build began: a source edited while it ran is newer, and the next start builds again.
+  const began = new Date();
   const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);
-  writeFileSync(stamp, `${new Date().toISOString()}\n`);
+  writeFileSync(stamp, `${began.toISOString()}\n`);
+  utimesSync(stamp, began, began);
 }

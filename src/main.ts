@@ -66,6 +66,11 @@ async function connectRedis(url: string, commandTimeoutMs: number, logger: Logge
 }
 
 async function main(): Promise<void> {
+  // On Node 20 the AWS SDK prints a 7-line NodeVersionSupportWarning to stderr at its first client (its releases
+  // after January 2027 need Node 22). This server pins its SDK release and README.md says which Node lines it runs
+  // on. Set here, for this process only: an application that embeds the server keeps its own choice. An operator
+  // who wants the warning sets the variable to anything but "true".
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const config = exitOnConfigError(() => loadConfig());
   const logger = createLogger(config.server.logLevel);
   const { url, local } = await findRedis({ redisUrl: config.redis.url, uploadDir: config.storage.uploadDir }, logger);

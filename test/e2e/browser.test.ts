@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../../demo/build.mjs';
 import {
@@ -40,6 +40,22 @@ afterAll(async () => {
   await browser?.close();
   await ctx?.close();
 });
+
+/**
+ * Starts uploading `source` in the demo page at `bytesPerSecond`, and waits until the server has stored more
+ * than `storedMoreThan` of it: its card and upload ID.
+ */
+async function uploadSlowly(page: Page, source: string, bytesPerSecond: number, storedMoreThan: number) {
+  await throttleUploads(page, bytesPerSecond);
+  await page.setInputFiles('#file-input', source);
+  const card = page.locator('li.upload').first();
+  await expect.poll(async () => card.getAttribute('data-id'), { timeout: 15_000 }).toBeTruthy();
+  const id = (await card.getAttribute('data-id')) as string;
+  await expect
+    .poll(async () => (await ctx.reader.readRecord(id))?.offset ?? 0, { timeout: 20_000 })
+    .toBeGreaterThan(storedMoreThan);
+  return { card, id };
+}
 
 describe('the demo in a real browser (Chromium)', () => {
   it("uploads a file to 100 % by the server's numbers, intact, and the dashboard shows it completed", async () => {
@@ -87,16 +103,9 @@ describe('the demo in a real browser (Chromium)', () => {
     const source = path.join(ctx.dir, 'big-video.mp4');
     writeFileSync(source, data);
     const page = await browser.newPage();
-    // About 1 MB/s, so there is time to press Pause.
-    await throttleUploads(page, 1024 * 1024);
     await page.goto(`${base}/demo/`);
-    await page.setInputFiles('#file-input', source);
-    const card = page.locator('li.upload').first();
-    await expect.poll(async () => card.getAttribute('data-id'), { timeout: 15_000 }).toBeTruthy();
-    const id = (await card.getAttribute('data-id')) as string;
-    await expect
-      .poll(async () => (await ctx.reader.readRecord(id))?.offset ?? 0, { timeout: 15_000 })
-      .toBeGreaterThan(0);
+    // About 1 MB/s, so there is time to press Pause.
+    const { card, id } = await uploadSlowly(page, source, 1024 * 1024, 0);
     await card.getByRole('button', { name: 'Pause' }).click();
     // The chunk in flight is stored first (cutting it would count a failed chunk), then nothing more is sent.
     await expect.poll(async () => card.locator('.badge').textContent(), { timeout: 10_000 }).toBe('paused');
@@ -118,6 +127,31 @@ describe('the demo in a real browser (Chromium)', () => {
     await page.close();
   }, 60_000);
 
+  it('Resume pressed while still pausing goes on with the one transfer: no second stream of PATCHes', async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const source = path.join(ctx.dir, 'second-thoughts.bin');
+    writeFileSync(source, data);
+    const page = await browser.newPage();
+    await page.goto(`${base}/demo/`);
+    const conflicts = async () => {
+      const text = (await (await fetch(`${base}/metrics`)).text()).split('\n');
+      return text.filter((l) => /^tus_http_requests_total\{method="PATCH",status="(409|423)"\}/.test(l)).length;
+    };
+    const before = await conflicts();
+    const { card, id } = await uploadSlowly(page, source, 512 * 1024, 0);
+    await card.getByRole('button', { name: 'Pause' }).click();
+    expect(await card.locator('.badge').textContent()).toBe('pausing');
+    await card.getByRole('button', { name: 'Resume' }).click();
+    expect(await card.locator('.badge').textContent()).toBe('uploading');
+    await throttleUploads(page, -1);
+    await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 30_000 });
+    expect(sha256(await readFile(path.join(ctx.dir, id)))).toBe(sha256(data));
+    // One transfer all along: nothing cut, nothing answered "locked" or "offset mismatch".
+    expect((await ctx.reader.readRecord(id))?.failedChunks).toBe(0);
+    expect(await conflicts()).toBe(before);
+    await page.close();
+  }, 60_000);
+
   it("the dashboard draws live charts and one upload's chunk map, at desktop and phone widths (screenshots)", async () => {
     const data = randomBytes(6 * 1024 * 1024);
     const source = path.join(ctx.dir, 'site-survey.mov');
@@ -132,14 +166,7 @@ describe('the demo in a real browser (Chromium)', () => {
     await expect
       .poll(async () => page.locator('li.upload[data-status="completed"]').count(), { timeout: 20_000 })
       .toBe(2);
-    await throttleUploads(page, 512 * 1024);
-    await page.setInputFiles('#file-input', source);
-    const card = page.locator('li.upload').first();
-    await expect.poll(async () => card.getAttribute('data-id'), { timeout: 15_000 }).toBeTruthy();
-    const id = (await card.getAttribute('data-id')) as string;
-    await expect
-      .poll(async () => (await ctx.reader.readRecord(id))?.offset ?? 0, { timeout: 20_000 })
-      .toBeGreaterThan(1024 * 1024);
+    const { card, id } = await uploadSlowly(page, source, 512 * 1024, 1024 * 1024);
 
     const dashboard = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await dashboard.goto(`${base}/demo/dashboard.html?token=${TOKEN}`);
@@ -242,8 +269,8 @@ describe('the demo in a real browser (Chromium)', () => {
 
     await card.getByRole('button', { name: 'Remove' }).click();
     await card.getByRole('button', { name: 'Delete from the server' }).click();
+    await expect.poll(async () => page.locator(`li.upload[data-id="${id}"]`).count(), { timeout: 10_000 }).toBe(0);
     await expect.poll(async () => ctx.reader.readRecord(id), { timeout: 10_000 }).toBeUndefined();
-    expect(await page.locator(`li.upload[data-id="${id}"]`).count()).toBe(0);
     await page.close();
   }, 60_000);
 
@@ -252,15 +279,8 @@ describe('the demo in a real browser (Chromium)', () => {
     const source = path.join(ctx.dir, 'interview.wav');
     writeFileSync(source, data);
     const page = await browser.newPage();
-    await throttleUploads(page, 512 * 1024);
     await page.goto(`${base}/demo/`);
-    await page.setInputFiles('#file-input', source);
-    const card = page.locator('li.upload').first();
-    await expect.poll(async () => card.getAttribute('data-id'), { timeout: 15_000 }).toBeTruthy();
-    const id = (await card.getAttribute('data-id')) as string;
-    await expect
-      .poll(async () => (await ctx.reader.readRecord(id))?.offset ?? 0, { timeout: 20_000 })
-      .toBeGreaterThan(512 * 1024);
+    const { id } = await uploadSlowly(page, source, 512 * 1024, 512 * 1024);
     await page.reload();
     const earlier = page.locator('#earlier');
     await earlier.waitFor({ state: 'visible', timeout: 10_000 });

@@ -20,6 +20,7 @@ describe('GET /api/uploads/:id/progress', () => {
       chunkSizeBytes: CHUNK,
       minChunkBytes: 64 * 1024,
       maxChunkBytes: 1024 * 1024 * 1024,
+      maxChunks: expect.any(Number),
       maxUploadBytes: expect.any(Number),
     });
     // What it announces is what a creation takes: its minimum accepted, one byte less refused with the bounds.

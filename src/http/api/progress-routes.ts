@@ -5,7 +5,13 @@ import { isGroupName, parseUploadId } from '../../uploads/model/upload-id.js';
 import type { UploadReader } from '../../uploads/read/upload-reader.js';
 
 /** The chunk grid a new upload may have, and the largest upload (see UploadStore.grid). */
-type Grid = Readonly<{ chunkSizeBytes: number; minChunkBytes: number; maxChunkBytes: number; maxUploadBytes: number }>;
+type Grid = Readonly<{
+  chunkSizeBytes: number;
+  minChunkBytes: number;
+  maxChunkBytes: number;
+  maxChunks: number;
+  maxUploadBytes: number;
+}>;
 
 function requireUploadId(value: unknown): string {
   const id = parseUploadId(value);

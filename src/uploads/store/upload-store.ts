@@ -215,12 +215,19 @@ export class UploadStore {
    * bounds this byte store takes (on S3 no chunk is smaller than a part); and the largest upload at the server's
    * grid. What GET /api/limits announces.
    */
-  get grid(): { chunkSizeBytes: number; minChunkBytes: number; maxChunkBytes: number; maxUploadBytes: number } {
+  get grid(): {
+    chunkSizeBytes: number;
+    minChunkBytes: number;
+    maxChunkBytes: number;
+    maxChunks: number;
+    maxUploadBytes: number;
+  } {
     const { chunkSizeBytes, maxSizeBytes, bytes } = this.deps;
     return {
       chunkSizeBytes,
       minChunkBytes: Math.max(CHUNK_SIZE_BOUNDS.minBytes, bytes.limits.minChunkBytes),
       maxChunkBytes: CHUNK_SIZE_BOUNDS.maxBytes,
+      maxChunks: bytes.limits.maxChunks,
       maxUploadBytes: maxUploadBytes(chunkSizeBytes, maxSizeBytes, bytes.limits),
     };
   }

@@ -17,7 +17,7 @@ export type DirectBody = Readonly<{
 }>;
 
 export type DirectOptions = Readonly<{
-  /** The upload's chunk size: batches end on its boundaries, so a recorded offset counts whole chunks. */
+  /** The upload's chunk size: batches end on its boundaries (a chunk is counted once all of its bytes are stored). */
   chunkSize: number;
   /** Sees every byte, in order, before it is written (the digest); a promise says to wait before feeding more. */
   onData?: (data: Buffer) => void | Promise<void>;
@@ -127,7 +127,7 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
           // Progress follows the bytes stored, not only whole chunks (the throttle keeps it to one record per
           // interval; the chunk counts still move per whole chunk). The body's last batch is left to the caller,
           // which records the end (with the completion, for the last byte): never twice.
-          if (position % chunkSize === 0 || (position < bodyEnd && !outcome)) onStored?.(position);
+          if (position < bodyEnd && (!outcome || position % chunkSize === 0)) onStored?.(position);
           if (pendingBytes < MAX_PENDING_BYTES && source.isPaused() && !outcome) source.resume();
           // Another full batch, or the last bytes of a body that has ended, go at once; a partial one lingers.
           if (pendingBytes >= BATCH_BYTES || (pendingBytes > 0 && (outcome || position % chunkSize === 0))) flush();

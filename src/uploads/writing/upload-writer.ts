@@ -63,8 +63,8 @@ export class UploadWriter {
 
   /**
    * Appends `body` at `offset`. Bytes stored are recorded as they arrive (at
-   * chunk boundaries, at most once per progress interval) so that a dashboard
-   * sees a long PATCH advance. If the request fails, what was stored is
+   * most once per progress interval; on S3 as parts are stored) so that a
+   * dashboard sees a long PATCH advance. If the request fails, what was stored is
    * recorded before the error is rethrown.
    */
   async write(id: string, offset: number, body: BodyOptions): Promise<number> {

@@ -25,10 +25,6 @@ export type S3Settings = Readonly<{
  * above only (at info it would log every command's input).
  */
 export function createS3Client(settings: S3Settings, logger: Logger): S3Client {
-  // On Node 20 the SDK prints a 7-line NodeVersionSupportWarning to stderr at its first client (its releases after
-  // January 2027 need Node 22). The project pins its SDK release, and README.md says which Node lines it runs on;
-  // an operator who wants the warning back sets the variable to anything but "true".
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agent = { keepAlive: true, maxSockets: 256 };
   return new S3Client({
     region: settings.region,

@@ -4,7 +4,7 @@ import { DeleteObjectCommand, HeadBucketCommand, PutObjectCommand } from '@aws-s
 import { isUploadId } from '../../model/upload-id.js';
 import type { FetchConditions, FetchedBytes } from '../byte-store.js';
 import type { S3Bucket } from './s3-bucket.js';
-import { describeS3Error, fromS3Error, s3Status } from './s3-client.js';
+import { describeS3Error, fromS3Error, s3ErrorName, s3Status } from './s3-client.js';
 import type { S3ByteStoreDeps } from './s3-store-deps.js';
 
 /**
@@ -55,6 +55,11 @@ export async function probeBucket(bucket: S3Bucket, write: boolean): Promise<str
     await bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key }), { abortSignal: timeout() });
     return 'ok';
   } catch (error) {
+    // Logged here: the SDK's own line for a failed command is left out (see createS3Client).
+    bucket.logger.warn(
+      { s3: { name: s3ErrorName(error), status: s3Status(error) }, call: 'probe' },
+      'S3 bucket probe failed',
+    );
     return `unavailable: ${describeS3Error(error)}`;
   }
 }
