@@ -125,9 +125,12 @@ export function writeDirect(body: DirectBody, sink: ByteSink, offset: number, op
           if (done) return;
           position += length;
           // Progress follows the bytes stored, not only whole chunks (the throttle keeps it to one record per
-          // interval; the chunk counts still move per whole chunk). The body's last batch is left to the caller,
-          // which records the end (with the completion, for the last byte): never twice.
-          if (position < bodyEnd && (!outcome || position % chunkSize === 0)) onStored?.(position);
+          // interval; the chunk counts still move per whole chunk). The last batch of a body whose length was said
+          // is left to the caller, which records the end (with the completion, for the last byte). A chunked body
+          // may stay open at the upload's size (to send one byte too many, say): that offset is reported, and the
+          // caller does not record it again (the throttle says it was).
+          const lastOfKnownLength = options.length !== undefined && position >= bodyEnd;
+          if (!lastOfKnownLength && (!outcome || position % chunkSize === 0)) onStored?.(position);
           if (pendingBytes < MAX_PENDING_BYTES && source.isPaused() && !outcome) source.resume();
           // Another full batch, or the last bytes of a body that has ended, go at once; a partial one lingers.
           if (pendingBytes >= BATCH_BYTES || (pendingBytes > 0 && (outcome || position % chunkSize === 0))) flush();
