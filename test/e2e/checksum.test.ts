@@ -3,6 +3,8 @@ import { appendFile, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
@@ -95,13 +97,18 @@ describe('Upload-Checksum', () => {
     for await (const part of body()) digest.update(part as Buffer);
     const { path: url, id } = await createUpload(request(base), { size: total });
 
-    global.gc?.();
+    // What is held, not what is garbage not yet collected (how much of that there is depends on the engine:
+    // Node 24 let it reach 68 MiB where Node 20 stayed under 64): each sample follows a full collection.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
     const baseline = process.memoryUsage();
     let peak = 0;
     const sampler = setInterval(() => {
+      gc();
       const now = process.memoryUsage();
       peak = Math.max(peak, now.heapUsed + now.arrayBuffers - baseline.heapUsed - baseline.arrayBuffers);
-    }, 20);
+    }, 100);
     const status = await new Promise<number>((resolve, reject) => {
       const req = httpRequest(`${base}${url}`, {
         method: 'PATCH',
@@ -123,7 +130,7 @@ describe('Upload-Checksum', () => {
     clearInterval(sampler);
     expect(status).toBe(204);
     expect(await ctx.reader.readRecord(id)).toMatchObject({ status: 'completed', offset: total });
-    console.info(`checksummed 256 MiB PATCH: peak heap + buffers growth ${(peak / 1024 / 1024).toFixed(1)} MiB`);
+    console.info(`checksummed 256 MiB PATCH: peak heap + buffers held ${(peak / 1024 / 1024).toFixed(1)} MiB`);
     expect(peak).toBeLessThan(64 * 1024 * 1024);
   }, 60_000);
 });
