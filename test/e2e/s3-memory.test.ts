@@ -26,7 +26,13 @@ const memoryOf = (pid: number, field: 'VmRSS' | 'VmHWM') =>
 function bytesUnder(dir: string): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += statSync(path.join(entry.parentPath, entry.name)).size;
+    if (!entry.isFile()) continue;
+    try {
+      total += statSync(path.join(entry.parentPath, entry.name)).size;
+    } catch (error) {
+      // Listed, then removed before its size was read: a spooled part just sent (a CI run hit it).
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
   return total;
 }
@@ -68,6 +74,10 @@ async function measuredPatch(blocks: number, chunked: boolean) {
     REDIS_URL: inject('redisUrl'),
     REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
     UPLOAD_DIR: uploadDir,
+    // A young generation of one fixed, small size: its size is the engine's choice, not this server's (Node 24's
+    // made RSS grow 56-87 MiB here where Node 20's made 46; with 1 MiB semi-spaces, 23). What this test measures
+    // is whether RSS grows with the body; a server that kept it would grow by up to 256 MiB whatever the flag.
+    NODE_OPTIONS: '--max-semi-space-size=4',
   };
   const server = await startServerProcess(env);
   const pid = server.child.pid as number;
