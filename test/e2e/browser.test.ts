@@ -41,6 +41,21 @@ afterAll(async () => {
   await ctx?.close();
 });
 
+/** A file of `size` random bytes named `name` in the test's folder, for the demo to upload: its bytes and path. */
+function fileOf(name: string, size: number): { data: Buffer; source: string } {
+  const data = randomBytes(size);
+  const source = path.join(ctx.dir, name);
+  writeFileSync(source, data);
+  return { data, source };
+}
+
+/** A new browser page on the demo's upload page. */
+async function openDemo(viewport?: { width: number; height: number }): Promise<Page> {
+  const page = await browser.newPage(viewport ? { viewport } : {});
+  await page.goto(`${base}/demo/`);
+  return page;
+}
+
 /**
  * Starts uploading `source` in the demo page at `bytesPerSecond`, and waits until the server has stored more
  * than `storedMoreThan` of it: its card and upload ID.
@@ -59,12 +74,8 @@ async function uploadSlowly(page: Page, source: string, bytesPerSecond: number, 
 
 describe('the demo in a real browser (Chromium)', () => {
   it("uploads a file to 100 % by the server's numbers, intact, and the dashboard shows it completed", async () => {
-    const data = randomBytes(3 * 1024 * 1024 + 777);
-    const source = path.join(ctx.dir, 'holiday-photo.jpg');
-    writeFileSync(source, data);
-
-    const page = await browser.newPage();
-    await page.goto(`${base}/demo/`);
+    const { data, source } = fileOf('holiday-photo.jpg', 3 * 1024 * 1024 + 777);
+    const page = await openDemo();
     await page.setInputFiles('#file-input', source);
     const card = page.locator('li.upload').first();
     await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 30_000 });
@@ -99,11 +110,8 @@ describe('the demo in a real browser (Chromium)', () => {
   }, 60_000);
 
   it('pauses (the server stops receiving) and resumes an upload to a byte-identical file', async () => {
-    const data = randomBytes(4 * 1024 * 1024);
-    const source = path.join(ctx.dir, 'big-video.mp4');
-    writeFileSync(source, data);
-    const page = await browser.newPage();
-    await page.goto(`${base}/demo/`);
+    const { data, source } = fileOf('big-video.mp4', 4 * 1024 * 1024);
+    const page = await openDemo();
     // About 1 MB/s, so there is time to press Pause.
     const { card, id } = await uploadSlowly(page, source, 1024 * 1024, 0);
     await card.getByRole('button', { name: 'Pause' }).click();
@@ -128,11 +136,8 @@ describe('the demo in a real browser (Chromium)', () => {
   }, 60_000);
 
   it('Resume pressed while still pausing goes on with the one transfer: no second stream of PATCHes', async () => {
-    const data = randomBytes(3 * 1024 * 1024);
-    const source = path.join(ctx.dir, 'second-thoughts.bin');
-    writeFileSync(source, data);
-    const page = await browser.newPage();
-    await page.goto(`${base}/demo/`);
+    const { data, source } = fileOf('second-thoughts.bin', 3 * 1024 * 1024);
+    const page = await openDemo();
     const conflicts = async () => {
       const text = (await (await fetch(`${base}/metrics`)).text()).split('\n');
       return text.filter((l) => /^tus_http_requests_total\{method="PATCH",status="(409|423)"\}/.test(l)).length;
@@ -153,13 +158,10 @@ describe('the demo in a real browser (Chromium)', () => {
   }, 60_000);
 
   it("the dashboard draws live charts and one upload's chunk map, at desktop and phone widths (screenshots)", async () => {
-    const data = randomBytes(6 * 1024 * 1024);
-    const source = path.join(ctx.dir, 'site-survey.mov');
-    writeFileSync(source, data);
+    const { data, source } = fileOf('site-survey.mov', 6 * 1024 * 1024);
     const done = [path.join(ctx.dir, 'notes.txt'), path.join(ctx.dir, 'minutes.txt')];
     for (const file of done) writeFileSync(file, randomBytes(10_000));
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    await page.goto(`${base}/demo/`);
+    const page = await openDemo({ width: 1280, height: 800 });
     // Two uploads completed, one uploading (slowly): lines at different heights on the chart of states, whatever
     // ran before (two series of the same value would draw one line over the other).
     await page.setInputFiles('#file-input', done);
@@ -229,11 +231,8 @@ describe('the demo in a real browser (Chromium)', () => {
   }, 90_000);
 
   it('can be used from the keyboard: Tab reaches the file picker, Space opens it', async () => {
-    const data = randomBytes(100_000);
-    const source = path.join(ctx.dir, 'keyboard.txt');
-    writeFileSync(source, data);
-    const page = await browser.newPage();
-    await page.goto(`${base}/demo/`);
+    const { data, source } = fileOf('keyboard.txt', 100_000);
+    const page = await openDemo();
     let tabs = 0;
     while ((await focusedId(page)) !== 'file-input' && tabs < 6) {
       await page.keyboard.press('Tab');
@@ -252,11 +251,8 @@ describe('the demo in a real browser (Chromium)', () => {
   }, 60_000);
 
   it('asks before deleting a completed upload from the server', async () => {
-    const data = randomBytes(50_000);
-    const source = path.join(ctx.dir, 'contract.pdf');
-    writeFileSync(source, data);
-    const page = await browser.newPage();
-    await page.goto(`${base}/demo/`);
+    const { source } = fileOf('contract.pdf', 50_000);
+    const page = await openDemo();
     await page.setInputFiles('#file-input', source);
     const card = page.locator('li.upload').first();
     await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 20_000 });
@@ -275,11 +271,8 @@ describe('the demo in a real browser (Chromium)', () => {
   }, 60_000);
 
   it('after a reload, names the unfinished upload, and picking the file again resumes it', async () => {
-    const data = randomBytes(3 * 1024 * 1024);
-    const source = path.join(ctx.dir, 'interview.wav');
-    writeFileSync(source, data);
-    const page = await browser.newPage();
-    await page.goto(`${base}/demo/`);
+    const { data, source } = fileOf('interview.wav', 3 * 1024 * 1024);
+    const page = await openDemo();
     const { id } = await uploadSlowly(page, source, 512 * 1024, 512 * 1024);
     await page.reload();
     const earlier = page.locator('#earlier');
