@@ -3,10 +3,10 @@ import { type Config, ConfigError } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
-import type { ByteStore } from '../uploads/bytes/byte-store.js';
+import type { ByteStore, StorageTraffic } from '../uploads/bytes/byte-store.js';
+import { DeferredByteStore } from '../uploads/bytes/deferred-byte-store.js';
 import { createFileByteStore } from '../uploads/bytes/file-byte-store.js';
-import { DeferredS3Store } from '../uploads/bytes/s3/deferred-s3-store.js';
-import type { StorageTraffic } from '../uploads/bytes/s3/s3-bucket.js';
+import { S3_LIMITS } from '../uploads/bytes/s3/s3-limits.js';
 import { Concatenation } from '../uploads/concatenation/concatenation.js';
 import { type LockerHooks, lockerOptions } from '../uploads/coordination/lock-host.js';
 import { RedisLocker } from '../uploads/coordination/redis-locker.js';
@@ -42,16 +42,8 @@ export type UploadsDeps = Readonly<{
 function byteStore({ config, redis, keys, logger, storageTraffic = () => {} }: UploadsDeps): ByteStore {
   const { storage } = config;
   if (storage.kind === 'file') return createFileByteStore(storage.uploadDir);
-  const settings = {
-    bucket: storage.s3Bucket as string,
-    endpoint: storage.s3Endpoint,
-    region: storage.s3Region,
-    forcePathStyle: storage.s3ForcePathStyle,
-    keyPrefix: storage.s3KeyPrefix,
-    requestTimeoutMs: storage.s3RequestTimeoutMs,
-  };
-  const wiring = {
-    settings,
+  // What an object store needs besides its settings.
+  const common = {
     redis,
     keys,
     sizeOf: async (id: string) => {
@@ -62,8 +54,17 @@ function byteStore({ config, redis, keys, logger, storageTraffic = () => {} }: U
     logger,
     traffic: storageTraffic,
   };
-  return new DeferredS3Store(
-    async () => (await import('../uploads/bytes/s3/s3-wiring.js')).createS3ByteStore(wiring),
+  const settings = {
+    bucket: storage.s3Bucket as string,
+    endpoint: storage.s3Endpoint,
+    region: storage.s3Region,
+    forcePathStyle: storage.s3ForcePathStyle,
+    keyPrefix: storage.s3KeyPrefix,
+    requestTimeoutMs: storage.s3RequestTimeoutMs,
+  };
+  return new DeferredByteStore(
+    S3_LIMITS,
+    async () => (await import('../uploads/bytes/s3/s3-wiring.js')).createS3ByteStore({ settings, ...common }),
     (id) => `s3://${settings.bucket}/${settings.keyPrefix}${id}`,
   );
 }

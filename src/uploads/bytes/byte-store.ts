@@ -24,6 +24,9 @@ export type ByteSink = Readonly<{
   close(): Promise<void>;
 }>;
 
+/** Bytes this server sends to an object store and reads back from it (so that a copy inside the store shows as neither). */
+export type StorageTraffic = (direction: 'sent' | 'read', bytes: number) => void;
+
 /** A completed partial upload a final one is made of. */
 export type PartialBytes = Readonly<{ id: string; size: number }>;
 

@@ -9,10 +9,8 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { Logger } from '../../../log.js';
+import type { StorageTraffic } from '../byte-store.js';
 import { fromS3Error, type S3Settings, s3ErrorName } from './s3-client.js';
-
-/** Bytes this server sends to S3 and reads back from it (so that a server-side copy shows as neither). */
-export type StorageTraffic = (direction: 'sent' | 'read', bytes: number) => void;
 
 /** Any of the SDK's commands (its types are generic per command; the caller names the output it expects). */
 type Command = { readonly input: object };

@@ -8,8 +8,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { appError } from '../../../errors/app-error.js';
 import type { ByteStore, PartialBytes, StagedBytes, WriteGate, WriteOptions } from '../byte-store.js';
-import { type ByteState, heldBytes } from './byte-state.js';
-import { PartBody } from './part-body.js';
+import { type ByteState, heldBytes } from '../parts/byte-state.js';
+import { PartBody } from '../parts/part-body.js';
+import { spool } from '../parts/spool.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { concatenateInS3 } from './s3-concatenation.js';
 import { S3_LIMITS } from './s3-limits.js';
@@ -17,7 +18,6 @@ import { multipartOf } from './s3-multipart.js';
 import { fetchObject, listUploads, probeBucket, removeUpload } from './s3-objects.js';
 import { sealUpload } from './s3-seal.js';
 import type { S3ByteStoreDeps } from './s3-store-deps.js';
-import { spool } from './spool.js';
 
 const nothingStaged = (end: number): StagedBytes => ({ end, commit: async () => {}, discard: async () => {} });
 

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { appError } from '../../../errors/app-error.js';
 import type { PartialBytes } from '../byte-store.js';
-import { PartBody } from './part-body.js';
+import { PartBody } from '../parts/part-body.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { multipartOf } from './s3-multipart.js';
 import type { S3ByteStoreDeps } from './s3-store-deps.js';

@@ -1,6 +1,6 @@
 import { CreateMultipartUploadCommand, type CreateMultipartUploadCommandOutput } from '@aws-sdk/client-s3';
 import { appError } from '../../../errors/app-error.js';
-import type { ByteState } from './byte-state.js';
+import type { ByteState } from '../parts/byte-state.js';
 import type { S3ByteStoreDeps } from './s3-store-deps.js';
 
 /**

@@ -11,7 +11,7 @@ import {
   type UploadPartCopyCommandOutput,
 } from '@aws-sdk/client-s3';
 import { appError } from '../../../errors/app-error.js';
-import { type ByteState, heldBytes } from './byte-state.js';
+import { type ByteState, heldBytes } from '../parts/byte-state.js';
 import type { S3Bucket } from './s3-bucket.js';
 import type { S3ByteStoreDeps } from './s3-store-deps.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from '../../../log.js';
-import type { ByteStates } from './byte-state.js';
+import type { ByteStates } from '../parts/byte-state.js';
 import type { S3Bucket } from './s3-bucket.js';
 
 /** What the S3 byte store and its parts (multipart, seal, concatenation, objects) work with. */

@@ -1,8 +1,9 @@
 import type { Logger } from '../../../log.js';
 import type { RedisClient } from '../../../redis/client.js';
 import type { Keys } from '../../../redis/keys.js';
-import { ByteStates } from './byte-state.js';
-import { S3Bucket, type StorageTraffic } from './s3-bucket.js';
+import type { StorageTraffic } from '../byte-store.js';
+import { ByteStates } from '../parts/byte-state.js';
+import { S3Bucket } from './s3-bucket.js';
 import { S3ByteStore } from './s3-byte-store.js';
 import { createS3Client, type S3Settings } from './s3-client.js';
 

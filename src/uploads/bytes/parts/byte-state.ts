@@ -3,21 +3,22 @@ import type { Keys } from '../../../redis/keys.js';
 import { checkedReply, isGone } from '../../../redis/script-replies.js';
 
 /**
- * What S3 durably holds of an upload, as recorded in Redis (the hash
- * `upload:{<id>}:bytes`, in the upload's slot and with its expiry): its
- * multipart upload, the parts S3 acknowledged (in order), and the tail (the
- * bytes of the next part received so far, kept as an object of their own).
- * HEAD and progress read this, never S3.
+ * What an object store (S3, Azure Blob) durably holds of an upload, as
+ * recorded in Redis (the hash `upload:{<id>}:bytes`, in the upload's slot and
+ * with its expiry): S3's multipart upload, the parts the store acknowledged
+ * (in order: an S3 part's ETag, an Azure block's ID), and the tail (the bytes
+ * of the next part received so far, kept as an object of their own). HEAD and
+ * progress read this, never the object store.
  */
 export type ByteState = Readonly<{
-  /** The multipart upload, once one is started (at the first part: an upload stored whole in one request needs none). */
+  /** S3's multipart upload, once one is started (at the first part: an upload stored whole in one request needs none; Azure never has one). */
   uploadId: string | undefined;
   partSize: number;
   partCount: number;
   /** Bytes of the recorded parts. */
   held: number;
   tail: { key: string; length: number; part: number } | undefined;
-  /** Set once the multipart upload is completed: the object is whole. */
+  /** Set once the parts are assembled (S3: the multipart upload completed; Azure: the block list committed): the object is whole. */
   sealed: { size: number; etag: string } | undefined;
 }>;
 
@@ -81,7 +82,7 @@ export class ByteStates {
     };
   }
 
-  /** The ETags of parts 1..count, in order. */
+  /** What identifies parts 1..count in the store (S3: ETags; Azure: block IDs), in order. */
   async parts(id: string, count: number): Promise<string[]> {
     if (count === 0) return [];
     const names = Array.from({ length: count }, (_, i) => `p:${i + 1}`);

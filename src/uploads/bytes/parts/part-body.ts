@@ -1,15 +1,17 @@
 import { Readable } from 'node:stream';
 
 /**
- * The body of one S3 request (a part, or a tail object) of a known length,
- * fed from the PATCH as its bytes arrive: nothing is buffered beyond the
- * stream's own high-water mark, so memory stays bounded per request.
+ * The body of one object-store request (an S3 part, an Azure block, or a
+ * tail object) of a known length, fed from the PATCH as its bytes arrive:
+ * nothing is buffered beyond the stream's own high-water mark, so memory
+ * stays bounded per request.
  *
- * It watches S3, not the client: a client may pause as long as it likes, but
- * once bytes wait for S3 to take them (S3 does not read) for `stallMs`, the
- * call is aborted; so is one whose answer does not come `stallMs` after the
- * last byte. A paused S3 server may still accept connections, so only such a
- * timeout ends the call. `aborted` fires with the reason.
+ * It watches the store, not the client: a client may pause as long as it
+ * likes, but once bytes wait for the store to take them (it does not read)
+ * for `stallMs`, the call is aborted; so is one whose answer does not come
+ * `stallMs` after the last byte. A paused server may still accept
+ * connections, so only such a timeout ends the call. `aborted` fires with the
+ * reason.
  */
 export class PartBody extends Readable {
   private sent = 0;
@@ -20,13 +22,13 @@ export class PartBody extends Readable {
   constructor(
     readonly length: number,
     private readonly stallMs: number,
-    /** Bytes sent to S3, as they go (for the metrics). */
+    /** Bytes sent to the store, as they go (for the metrics). */
     private readonly counted: (bytes: number) => void = () => {},
   ) {
     super({ highWaterMark: 256 * 1024 });
   }
 
-  /** Aborted when S3 stalls, or when the feed ends short of `length`: pass it to the SDK call. */
+  /** Aborted when the store stalls, or when the feed ends short of `length`: pass it to the SDK call. */
   get signal(): AbortSignal {
     return this.controller.signal;
   }
@@ -50,10 +52,10 @@ export class PartBody extends Readable {
 
   /** Whether the feed ended before `length` bytes (the call was aborted for it). */
   endedShort = false;
-  /** Whether S3 stalled (took no bytes, or did not answer, for `stallMs`): the call was aborted for it. */
+  /** Whether the store stalled (took no bytes, or did not answer, for `stallMs`): the call was aborted for it. */
   stalled = false;
 
-  /** No more bytes: ends the body if it is whole, else aborts the call (S3 would wait for the rest). */
+  /** No more bytes: ends the body if it is whole, else aborts the call (the store would wait for the rest). */
   finish(): void {
     if (this.sent < this.length) {
       this.endedShort = true;
@@ -61,7 +63,7 @@ export class PartBody extends Readable {
       return;
     }
     this.push(null);
-    this.arm('no answer from S3 after the last byte');
+    this.arm('no answer from the object store after the last byte');
   }
 
   abort(reason: Error): void {
@@ -89,8 +91,8 @@ export class PartBody extends Readable {
     this.sent += piece.length;
     this.counted(piece.length);
     if (this.push(piece)) return;
-    // S3 has not taken what it was given: wait for it to read, but not forever.
-    this.arm('S3 took no bytes');
+    // The store has not taken what it was given: wait for it to read, but not forever.
+    this.arm('the object store took no bytes');
     await new Promise<void>((resolve, reject) => {
       this.waiting = { resolve, reject };
     });

@@ -7,9 +7,9 @@ import { pipeline } from 'node:stream/promises';
 
 /**
  * A request body of unknown length (chunked, no Content-Length) cannot go to
- * S3 as it arrives: a part's length must be sent first. Such a piece (at most
+ * an object store as it arrives: a part's (or block's) length must be sent first. Such a piece (at most
  * one part) is spooled to a file of this instance's UPLOAD_DIR, then sent
- * from it, and the file removed. It is never durable: until S3 has it, the
+ * from it, and the file removed. It is never durable: until the store has it, the
  * offset does not count it, so a crash loses nothing the client was told.
  */
 export type Spooled = Readonly<{ length: number; bytes(): Readable; remove(): Promise<void> }>;
