@@ -10,6 +10,7 @@ import {
   publicKeyPem,
   required,
   seconds,
+  secret,
   text,
 } from './setting-types.js';
 
@@ -61,10 +62,12 @@ export const INTEGRATION_SETTINGS = {
     ),
   },
   auth: {
-    jwtSecret: optional(
-      'AUTH_JWT_SECRET',
-      text(z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)')),
-      "Secret of the HS256 bearer tokens (JWT) every upload request must carry; the token's sub is the owner (unset, with no public key: no tokens)",
+    jwtSecret: secret(
+      optional(
+        'AUTH_JWT_SECRET',
+        text(z.string().min(32, 'must be at least 32 characters (HS256 needs a 256-bit secret)')),
+        "Secret of the HS256 bearer tokens (JWT) every upload request must carry; the token's sub is the owner (unset, with no public key: no tokens)",
+      ),
     ),
     jwtPublicKey: optional(
       'AUTH_JWT_PUBLIC_KEY',
@@ -118,10 +121,12 @@ export const INTEGRATION_SETTINGS = {
       '',
       'Comma-separated URLs every upload event is POSTed to, from a durable outbox in Redis (empty: no webhooks)',
     ),
-    secret: optional(
-      'WEBHOOK_SECRET',
-      text(z.string().min(16, 'must be at least 16 characters (a long random secret)')),
-      'Key of the Webhook-Signature HMAC-SHA256 header (unset: deliveries are not signed)',
+    secret: secret(
+      optional(
+        'WEBHOOK_SECRET',
+        text(z.string().min(16, 'must be at least 16 characters (a long random secret)')),
+        'Key of the Webhook-Signature HMAC-SHA256 header (unset: deliveries are not signed)',
+      ),
     ),
     events: required(
       'WEBHOOK_EVENTS',

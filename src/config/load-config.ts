@@ -1,4 +1,5 @@
 import { createPublicKey } from 'node:crypto';
+import { AZURE_UNCOMMITTED_BLOCKS_KEPT_MS } from '../uploads/bytes/azure/azure-limits.js';
 import { S3_LIMITS } from '../uploads/bytes/s3/s3-limits.js';
 import type { Setting } from './setting-types.js';
 import { type JWT_ALGORITHMS, SETTINGS } from './settings.js';
@@ -56,7 +57,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }
       const parsed = setting.type.schema.safeParse(raw);
       if (parsed.success) values[key] = parsed.data;
-      else problems.push(`${setting.env}: ${parsed.error.issues[0]?.message} (got ${JSON.stringify(given)})`);
+      else {
+        const got = setting.secret ? 'the value is not shown: it is a secret' : `got ${JSON.stringify(given)}`;
+        problems.push(`${setting.env}: ${parsed.error.issues[0]?.message} (${got})`);
+      }
     }
     groups[groupName] = values;
   }
@@ -82,7 +86,7 @@ function deepFreeze<T>(value: T): T {
 
 /** Settings that are valid alone but not together, or that would silently do nothing. */
 function combinationProblems({ auth, webhooks, storage, uploads }: SettingValues): string[] {
-  const problems: string[] = storageProblems(storage, uploads.chunkSizeBytes);
+  const problems: string[] = storageProblems(storage, uploads);
   if (auth.jwtSecret && auth.jwtPublicKey) {
     problems.push('AUTH_JWT_SECRET and AUTH_JWT_PUBLIC_KEY: set one of them, not both');
   }
@@ -117,22 +121,79 @@ function combinationProblems({ auth, webhooks, storage, uploads }: SettingValues
 }
 
 const S3_MIN_PART_BYTES = S3_LIMITS.minChunkBytes;
+const S3_ONLY = ['s3Bucket', 's3Endpoint'] as const;
+const AZURE_ONLY = [
+  'azureContainer',
+  'azureAccount',
+  'azureKey',
+  'azureSasToken',
+  'azureConnectionString',
+  'azureEndpoint',
+] as const;
 
-function storageProblems(storage: SettingValues['storage'], chunkSizeBytes: number): string[] {
-  if (storage.kind === 'file') {
-    const s3Only = (['s3Bucket', 's3Endpoint'] as const)
-      .filter((key) => storage[key])
-      .map((key) => SETTINGS.storage[key].env);
-    return s3Only.length > 0
-      ? [`${s3Only.join(', ')}: has no effect without STORAGE=s3; set STORAGE=s3 or unset it`]
-      : [];
-  }
+/** Settings of another STORAGE than the one chosen, which would be ignored: said, so that a typo is not silent. */
+function ignoredStorageSettings(storage: SettingValues['storage']): string[] {
+  const names = (keys: readonly (keyof SettingValues['storage'])[]) =>
+    keys.filter((key) => storage[key]).map((key) => SETTINGS.storage[key].env);
   const problems: string[] = [];
-  if (!storage.s3Bucket) problems.push('S3_BUCKET: required with STORAGE=s3 (the bucket must exist already)');
-  if (chunkSizeBytes < S3_MIN_PART_BYTES) {
+  const s3 = storage.kind === 's3' ? [] : names(S3_ONLY);
+  const azure = storage.kind === 'azure' ? [] : names(AZURE_ONLY);
+  if (s3.length > 0) problems.push(`${s3.join(', ')}: has no effect without STORAGE=s3; set STORAGE=s3 or unset it`);
+  if (azure.length > 0) {
+    problems.push(`${azure.join(', ')}: has no effect without STORAGE=azure; set STORAGE=azure or unset it`);
+  }
+  return problems;
+}
+
+function storageProblems(
+  storage: SettingValues['storage'],
+  { chunkSizeBytes, ttlMs }: Pick<SettingValues['uploads'], 'chunkSizeBytes' | 'ttlMs'>,
+): string[] {
+  const problems = ignoredStorageSettings(storage);
+  if (storage.kind === 's3') {
+    if (!storage.s3Bucket) problems.push('S3_BUCKET: required with STORAGE=s3 (the bucket must exist already)');
+    if (chunkSizeBytes < S3_MIN_PART_BYTES) {
+      problems.push(
+        `CHUNK_SIZE_BYTES: with STORAGE=s3 a chunk is an S3 part, at least ${S3_MIN_PART_BYTES} bytes (5 MiB); got ${chunkSizeBytes}`,
+      );
+    }
+  }
+  if (storage.kind === 'azure') problems.push(...azureProblems(storage));
+  // "Uncommitted blocks are garbage collected if there are no successful calls to Put Block or Put Block List
+  // on the blob within a one-week period" (Azure's Put Block reference): an unfinished upload lives no longer.
+  if (storage.kind === 'azure' && ttlMs > AZURE_UNCOMMITTED_BLOCKS_KEPT_MS) {
     problems.push(
-      `CHUNK_SIZE_BYTES: with STORAGE=s3 a chunk is an S3 part, at least ${S3_MIN_PART_BYTES} bytes (5 MiB); got ${chunkSizeBytes}`,
+      `UPLOAD_TTL_SECONDS: with STORAGE=azure at most ${AZURE_UNCOMMITTED_BLOCKS_KEPT_MS / 1000} (7 days: Azure discards the blocks of an unfinished upload a week after the last one); got ${ttlMs / 1000}`,
     );
+  }
+  return problems;
+}
+
+/** STORAGE=azure needs a container and one way in: a connection string, or an account with its key or a SAS. */
+function azureProblems(storage: SettingValues['storage']): string[] {
+  const problems: string[] = [];
+  if (!storage.azureContainer) {
+    problems.push('AZURE_CONTAINER: required with STORAGE=azure (the container must exist already)');
+  }
+  const { azureConnectionString: connection, azureAccount: account, azureKey: key, azureSasToken: sas } = storage;
+  if (connection) {
+    const besides = (['azureAccount', 'azureKey', 'azureSasToken', 'azureEndpoint'] as const)
+      .filter((k) => storage[k])
+      .map((k) => SETTINGS.storage[k].env);
+    if (besides.length > 0) {
+      problems.push(`AZURE_STORAGE_CONNECTION_STRING: already names the account; unset ${besides.join(', ')}`);
+    }
+    if (!/AccountKey=|SharedAccessSignature=/i.test(connection)) {
+      problems.push('AZURE_STORAGE_CONNECTION_STRING: must hold AccountKey=... or SharedAccessSignature=...');
+    }
+    return problems;
+  }
+  if (!account) {
+    problems.push('AZURE_STORAGE_ACCOUNT: required with STORAGE=azure (or set AZURE_STORAGE_CONNECTION_STRING)');
+  }
+  if (key && sas) problems.push('AZURE_STORAGE_KEY and AZURE_STORAGE_SAS_TOKEN: set one of them, not both');
+  if (!key && !sas) {
+    problems.push('AZURE_STORAGE_KEY: required with STORAGE=azure (or set AZURE_STORAGE_SAS_TOKEN)');
   }
   return problems;
 }

@@ -103,6 +103,8 @@ export type Setting<T> = Readonly<{
   type: ValueType<T>;
   fallback: string | undefined;
   description: string;
+  /** A password or key: its value is never repeated in a message (a refused value is described, not quoted). */
+  secret?: boolean;
 }>;
 
 /** A variable with a default. */
@@ -120,3 +122,6 @@ export const optional = <T>(env: string, type: ValueType<T>, description: string
   fallback: undefined,
   description,
 });
+
+/** The same setting, holding a secret (see Setting.secret). */
+export const secret = <T>(setting: Setting<T>): Setting<T> => ({ ...setting, secret: true });

@@ -13,6 +13,7 @@ import {
   optional,
   required,
   seconds,
+  secret,
   text,
 } from './setting-types.js';
 
@@ -110,15 +111,15 @@ export const SETTINGS = {
   storage: {
     kind: required(
       'STORAGE',
-      oneOf(['file', 's3']),
+      oneOf(['file', 's3', 'azure']),
       'file',
-      "Where uploaded bytes are kept: file (UPLOAD_DIR, shared by every instance) or s3 (S3_BUCKET; each instance's UPLOAD_DIR holds temporary data only)",
+      "Where uploaded bytes are kept: file (UPLOAD_DIR, shared by every instance), s3 (S3_BUCKET) or azure (AZURE_CONTAINER); with s3 and azure each instance's UPLOAD_DIR holds temporary data only",
     ),
     uploadDir: required(
       'UPLOAD_DIR',
       directory,
       './uploads',
-      'Directory the uploaded bytes are stored in (with STORAGE=s3: chunked bodies are spooled here, one part at a time)',
+      'Directory the uploaded bytes are stored in (with STORAGE=s3 or azure: chunked bodies are spooled here, one part at a time)',
     ),
     s3Bucket: optional(
       'S3_BUCKET',
@@ -148,6 +149,72 @@ export const SETTINGS = {
       milliseconds(100, 600_000),
       '30000',
       "Bounds a whole S3 call, the SDK's retries included (a streamed part: each wait on S3); slower, and the client gets 503",
+    ),
+    azureContainer: optional(
+      'AZURE_CONTAINER',
+      text(
+        z
+          .string()
+          .regex(
+            /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/,
+            'must be an Azure container name: 3 to 63 lowercase letters, digits and single hyphens',
+          ),
+      ),
+      'Container of the uploads with STORAGE=azure (required then; never created by the server)',
+    ),
+    azureAccount: optional(
+      'AZURE_STORAGE_ACCOUNT',
+      text(
+        z.string().regex(/^[a-z0-9]{3,24}$/, 'must be a storage account name: 3 to 24 lowercase letters and digits'),
+      ),
+      'Storage account of the container with STORAGE=azure (with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN)',
+    ),
+    azureKey: secret(
+      optional(
+        'AZURE_STORAGE_KEY',
+        text(
+          z
+            .string()
+            .trim()
+            .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be an account key as Azure shows it (base64)'),
+        ),
+        "The storage account's access key (secret; never logged)",
+      ),
+    ),
+    azureSasToken: secret(
+      optional(
+        'AZURE_STORAGE_SAS_TOKEN',
+        text(),
+        'A SAS token for the container instead of the key (secret; permissions read, add, create, write, delete, list)',
+      ),
+    ),
+    azureConnectionString: secret(
+      optional(
+        'AZURE_STORAGE_CONNECTION_STRING',
+        text(),
+        'A connection string (AccountName and AccountKey or SharedAccessSignature, and optionally BlobEndpoint) instead of the three above (secret)',
+      ),
+    ),
+    azureEndpoint: optional(
+      'AZURE_BLOB_ENDPOINT',
+      httpUrl,
+      "The Blob service's URL, for Azurite (http://127.0.0.1:10000/devstoreaccount1) or a sovereign cloud (unset: https://<account>.blob.core.windows.net)",
+    ),
+    azureBlobPrefix: required(
+      'AZURE_BLOB_PREFIX',
+      text(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "must use letters, digits and !_.*'()/- (safe in a blob's URL unencoded)"),
+      ),
+      '',
+      'Prefix of every blob name this server writes (an upload is the blob <prefix><id>)',
+    ),
+    azureRequestTimeoutMs: required(
+      'AZURE_REQUEST_TIMEOUT_MS',
+      milliseconds(100, 600_000),
+      '30000',
+      "Bounds a whole Azure Storage call, the SDK's retries included (a streamed block: each wait on Azure); slower, and the client gets 503",
     ),
   },
   uploads: {

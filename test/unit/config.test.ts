@@ -102,4 +102,92 @@ describe('configuration', () => {
     expect(loadConfig({ AUTH_JWT_PUBLIC_KEY: pem('ed25519') }).auth.jwt?.algorithm).toBe('EdDSA');
     expect(loadConfig({ AUTH_JWT_PUBLIC_KEY: pem('rsa') }).auth.jwt?.algorithm).toBe('RS256');
   });
+
+  describe('STORAGE=azure', () => {
+    const KEY = 'c2VjcmV0LWtleS1vZi10aGUtYWNjb3VudA==';
+    const problemsOf = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+
+    it('reads a container with an account and its key', () => {
+      const config = loadConfig({
+        STORAGE: 'azure',
+        AZURE_CONTAINER: 'uploads',
+        AZURE_STORAGE_ACCOUNT: 'acme',
+        AZURE_STORAGE_KEY: KEY,
+        AZURE_BLOB_PREFIX: 'tus/',
+      });
+      expect(config.storage).toMatchObject({
+        kind: 'azure',
+        azureContainer: 'uploads',
+        azureAccount: 'acme',
+        azureKey: KEY,
+        azureBlobPrefix: 'tus/',
+        azureRequestTimeoutMs: 30_000,
+      });
+    });
+
+    it('names what is missing or contradictory: container, account, one credential', () => {
+      expect(problemsOf({ STORAGE: 'azure' })).toEqual([
+        'AZURE_CONTAINER: required with STORAGE=azure (the container must exist already)',
+        'AZURE_STORAGE_ACCOUNT: required with STORAGE=azure (or set AZURE_STORAGE_CONNECTION_STRING)',
+        'AZURE_STORAGE_KEY: required with STORAGE=azure (or set AZURE_STORAGE_SAS_TOKEN)',
+      ]);
+      const both = { AZURE_CONTAINER: 'uploads', AZURE_STORAGE_ACCOUNT: 'acme', AZURE_STORAGE_SAS_TOKEN: 'sv=x&sig=y' };
+      expect(problemsOf({ STORAGE: 'azure', ...both, AZURE_STORAGE_KEY: KEY })).toEqual([
+        'AZURE_STORAGE_KEY and AZURE_STORAGE_SAS_TOKEN: set one of them, not both',
+      ]);
+      expect(
+        problemsOf({
+          STORAGE: 'azure',
+          AZURE_CONTAINER: 'uploads',
+          AZURE_STORAGE_CONNECTION_STRING: 'AccountName=acme;AccountKey=x',
+          AZURE_STORAGE_ACCOUNT: 'acme',
+        }),
+      ).toEqual(['AZURE_STORAGE_CONNECTION_STRING: already names the account; unset AZURE_STORAGE_ACCOUNT']);
+    });
+
+    it('refuses a container name Azure would refuse, and Azure settings without STORAGE=azure', () => {
+      expect(problemsOf({ AZURE_CONTAINER: 'Up_Loads' })).toEqual([
+        'AZURE_CONTAINER: must be an Azure container name: 3 to 63 lowercase letters, digits and single hyphens (got "Up_Loads")',
+      ]);
+      expect(problemsOf({ AZURE_CONTAINER: 'uploads', AZURE_STORAGE_ACCOUNT: 'acme' })).toEqual([
+        'AZURE_CONTAINER, AZURE_STORAGE_ACCOUNT: has no effect without STORAGE=azure; set STORAGE=azure or unset it',
+      ]);
+    });
+
+    it('keeps an unfinished upload no longer than Azure keeps its uncommitted blocks (a week)', () => {
+      const env = {
+        STORAGE: 'azure',
+        AZURE_CONTAINER: 'uploads',
+        AZURE_STORAGE_ACCOUNT: 'acme',
+        AZURE_STORAGE_KEY: KEY,
+      };
+      expect(problemsOf({ ...env, UPLOAD_TTL_SECONDS: String(7 * 86400) })).toEqual([]);
+      expect(problemsOf({ ...env, UPLOAD_TTL_SECONDS: String(7 * 86400 + 1) })).toEqual([
+        'UPLOAD_TTL_SECONDS: with STORAGE=azure at most 604800 (7 days: Azure discards the blocks of an unfinished upload a week after the last one); got 604801',
+      ]);
+    });
+
+    it('never repeats a secret it refuses', () => {
+      const key = 'not base64 but secret!';
+      const found = problemsOf({
+        STORAGE: 'azure',
+        AZURE_CONTAINER: 'uploads',
+        AZURE_STORAGE_ACCOUNT: 'acme',
+        AZURE_STORAGE_KEY: key,
+      });
+      expect(found).toEqual([
+        'AZURE_STORAGE_KEY: must be an account key as Azure shows it (base64) (the value is not shown: it is a secret)',
+      ]);
+      const short = problemsOf({ AUTH_JWT_SECRET: 'short-secret' }).join('\n');
+      expect(short).toContain('AUTH_JWT_SECRET: must be at least 32 characters');
+      expect(short).not.toContain('short-secret');
+    });
+  });
 });
