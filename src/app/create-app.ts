@@ -29,6 +29,9 @@ import { webhookOutbox } from '../webhooks/outbox.js';
 import { authorizerFromConfig, preCreateFromConfig } from './from-config.js';
 import { type Uploads, wireUploads } from './wire-uploads.js';
 
+/** The readiness check of each byte store, by what it probes. */
+const READINESS_CHECK = { file: 'uploadDir', s3: 'bucket', azure: 'container' } as const;
+
 export type AppDeps = Readonly<{
   config: Config;
   redis: RedisClient;
@@ -160,7 +163,7 @@ export function createApp(deps: AppDeps): App {
             () => 'ok',
             (error: Error) => `unavailable: ${error.message}`,
           ),
-        [config.storage.kind === 's3' ? 'bucket' : 'uploadDir']: () => uploads.bytes.probe(),
+        [READINESS_CHECK[config.storage.kind]]: () => uploads.bytes.probe(),
       },
       drain,
     ),

@@ -3,6 +3,7 @@ import { type Config, ConfigError } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
+import { AZURE_LIMITS } from '../uploads/bytes/azure/azure-limits.js';
 import type { ByteStore, StorageTraffic } from '../uploads/bytes/byte-store.js';
 import { DeferredByteStore } from '../uploads/bytes/deferred-byte-store.js';
 import { createFileByteStore } from '../uploads/bytes/file-byte-store.js';
@@ -38,7 +39,7 @@ export type UploadsDeps = Readonly<{
   storageTraffic?: StorageTraffic;
 }>;
 
-/** The byte store the configuration names: files in UPLOAD_DIR, or objects in an S3 bucket. */
+/** The byte store the configuration names: files in UPLOAD_DIR, objects in an S3 bucket, or blobs in an Azure container. */
 function byteStore({ config, redis, keys, logger, storageTraffic = () => {} }: UploadsDeps): ByteStore {
   const { storage } = config;
   if (storage.kind === 'file') return createFileByteStore(storage.uploadDir);
@@ -54,6 +55,29 @@ function byteStore({ config, redis, keys, logger, storageTraffic = () => {} }: U
     logger,
     traffic: storageTraffic,
   };
+  if (storage.kind === 'azure') {
+    const settings = {
+      container: storage.azureContainer as string,
+      connectionString: storage.azureConnectionString,
+      account: storage.azureAccount,
+      accountKey: storage.azureKey,
+      sasToken: storage.azureSasToken,
+      endpoint: storage.azureEndpoint,
+      blobPrefix: storage.azureBlobPrefix,
+      requestTimeoutMs: storage.azureRequestTimeoutMs,
+    };
+    let where: ((id: string) => string) | undefined;
+    return new DeferredByteStore(
+      AZURE_LIMITS,
+      async () => {
+        const azure = await import('../uploads/bytes/azure/azure-wiring.js');
+        const store = azure.createAzureByteStore({ settings, ...common });
+        where = (id) => store.location(id);
+        return store;
+      },
+      (id) => where?.(id) ?? `azure:${settings.container}/${settings.blobPrefix}${id}`,
+    );
+  }
   const settings = {
     bucket: storage.s3Bucket as string,
     endpoint: storage.s3Endpoint,

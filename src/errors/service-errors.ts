@@ -67,7 +67,7 @@ export const SERVICE_ERRORS = {
   ),
   STORAGE_UNAVAILABLE: entry(
     503,
-    'The byte store (S3) does not answer within S3_REQUEST_TIMEOUT_MS, is unreachable, or refuses this server; what it acknowledged is kept',
+    'The byte store (S3, Azure) does not answer within S3_REQUEST_TIMEOUT_MS (AZURE_REQUEST_TIMEOUT_MS), is unreachable, or refuses this server; what it acknowledged is kept',
     () => 'Upload storage is temporarily unavailable; the bytes stored so far are kept, retry shortly',
   ),
   STATE_STORE_UNAVAILABLE: entry(

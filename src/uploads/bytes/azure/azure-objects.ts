@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { isUploadId } from '../../model/upload-id.js';
+import type { FetchConditions, FetchedBytes } from '../byte-store.js';
+import { azureCode, azureStatus, describeAzureError } from './azure-client.js';
+import type { AzureContainer } from './azure-container.js';
+import type { AzureByteStoreDeps } from './azure-store-deps.js';
+
+/** A Range header's one range (download.ts passes no other), as offsets; undefined when it asks for none. */
+function rangeOf(
+  range: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = range && /^bytes=(?:(\d+)-(\d*)|-(\d+))$/.exec(range);
+  if (!m) return undefined;
+  if (m[3] !== undefined) {
+    const suffix = Math.min(Number(m[3]), size);
+    return suffix === 0 ? 'unsatisfiable' : { start: size - suffix, end: size - 1 };
+  }
+  const start = Number(m[1]);
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: m[2] ? Math.min(Number(m[2]), size - 1) : size - 1 };
+}
+
+/**
+ * GET of a completed upload's blob, with Range and conditional requests
+ * passed to Azure and its answer passed back (200, 206, 304, 412), the bytes
+ * streamed as they come (nothing buffered). The size comes from Redis, which
+ * turns a Range into the offset and count Azure takes; a range past the end
+ * is a 416 once the conditions hold. A missing blob is a 404.
+ */
+export async function fetchBlob(
+  { container, states }: AzureByteStoreDeps,
+  id: string,
+  conditions: FetchConditions,
+): Promise<FetchedBytes> {
+  const size = (await states.read(id))?.sealed?.size;
+  if (size === undefined) return { status: 404, headers: {} };
+  const range = rangeOf(conditions.range, size);
+  const controller = new AbortController();
+  const idleMs = container.settings.requestTimeoutMs;
+  const stall = () => controller.abort(new Error(`no bytes from Azure for ${idleMs} ms`));
+  let timer = setTimeout(stall, idleMs);
+  try {
+    const options = {
+      abortSignal: controller.signal,
+      conditions: {
+        ifMatch: conditions.ifMatch,
+        ifNoneMatch: conditions.ifNoneMatch,
+        ifModifiedSince: conditions.ifModifiedSince ? new Date(conditions.ifModifiedSince) : undefined,
+        ifUnmodifiedSince: conditions.ifUnmodifiedSince ? new Date(conditions.ifUnmodifiedSince) : undefined,
+      },
+    };
+    const blob = container.blob(container.blobName(id));
+    if (range === 'unsatisfiable') {
+      // The conditions come first (RFC 9110 §13.2.2): 304 or 412 rather than 416 when they say so.
+      await blob.getProperties(options);
+      clearTimeout(timer);
+      return { status: 416, headers: { 'Content-Range': `bytes */${size}` } };
+    }
+    const reply = range
+      ? await blob.download(range.start, range.end - range.start + 1, options)
+      : await blob.download(0, undefined, options);
+    const headers: Record<string, string> = { 'Accept-Ranges': 'bytes' };
+    if (reply.contentLength !== undefined) headers['Content-Length'] = String(reply.contentLength);
+    if (reply.contentRange) headers['Content-Range'] = reply.contentRange;
+    if (reply.etag) headers.ETag = reply.etag;
+    if (reply.lastModified) headers['Last-Modified'] = reply.lastModified.toUTCString();
+    async function* bytes() {
+      try {
+        for await (const chunk of (reply.readableStreamBody ?? []) as AsyncIterable<Buffer>) {
+          clearTimeout(timer);
+          timer = setTimeout(stall, idleMs);
+          container.traffic('read', chunk.length);
+          yield chunk;
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return { status: range ? 206 : 200, headers, body: Readable.from(bytes()) };
+  } catch (error) {
+    clearTimeout(timer);
+    const status = azureStatus(error);
+    if (status === 304 || status === 412 || status === 404) return { status, headers: {} };
+    throw container.failed(error, 'GetBlob');
+  }
+}
+
+/**
+ * Whether the container can take uploads: `ok`, or what is wrong. `write`
+ * also writes and deletes a small blob under the prefix (at start);
+ * readiness only asks Azure whether the container answers.
+ */
+export async function probeContainer(container: AzureContainer, write: boolean): Promise<string> {
+  const abortSignal = () => AbortSignal.timeout(container.settings.requestTimeoutMs);
+  try {
+    if (!write) {
+      await container.clients.calls.getProperties({ abortSignal: abortSignal() });
+      return 'ok';
+    }
+    const blob = container.blob(`${container.settings.blobPrefix}.probe-${randomUUID()}`);
+    await blob.upload('ok', 2, { abortSignal: abortSignal() });
+    await blob.delete({ abortSignal: abortSignal() });
+    return 'ok';
+  } catch (error) {
+    container.logger.warn(
+      { azure: { status: azureStatus(error), code: azureCode(error) }, call: 'probe' },
+      'Azure container probe failed',
+    );
+    return `unavailable: ${describeAzureError(error)}`;
+  }
+}
+
+/**
+ * Everything of the upload goes: its recorded state first (so that a failure
+ * half way leaves a record without bytes, which is removed again, never bytes
+ * that look whole), then its blob (staged blocks included) and tail blobs,
+ * found by listing them.
+ */
+export async function removeUpload({ container, states }: AzureByteStoreDeps, id: string): Promise<boolean> {
+  const state = await states.read(id);
+  await states.remove(id);
+  const name = container.blobName(id);
+  let had = state !== undefined;
+  for await (const blob of container.blobs(name)) {
+    if (blob.name !== name && !blob.name.startsWith(`${name}.`)) continue;
+    if (await container.remove(blob.name)) had = true;
+  }
+  return had;
+}
+
+/** Every upload with a blob (committed, or only staged blocks) under the prefix, by ID (`<prefix><id>...`). */
+export async function* listUploads(container: AzureContainer): AsyncIterable<{ id: string; modifiedAt: number }> {
+  const prefix = container.settings.blobPrefix;
+  for await (const blob of container.blobs(prefix)) {
+    const id = blob.name.slice(prefix.length, prefix.length + 36);
+    if (isUploadId(id)) yield { id, modifiedAt: blob.modifiedAt };
+  }
+}
