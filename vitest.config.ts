@@ -3,6 +3,8 @@ import SlowestFirst from './test/helpers/sequencer.js';
 
 /** The files that need OpenStack Swift (S3): only a run that includes one of them starts it. */
 const S3_FILES = ['test/**/s3-*.test.ts', 'test/**/swift*.test.ts', 'test/**/*-s3.test.ts'];
+/** The files that need Azurite (Azure Blob): only a run that includes one of them starts it. */
+const AZURE_FILES = ['test/**/azure-*.test.ts', 'test/**/azurite*.test.ts', 'test/**/*-azure.test.ts'];
 
 export default defineConfig({
   test: {
@@ -21,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'redis',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          exclude: S3_FILES,
+          exclude: [...S3_FILES, ...AZURE_FILES],
           globalSetup: ['test/helpers/global-redis.ts'],
         },
       },
@@ -31,6 +33,14 @@ export default defineConfig({
           name: 's3',
           include: S3_FILES,
           globalSetup: ['test/helpers/global-redis.ts', 'test/helpers/global-swift.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'azure',
+          include: AZURE_FILES,
+          globalSetup: ['test/helpers/global-redis.ts', 'test/helpers/global-azurite.ts'],
         },
       },
     ],
