@@ -91,17 +91,37 @@ export function downloadHandler({ config, reader, bytes, lifecycle, access }: Do
   };
 }
 
-/** The download as a store without local files serves it (S3: Range and conditions go to S3 as they came). */
-function fetchOf(bytes: ByteStore, id: string, req: Request): Promise<FetchedBytes> {
+/**
+ * The download as a store without local files serves it (S3, Azure: Range
+ * and conditions go to the store). If-Range is decided here, for every such
+ * store alike: the range is served only while the file is the version the
+ * client names (RFC 9110 §13.1.5: a strong ETag equal to the file's, or a
+ * date exactly its Last-Modified); otherwise the whole file (200).
+ */
+async function fetchOf(bytes: ByteStore, id: string, req: Request): Promise<FetchedBytes> {
   if (!bytes.fetch) throw new Error('this byte store serves no downloads');
   const header = (name: string) => (typeof req.headers[name] === 'string' ? (req.headers[name] as string) : undefined);
-  return bytes.fetch(id, {
+  const conditions = {
     range: singleRange(header('range')),
     ifNoneMatch: header('if-none-match'),
     ifMatch: header('if-match'),
     ifModifiedSince: header('if-modified-since'),
     ifUnmodifiedSince: header('if-unmodified-since'),
-  });
+  };
+  const fetched = await bytes.fetch(id, conditions);
+  const ifRange = header('if-range');
+  if (fetched.status !== 206 || ifRange === undefined || isCurrent(ifRange, fetched.headers)) return fetched;
+  fetched.body?.destroy();
+  return bytes.fetch(id, { ...conditions, range: undefined });
+}
+
+/** Whether an If-Range validator names the version served: a strong ETag equal to it, or its exact Last-Modified. */
+function isCurrent(validator: string, headers: Record<string, string>): boolean {
+  const v = validator.trim();
+  if (v.startsWith('"')) return v === headers.ETag;
+  if (v.startsWith('W/')) return false;
+  const date = Date.parse(v);
+  return !Number.isNaN(date) && headers['Last-Modified'] !== undefined && date === Date.parse(headers['Last-Modified']);
 }
 
 /**

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { isUploadId } from '../../model/upload-id.js';
 import type { FetchConditions, FetchedBytes } from '../byte-store.js';
 import { azureCode, azureStatus, describeAzureError } from './azure-client.js';
+import { evaluateConditions } from './azure-conditions.js';
 import type { AzureContainer } from './azure-container.js';
 import type { AzureByteStoreDeps } from './azure-store-deps.js';
 
@@ -18,24 +19,30 @@ function rangeOf(
     return suffix === 0 ? 'unsatisfiable' : { start: size - suffix, end: size - 1 };
   }
   const start = Number(m[1]);
-  if (start >= size) return 'unsatisfiable';
+  // A last position before the first makes the range invalid: as on disk, nothing can satisfy it.
+  if (start >= size || (m[2] !== '' && Number(m[2]) < start)) return 'unsatisfiable';
   return { start, end: m[2] ? Math.min(Number(m[2]), size - 1) : size - 1 };
 }
 
 /**
  * GET of a completed upload's blob, with Range and conditional requests
- * passed to Azure and its answer passed back (200, 206, 304, 412), the bytes
- * streamed as they come (nothing buffered). The size comes from Redis, which
- * turns a Range into the offset and count Azure takes; a range past the end
- * is a 416 once the conditions hold. A missing blob is a 404.
+ * (200, 206, 304, 412, 416), the bytes streamed as they come (nothing
+ * buffered). The size and ETag come from Redis: they turn a Range into the
+ * offset and count Azure takes, and decide the ETag conditions (see
+ * evaluateConditions); a range past the end is a 416 once the conditions
+ * hold. A missing blob is a 404.
  */
 export async function fetchBlob(
   { container, states }: AzureByteStoreDeps,
   id: string,
   conditions: FetchConditions,
 ): Promise<FetchedBytes> {
-  const size = (await states.read(id))?.sealed?.size;
-  if (size === undefined) return { status: 404, headers: {} };
+  const sealed = (await states.read(id))?.sealed;
+  if (!sealed) return { status: 404, headers: {} };
+  const { size, etag } = sealed;
+  const evaluated = evaluateConditions(conditions, etag);
+  if (evaluated.answer === 412) return { status: 412, headers: { ETag: etag } };
+  if (evaluated.answer === 304) return { status: 304, headers: await validatorsNow(container, id) };
   const range = rangeOf(conditions.range, size);
   const controller = new AbortController();
   const idleMs = container.settings.requestTimeoutMs;
@@ -44,12 +51,7 @@ export async function fetchBlob(
   try {
     const options = {
       abortSignal: controller.signal,
-      conditions: {
-        ifMatch: conditions.ifMatch,
-        ifNoneMatch: conditions.ifNoneMatch,
-        ifModifiedSince: conditions.ifModifiedSince ? new Date(conditions.ifModifiedSince) : undefined,
-        ifUnmodifiedSince: conditions.ifUnmodifiedSince ? new Date(conditions.ifUnmodifiedSince) : undefined,
-      },
+      conditions: { ifModifiedSince: evaluated.ifModifiedSince, ifUnmodifiedSince: evaluated.ifUnmodifiedSince },
     };
     const blob = container.blob(container.blobName(id));
     if (range === 'unsatisfiable') {
@@ -82,9 +84,28 @@ export async function fetchBlob(
   } catch (error) {
     clearTimeout(timer);
     const status = azureStatus(error);
-    if (status === 304 || status === 412 || status === 404) return { status, headers: {} };
+    if (status === 304 || status === 412) return { status, headers: validatorsOf(error, etag) };
+    if (status === 404) return { status, headers: {} };
     throw container.failed(error, 'GetBlob');
   }
+}
+
+/** A 304's validators, as a 200 would carry them (the ETag, and the Last-Modified only Azure knows). */
+async function validatorsNow(container: AzureContainer, id: string): Promise<Record<string, string>> {
+  const props = await container.call('GetBlobProperties', (abortSignal) =>
+    container.blob(container.blobName(id)).getProperties({ abortSignal }),
+  );
+  return {
+    ...(props.etag ? { ETag: props.etag } : {}),
+    ...(props.lastModified ? { 'Last-Modified': props.lastModified.toUTCString() } : {}),
+  };
+}
+
+/** The validators a 304 or 412 carries (RFC 9110 §15.4.5: the ETag a 200 would have had), from Azure's answer. */
+function validatorsOf(error: unknown, etag: string): Record<string, string> {
+  const headers = (error as { response?: { headers?: { get(name: string): string | undefined } } }).response?.headers;
+  const lastModified = headers?.get('last-modified');
+  return { ETag: headers?.get('etag') ?? etag, ...(lastModified ? { 'Last-Modified': lastModified } : {}) };
 }
 
 /**
