@@ -111,13 +111,17 @@ function validatorsOf(error: unknown, etag: string): Record<string, string> {
 /**
  * Whether the container can take uploads: `ok`, or what is wrong. `write`
  * also writes and deletes a small blob under the prefix (at start);
- * readiness only asks Azure whether the container answers.
+ * readiness only asks Azure for one blob name under the prefix.
  */
 export async function probeContainer(container: AzureContainer, write: boolean): Promise<string> {
   const abortSignal = () => AbortSignal.timeout(container.settings.requestTimeoutMs);
   try {
     if (!write) {
-      await container.clients.calls.getProperties({ abortSignal: abortSignal() });
+      // A listing, not Get Container Properties: a container SAS cannot read the container's properties.
+      const pages = container.clients.calls
+        .listBlobsFlat({ prefix: container.settings.blobPrefix, abortSignal: abortSignal() })
+        .byPage({ maxPageSize: 1 });
+      await pages.next();
       return 'ok';
     }
     const blob = container.blob(`${container.settings.blobPrefix}.probe-${randomUUID()}`);
