@@ -1,20 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import path from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
-import { Upload } from 'tus-js-client';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../helpers/digest.js';
+import { offsetOn, patchOn, runUntilExit, sharedEnv, tusUpload } from '../helpers/instances.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
-import {
-  createUploadOn,
-  killAllServerProcesses,
-  type ServerProcess,
-  startServerProcess,
-} from '../helpers/server-process.js';
+import { createUploadOn, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { type SwiftProxy, startSwiftProxy } from '../helpers/swift.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -30,37 +22,6 @@ beforeAll(async () => {
 afterAll(() => redis.disconnect());
 afterEach(() => killAllServerProcesses());
 
-/** Settings of instances that share Redis and the bucket, each with an UPLOAD_DIR of its own. */
-function sharedEnv(extra: Record<string, string> = {}): () => Record<string, string> {
-  const common: Record<string, string> = {
-    ...storage.env(),
-    REDIS_URL: inject('redisUrl'),
-    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
-    LOCK_TTL_MS: '1500',
-    ...extra,
-  };
-  return () => ({ ...common, UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'instance-')) });
-}
-
-async function offsetOn(server: ServerProcess, pathname: string): Promise<{ status: number; offset: number }> {
-  const res = await fetch(`${server.url}${pathname}`, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
-  return { status: res.status, offset: Number(res.headers.get('upload-offset')) };
-}
-
-async function patchOn(server: ServerProcess, pathname: string, offset: number, body: Buffer): Promise<number> {
-  const res = await fetch(`${server.url}${pathname}`, {
-    method: 'PATCH',
-    headers: {
-      'Tus-Resumable': '1.0.0',
-      'Upload-Offset': String(offset),
-      'Content-Type': 'application/offset+octet-stream',
-    },
-    body,
-  });
-  await res.arrayBuffer();
-  return res.status;
-}
-
 async function objectSha256(key: string): Promise<string> {
   const reply = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }));
   return sha256(
@@ -70,7 +31,7 @@ async function objectSha256(key: string): Promise<string> {
 
 describe('S3 across instances (no shared disk)', () => {
   it('PATCHes of one upload landing on two instances in turn make a byte-identical object', async () => {
-    const env = sharedEnv();
+    const env = sharedEnv(storage.env());
     const [a, b] = await Promise.all([startServerProcess(env()), startServerProcess(env())]);
     const data = randomBytes(3 * PART + 333);
     const pathname = (await createUploadOn(a, data.length)).path;
@@ -88,7 +49,7 @@ describe('S3 across instances (no shared disk)', () => {
   });
 
   it('kill -9 mid-PATCH: the other instance answers HEAD at what S3 holds and the upload resumes byte-identical', async () => {
-    const env = sharedEnv();
+    const env = sharedEnv(storage.env());
     const [a, b] = await Promise.all([startServerProcess(env()), startServerProcess(env())]);
     const data = randomBytes(3 * PART);
     const pathname = (await createUploadOn(a, data.length)).path;
@@ -107,14 +68,7 @@ describe('S3 across instances (no shared disk)', () => {
     );
     // Only what S3 acknowledged counts: part 1, not the 2 MiB of part 2 that were in flight.
     expect(head.offset).toBe(PART);
-    await new Promise<void>((resolve, reject) =>
-      new Upload(data, {
-        uploadUrl: `${b.url}${pathname}`,
-        retryDelays: [200, 500, 1000, 2000],
-        onSuccess: () => resolve(),
-        onError: reject,
-      }).start(),
-    );
+    await tusUpload(data, { uploadUrl: `${b.url}${pathname}`, retryDelays: [200, 500, 1000, 2000] });
     expect(await objectSha256(`${env().S3_KEY_PREFIX}${id}`)).toBe(sha256(data));
     expect(await redis.hgetall(record)).toMatchObject({ status: 'completed', receivedChunks: '3', totalChunks: '3' });
   });
@@ -131,7 +85,7 @@ describe('S3 stops answering (the Swift proxy SIGSTOPped)', () => {
   });
 
   it('a PATCH gets 503 with Retry-After within the timeout; HEAD answers from Redis; after SIGCONT the upload resumes', async () => {
-    const env = sharedEnv({ S3_ENDPOINT: proxy.endpoint, S3_REQUEST_TIMEOUT_MS: '1500' });
+    const env = sharedEnv(storage.env(), { S3_ENDPOINT: proxy.endpoint, S3_REQUEST_TIMEOUT_MS: '1500' });
     const server = await startServerProcess(env());
     const data = randomBytes(2 * PART);
     const pathname = (await createUploadOn(server, data.length)).path;
@@ -170,17 +124,12 @@ describe('S3 stops answering (the Swift proxy SIGSTOPped)', () => {
 describe('start-up', () => {
   it('exits 2 naming the bucket and the endpoint, without a stack trace, when the bucket cannot be written', async () => {
     const env: Record<string, string> = {
-      ...sharedEnv()(),
+      ...sharedEnv(storage.env())(),
       S3_BUCKET: `missing-${randomUUID().slice(0, 8)}`,
       PORT: '0',
       LOG_LEVEL: 'silent',
     };
-    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile('node', ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env } }, () => {});
-      let stderr = '';
-      child.stderr?.on('data', (d) => (stderr += d));
-      child.once('exit', (exitCode) => resolve({ code: exitCode, stderr }));
-    });
+    const { code, stderr } = await runUntilExit(env);
     expect(code).toBe(2);
     expect(stderr).toContain(`S3_BUCKET: cannot write to bucket "${env.S3_BUCKET}" at ${env.S3_ENDPOINT}`);
     expect(stderr).not.toMatch(/\n\s+at /);

@@ -1,12 +1,13 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
 import { CreateMultipartUploadCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import request from 'supertest';
-import { Upload, type UploadOptions } from 'tus-js-client';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/context.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { storageTraffic } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
+import { tusUpload } from '../helpers/instances.js';
+import { openPatch } from '../helpers/raw-patch.js';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
+import { serversPerTest } from '../helpers/servers-per-test.js';
 import { createUpload, getBytes, head, patch, TUS } from '../helpers/tus.js';
 import { elapse } from '../helpers/wait.js';
 
@@ -14,38 +15,20 @@ const MiB = 1024 * 1024;
 const PART = 5 * MiB;
 
 let storage: S3Storage;
-const contexts: TestContext[] = [];
 beforeAll(async () => {
   storage = await s3Storage();
 });
-afterEach(async () => {
-  for (const ctx of contexts.splice(0)) await ctx.close();
-});
+const openServer = serversPerTest();
 
 async function context(env: Record<string, string> = {}) {
   const settings = storage.env();
-  const ctx = await createTestContext({ ...settings, ...env });
-  contexts.push(ctx);
+  const ctx = await openServer({ ...settings, ...env });
   return { ctx, prefix: settings.S3_KEY_PREFIX as string };
 }
 
 async function objectBytes(key: string): Promise<Buffer> {
   const reply = await storage.client.send(new GetObjectCommand({ Bucket: storage.bucket, Key: key }));
   return Buffer.from(await (reply.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
-}
-
-function tusUpload(data: Buffer, options: UploadOptions): Promise<Upload> {
-  return new Promise((resolve, reject) => {
-    const u: Upload = new Upload(data, { ...options, onSuccess: () => resolve(u), onError: reject });
-    u.start();
-  });
-}
-
-/** Bytes the server sent to S3 and read back from it, by its own metric. */
-async function storageTraffic(ctx: TestContext): Promise<{ sent: number; read: number }> {
-  const values = (await ctx.metrics.storageBytes.get()).values;
-  const of = (direction: string) => values.find((v) => v.labels.direction === direction)?.value ?? 0;
-  return { sent: of('sent'), read: of('read') };
 }
 
 describe('uploads on S3 (OpenStack Swift s3api)', () => {
@@ -101,23 +84,10 @@ describe('uploads on S3 (OpenStack Swift s3api)', () => {
     const base = await ctx.listen();
     const data = randomBytes(PART + 4321);
     const { path, id } = await createUpload(request(ctx.app), { size: data.length });
-    const status = await new Promise<number>((resolve, reject) => {
-      const { hostname, port } = new URL(base);
-      const req = httpRequest(
-        {
-          host: hostname,
-          port,
-          method: 'PATCH',
-          path,
-          headers: { ...TUS, 'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': '0' },
-        },
-        (res) => resolve(res.statusCode ?? 0),
-      );
-      req.on('error', reject);
-      for (let at = 0; at < data.length; at += 256 * 1024) req.write(data.subarray(at, at + 256 * 1024));
-      req.end();
-    });
-    expect(status).toBe(204);
+    const body = openPatch(base, path, 0);
+    for (let at = 0; at < data.length; at += 256 * 1024) await body.write(data.subarray(at, at + 256 * 1024));
+    body.end();
+    expect((await body.response).status).toBe(204);
     expect(sha256(await objectBytes(`${prefix}${id}`))).toBe(sha256(data));
   });
 

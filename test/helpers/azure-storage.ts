@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { BlobServiceClient, type ContainerClient, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { inject } from 'vitest';
+import type { AzureCredentials } from './azurite.js';
 
 /**
- * The run's Azurite as a byte store for the server: a fresh container, and
- * the settings that point a server at it under a blob name prefix of its own.
+ * The run's Azurite (or `azure`, another one) as a byte store for the server:
+ * a fresh container, and the settings that point a server at it under a blob
+ * name prefix of its own.
  */
-export async function azureStorage() {
-  const azure = inject('azure');
+export async function azureStorage(azure: AzureCredentials = inject('azure')) {
   const service = new BlobServiceClient(
     azure.endpoint,
     new StorageSharedKeyCredential(azure.account, azure.accountKey),
@@ -35,6 +36,8 @@ export async function azureStorage() {
         AZURE_BLOB_PREFIX: prefix,
       };
     },
+    /** A committed blob's bytes. */
+    bytes: (name: string): Promise<Buffer> => containerClient.getBlockBlobClient(name).downloadToBuffer(),
     /**
      * The committed blobs under `prefix`, and the blobs there that have only
      * staged blocks (an upload's blocks never committed, or left behind).

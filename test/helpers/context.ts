@@ -77,3 +77,10 @@ export function appPerTest(env: Record<string, string> = {}): { readonly ctx: Te
   afterEach(() => app.ctx.close());
   return app;
 }
+
+/** Bytes the app sent to its object store and read back from it, by its own metric. */
+export async function storageTraffic(ctx: TestContext): Promise<{ sent: number; read: number }> {
+  const values = (await ctx.metrics.storageBytes.get()).values;
+  const of = (direction: string) => values.find((v) => v.labels.direction === direction)?.value ?? 0;
+  return { sent: of('sent'), read: of('read') };
+}

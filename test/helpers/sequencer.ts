@@ -6,7 +6,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * the other, and on a fresh clone it has no timings to sort by), each would
  * end the run alone.
  */
-const SLOWEST = ['test/e2e/s3-chaos.test.ts', 'test/e2e/chaos.test.ts', 'test/e2e/main.test.ts'];
+const SLOWEST = [
+  'test/e2e/s3-chaos.test.ts',
+  'test/e2e/azure-chaos.test.ts',
+  'test/e2e/chaos.test.ts',
+  'test/e2e/main.test.ts',
+];
 
 /** vitest's order (failed first, then longest first, by its cache), but the slowest files first whatever their project. */
 export default class SlowestFirst extends BaseSequencer {
