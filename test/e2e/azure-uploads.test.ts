@@ -1,4 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { BlockBlobClient } from '@azure/storage-blob';
 import request, { type Agent } from 'supertest';
 import type { Upload } from 'tus-js-client';
@@ -169,6 +171,21 @@ describe('uploads on Azure Blob Storage (Azurite): the block blob <prefix><id>',
     expect((await patch(agent, path, 3000, data.subarray(3000))).status).toBe(204);
     expect(sha256(await storage.bytes(`${prefix}${id}`))).toBe(sha256(data));
     expect(await storage.contents(prefix)).toEqual(onlyTheBlob(prefix, id));
+  });
+
+  it('a PATCH of known length streams its blocks to Azure: nothing is spooled to disk, unlike a chunked one', async () => {
+    const { ctx, agent } = await azureServer();
+    const spoolDir = join(ctx.dir, '.spool');
+    const data = randomBytes(3 * CHUNK + 99);
+    const { path } = await createUpload(agent, { size: data.length });
+    expect((await patch(agent, path, 0, data)).status).toBe(204);
+    expect(existsSync(spoolDir)).toBe(false);
+    const chunked = await createUpload(agent, { size: 10 });
+    const body = openPatch(await ctx.listen(), chunked.path, 0);
+    await body.write(Buffer.alloc(10));
+    body.end();
+    expect((await body.response).status).toBe(204);
+    expect(existsSync(spoolDir)).toBe(true);
   });
 
   it('a chunked PATCH (no Content-Length) is spooled and arrives whole, a block per chunk', async () => {
