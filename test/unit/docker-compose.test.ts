@@ -56,6 +56,18 @@ describe('docker-compose.yml', () => {
     });
   });
 
+  it('has an optional azure profile: Azurite, a job that makes the container, and an instance on it', async () => {
+    const { azurite, 'azure-container': container, 'app-azure': app } = compose.services;
+    for (const service of [azurite, container, app]) expect(service.profiles).toEqual(['azure']);
+    expect(azurite.image).toMatch(/^mcr\.microsoft\.com\/azure-storage\/azurite:\d/);
+    expect(container.entrypoint.join(' ')).toMatch(/az storage container create --name uploads/);
+    expect(container.environment.AZURE_STORAGE_CONNECTION_STRING).toBe(app.environment.AZURE_STORAGE_CONNECTION_STRING);
+    expect(app.volumes).toBeUndefined();
+    expect(app.depends_on['azure-container'].condition).toBe('service_completed_successfully');
+    const { loadConfig } = await import('../../src/config/load-config.js');
+    expect(loadConfig(app.environment).storage).toMatchObject({ kind: 'azure', azureContainer: 'uploads' });
+  });
+
   it('builds an image that runs the compiled server', () => {
     // The active LTS line (Node 20 is past its end of life).
     expect(dockerfile).toMatch(/^FROM node:24/m);
