@@ -1,6 +1,5 @@
 import { appError } from '../../../errors/app-error.js';
 import { heldBytes } from '../parts/byte-state.js';
-import type { AzureContainer } from './azure-container.js';
 import { newBlockId } from './azure-container.js';
 import type { AzureByteStoreDeps } from './azure-store-deps.js';
 
@@ -41,10 +40,7 @@ export async function sealUpload(deps: AzureByteStoreDeps, id: string): Promise<
     timeoutMs,
   );
   await states.seal(id, heldBytes(state), committed.etag ?? '');
-  await removeTails(container, name);
-}
-
-/** The tail blobs of the upload whose blob is `name`, once the blob holds their bytes. */
-async function removeTails(container: AzureContainer, name: string): Promise<void> {
-  for await (const tail of container.blobs(`${name}.tail-`)) await container.removeQuietly(tail.name);
+  // The one tail the state named, now a block of the blob. Tails it replaced were deleted then; one written but
+  // never recorded (a crash in between) is the sweeper's: no listing here, a round trip on every completion.
+  if (state.tail) await container.removeQuietly(state.tail.key);
 }
