@@ -1,7 +1,9 @@
-// npm run bench [-- --quick] [-- --no-s3] [-- --reps n] [-- --out file]: ours, peer and limit side by side, in
-// one run (and on S3: ours, @tus/s3-store, the bare SDK). Each repetition runs every kind once, forward on even
-// repetitions and backward on odd ones, so that a drift over the run weighs on all kinds alike; the tables show
-// medians over repetitions. Each workload runs on a fresh server process; besides its throughput it measures:
+// npm run bench [-- --quick] [-- --no-disk] [-- --no-s3] [-- --no-azure] [-- --reps n] [-- --out file]: ours,
+// peer and limit side by side on local disk, in one run (--no-disk skips them and the Redis cost); then on S3
+// (ours, @tus/s3-store, the bare SDK; --no-s3 skips it) and on Azure (ours, @tus/azure-store, the bare SDK, on
+// Azurite; --no-azure skips it). Each repetition runs every kind once, forward on even repetitions and backward
+// on odd ones, so that a drift over the run weighs on all kinds alike; the tables show medians over
+// repetitions. Each workload runs on a fresh server process; besides its throughput it measures:
 //   - server CPU: utime + stime of the server process (all threads) from /proc/<pid>/stat before and after the
 //     workload (servers.ts, cpuMsOf), divided by its units of work: per small upload (POST + PATCH), per 8 MiB
 //     PATCH (the POSTs of the large uploads included), per MiB of the one long PATCH;
@@ -17,6 +19,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../../src/redis/local-server.js';
+import { AZURE_KINDS, benchAzure } from './azure-bench.js';
+import type { ObjectStoreResults } from './object-store-bench.js';
 import { measureRedisCost, type RedisCost } from './redis-cost.js';
 import { startRedisProxy } from './redis-proxy.js';
 import { benchS3, S3_KINDS } from './s3-bench.js';
@@ -30,6 +34,7 @@ const MiB = 1024 * 1024;
 /** Progress reads per second during "large files while read": a dashboard polling 200 uploads every second. */
 const READ_RATE = 200;
 const quick = process.argv.includes('--quick');
+const disk = !process.argv.includes('--no-disk');
 const repsArg = process.argv.indexOf('--reps');
 const sizes = quick
   ? {
@@ -206,7 +211,7 @@ async function fresh<T>(kind: Kind, workload: (server: Running) => Promise<T>): 
   }
 }
 
-for (let rep = 0; rep < sizes.reps; rep++) {
+for (let rep = 0; disk && rep < sizes.reps; rep++) {
   // Forward on even repetitions, backward on odd ones (and the two large-file runs swapped with them).
   const order = rep % 2 === 0 ? KINDS : [...KINDS].reverse();
   for (const kind of order) {
@@ -249,13 +254,20 @@ function prefixed(name: string, values: Record<string, number | null>): Row {
 }
 
 const s3 = process.argv.includes('--no-s3') ? undefined : await benchS3(sizes, sizes.reps, root, redisServer.url);
+const azure = process.argv.includes('--no-azure')
+  ? undefined
+  : await benchAzure(sizes, sizes.reps, root, redisServer.url);
 
-// Ours once more, reaching Redis through the counting proxy, for its Redis commands and round trips.
-const proxy = await startRedisProxy(redisServer.url);
-const ours = await start('ours', proxy.url);
-const redisCost = await measureRedisCost(ours.url, redisServer.url, ours.prefix, proxy);
-await ours.stop();
-await proxy.close();
+/** Ours once more, reaching Redis through the counting proxy, for its Redis commands and round trips. */
+async function oursRedisCost(): Promise<RedisCost> {
+  const proxy = await startRedisProxy(redisServer.url);
+  const ours = await start('ours', proxy.url);
+  const cost = await measureRedisCost(ours.url, redisServer.url, ours.prefix, proxy);
+  await ours.stop();
+  await proxy.close();
+  return cost;
+}
+const redisCost = disk ? await oursRedisCost() : undefined;
 
 const medians = Object.fromEntries(
   KINDS.map((kind) => {
@@ -290,41 +302,52 @@ const metrics: Array<[string, string, 'higher' | 'lower', number?]> = [
   ['smallPeakRssMiB', 'Peak RSS, small files: MiB', 'lower'],
   ['longPeakRssMiB', `Peak RSS, one ${sizes.longMiB} MiB PATCH: MiB`, 'lower'],
 ];
-const lines = [
-  `| Metric | ours | ours, no digest | peer | limit | ours÷peer | no digest÷peer | ours÷limit |`,
-  `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
-  ...metrics.map(([key, label, , digits]) => {
-    const [o, n, p, l] = KINDS.map((k) => medians[k][key]);
-    return `| ${label} | ${fmt(o, digits)} | ${fmt(n, digits)} | ${fmt(p, digits)} | ${fmt(l, digits)} | ${fmt(ratio(o, p), 2)} | ${fmt(ratio(n, p), 2)} | ${fmt(ratio(o, l), 2)} |`;
-  }),
-];
-const s3Metrics: Array<[string, string, number?]> = [
-  ['largeMbPerSecond', 'Large files on S3: MB/s'],
-  ['largeCpuMsPerMiB', 'Large files on S3: server CPU ms per MiB', 2],
-  ['smallUploadsPerSecond', 'Small files on S3: uploads/s'],
-  ['smallP99Ms', 'Small files on S3: p99 ms'],
-  ['smallCpuMsPerUpload', 'Small files on S3: server CPU ms per upload (POST + PATCH)', 2],
-  ['peakRssMiB', 'Peak RSS on S3: MiB'],
-];
-if (s3) {
-  lines.push(
+// The local-disk table (none with --no-disk).
+const lines: string[] = disk
+  ? [
+      `| Metric | ours | ours, no digest | peer | limit | ours÷peer | no digest÷peer | ours÷limit |`,
+      `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+      ...metrics.map(([key, label, , digits]) => {
+        const [o, n, p, l] = KINDS.map((k) => medians[k][key]);
+        return `| ${label} | ${fmt(o, digits)} | ${fmt(n, digits)} | ${fmt(p, digits)} | ${fmt(l, digits)} | ${fmt(ratio(o, p), 2)} | ${fmt(ratio(n, p), 2)} | ${fmt(ratio(o, l), 2)} |`;
+      }),
+    ]
+  : [];
+/** The table of one object store (S3, Azure): its ours, peer and limit columns. */
+function objectStoreTable<K extends string>(
+  store: string,
+  kinds: readonly [K, K, K],
+  { medians }: ObjectStoreResults<K>,
+): string[] {
+  const metrics: Array<[string, string, number?]> = [
+    ['largeMbPerSecond', `Large files on ${store}: MB/s`],
+    ['largeCpuMsPerMiB', `Large files on ${store}: server CPU ms per MiB`, 2],
+    ['smallUploadsPerSecond', `Small files on ${store}: uploads/s`],
+    ['smallP99Ms', `Small files on ${store}: p99 ms`],
+    ['smallCpuMsPerUpload', `Small files on ${store}: server CPU ms per upload (POST + PATCH)`, 2],
+    ['peakRssMiB', `Peak RSS on ${store}: MiB`],
+  ];
+  return [
     '',
-    '| Metric | S3 ours | S3 peer | S3 limit | ours÷peer | ours÷limit |',
+    `| Metric | ${store} ours | ${store} peer | ${store} limit | ours÷peer | ours÷limit |`,
     '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...s3Metrics.map(([key, label, digits]) => {
-      const [o, p, l] = S3_KINDS.map((k) => s3.medians[k][key]);
+    ...metrics.map(([key, label, digits]) => {
+      const [o, p, l] = kinds.map((k) => medians[k][key]);
       return `| ${label} | ${fmt(o, digits)} | ${fmt(p, digits)} | ${fmt(l, digits)} | ${fmt(ratio(o, p), 2)} | ${fmt(ratio(o, l), 2)} |`;
     }),
     '',
-    'S3 limit has no server: its CPU rows are the benchmark process itself driving the bare SDK.',
-  );
+    `${store} limit has no server: its CPU rows are the benchmark process itself driving the bare SDK.`,
+  ];
 }
-lines.push(
-  '',
-  `Peer and limit answer the progress reads with HEAD of the upload URL (the peer takes the upload's lock for it; the limit answers at once); ours with GET /api/uploads/<id>/progress. Target for ours: while read ÷ without reads ≥ 0.9.`,
-  '',
-  ...redisCostTable(redisCost),
-);
+if (s3) lines.push(...objectStoreTable('S3', S3_KINDS, s3));
+if (azure) lines.push(...objectStoreTable('Azure', AZURE_KINDS, azure));
+if (redisCost)
+  lines.push(
+    '',
+    `Peer and limit answer the progress reads with HEAD of the upload URL (the peer takes the upload's lock for it; the limit answers at once); ours with GET /api/uploads/<id>/progress. Target for ours: while read ÷ without reads ≥ 0.9.`,
+    '',
+    ...redisCostTable(redisCost),
+  );
 
 function redisCostTable(cost: RedisCost): string[] {
   const rows: Array<[string, RedisCost['perSmallUpload']]> = [
@@ -355,10 +378,11 @@ const report = {
   machine,
   sizes,
   readRate: READ_RATE,
-  medians,
-  runs: results,
-  progressUpdatesSeenDuringLongPatch: medians.ours.longProgressUpdatesSeen,
+  medians: disk ? medians : undefined,
+  runs: disk ? results : undefined,
+  progressUpdatesSeenDuringLongPatch: disk ? medians.ours.longProgressUpdatesSeen : undefined,
   s3,
+  azure,
   redisCost,
 };
 const out = process.argv.includes('--out')
@@ -366,8 +390,11 @@ const out = process.argv.includes('--out')
   : 'test/bench/results.json';
 writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\n${machine}; ${quick ? 'quick' : 'full'} mode, medians of ${sizes.reps} run(s)\n`);
-console.log(lines.join('\n'));
-console.log(`\nProgress seen advancing in Redis during the long PATCH: ${medians.ours.longProgressUpdatesSeen} times`);
+console.log(lines.join('\n').trimStart());
+if (disk)
+  console.log(
+    `\nProgress seen advancing in Redis during the long PATCH: ${medians.ours.longProgressUpdatesSeen} times`,
+  );
 console.log(`JSON: ${out}`);
 redis.disconnect();
 await redisServer.stop();

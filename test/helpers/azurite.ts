@@ -37,13 +37,16 @@ process.once('exit', () => {
 });
 
 /**
- * Azurite's Blob service on a free loopback port, its data in memory. If it
- * exits or does not answer, the error carries its output.
+ * Azurite's Blob service on a free loopback port, its data in memory, or in
+ * directory `location` if given (for a run that writes many GiB: in memory,
+ * what is deleted is freed only by its GC, every 10 minutes, and it refuses
+ * writes past half the machine's memory). If it exits or does not answer,
+ * the error carries its output.
  */
-export async function startAzurite(): Promise<Azurite> {
+export async function startAzurite(options: { location?: string } = {}): Promise<Azurite> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch(await freePort());
+      return await launch(await freePort(), options.location);
     } catch (error) {
       // Only a port taken between picking and binding is worth another try.
       if (attempt === 3 || !/EADDRINUSE/.test(String(error))) throw error;
@@ -51,11 +54,11 @@ export async function startAzurite(): Promise<Azurite> {
   }
 }
 
-async function launch(port: number): Promise<Azurite> {
+async function launch(port: number, location: string | undefined): Promise<Azurite> {
   const flags = [
     ['--blobHost', '127.0.0.1', '--blobPort', String(port)],
-    // Nothing on disk: otherwise its database and blobs land in the working directory.
-    '--inMemoryPersistence',
+    // Without a location, nothing on disk: otherwise its database and blobs land in the working directory.
+    location ? ['--location', location] : '--inMemoryPersistence',
     // Whatever x-ms-version an SDK sends (ours, or the one @tus/azure-store resolves), it is served.
     '--skipApiVersionCheck',
     // No access log line per request; its output is only read when it fails.
