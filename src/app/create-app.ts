@@ -18,6 +18,7 @@ import { methodOverride } from '../http/tus/tus-rules.js';
 import { uploadEndpoint } from '../http/upload-endpoint.js';
 import type { Logger } from '../log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from '../metrics.js';
+import { subscriberOf } from '../redis/channels.js';
 import type { RedisClient } from '../redis/client.js';
 import { createKeys, type Keys } from '../redis/keys.js';
 import { logCompletions } from '../uploads/events/completion-log.js';
@@ -81,7 +82,7 @@ export function createApp(deps: AppDeps): App {
   const metrics = createMetrics();
   const keys = createKeys(config.redis.keyPrefix);
   const reader = new UploadReader(redis, keys);
-  const feed = new UploadEventFeed(redis.duplicate(), keys, reader, logger);
+  const feed = new UploadEventFeed(subscriberOf(redis), keys, reader, logger);
   const webhooks = new WebhookDispatcher(redis, keys, config.webhooks, logger, (outcome) =>
     metrics.webhookDeliveries.inc({ outcome }),
   );

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type Config, ConfigError } from '../config/load-config.js';
 import type { Logger } from '../log.js';
+import { subscriberOf } from '../redis/channels.js';
 import type { RedisClient } from '../redis/client.js';
 import type { Keys } from '../redis/keys.js';
 import { AZURE_LIMITS } from '../uploads/bytes/azure/azure-limits.js';
@@ -108,7 +109,7 @@ export function wireUploads(deps: UploadsDeps) {
   const lifecycle = new UploadLifecycle({ bytes, tracker, reader, events, slots });
   const locker = new RedisLocker(
     redis,
-    redis.duplicate(),
+    subscriberOf(redis),
     keys,
     lockerOptions(
       config.locks.ttlMs,

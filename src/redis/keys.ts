@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { BUCKET_TAGS, bucketTagOf } from './buckets.js';
+import type { Channels } from './channels.js';
 
 /**
  * The only place Redis key names are built.
@@ -22,8 +24,8 @@ export type Keys = Readonly<{
   recentIndex: string;
   /** The same, for the uploads in one status. */
   statusIndex(status: string): string;
-  /** Pub/sub channel on which every change to an upload is published, for live updates on any instance. */
-  eventsChannel: string;
+  /** Pub/sub channels on which every change to an upload is published, for live updates on any instance (see channels.ts). */
+  events: Channels;
   /**
    * Set of the upload IDs of one group (the parts of one file uploaded in
    * parallel). Group names are the clients' own, so each owner has theirs:
@@ -38,8 +40,8 @@ export type Keys = Readonly<{
   lock(id: string): string;
   /** An instance's liveness key (see InstanceLiveness): gone means the instance may be taken for dead. */
   instance(id: string): string;
-  /** Pub/sub channel on which a request waiting for a lock asks its holder, in any process, to let go. */
-  lockReleaseChannel: string;
+  /** Pub/sub channels on which a request waiting for a lock asks its holder, in any process, to let go. */
+  lockRelease: Channels;
   /** Written by readiness checks (/readyz): a Redis that refuses writes is not ready. */
   readinessProbe: string;
   /** Held by the one sweeper running at a time, across all instances. */
@@ -67,6 +69,15 @@ type WebhookKeys = Readonly<{
   dead: string;
 }>;
 
+/** A classic channel and its sharded ones, one per bucket, named by `shard` from the bucket's hash tag. */
+function channels(classic: string, shard: (tag: string) => string): Channels {
+  return Object.freeze({
+    classic,
+    shardOf: (id: string) => shard(bucketTagOf(id)),
+    shards: Object.freeze(BUCKET_TAGS.map(shard)),
+  });
+}
+
 export function createKeys(prefix: string): Keys {
   if (/[{}]/.test(prefix)) throw new Error('a key prefix must not contain { or }');
   return Object.freeze({
@@ -78,7 +89,7 @@ export function createKeys(prefix: string): Keys {
     expiryIndex: `${prefix}uploads:expiry`,
     recentIndex: `${prefix}uploads:recent`,
     statusIndex: (status: string) => `${prefix}uploads:status:${status}`,
-    eventsChannel: `${prefix}uploads:events`,
+    events: channels(`${prefix}uploads:events`, (tag) => `${prefix}uploads:{${tag}}:events`),
     group: (group: string, owner: string | undefined) =>
       owner === undefined ? `${prefix}group:{${group}}` : `${prefix}group:{${encodeURIComponent(owner)}/${group}}`,
     concatenation: (partialsDigest: string) => `${prefix}concat:{${partialsDigest}}`,
@@ -90,7 +101,7 @@ export function createKeys(prefix: string): Keys {
         .slice(0, 32)}}`,
     lock: (id: string) => `${prefix}lock:{${id}}`,
     instance: (id: string) => `${prefix}instance:{${id}}`,
-    lockReleaseChannel: `${prefix}locks:release`,
+    lockRelease: channels(`${prefix}locks:release`, (tag) => `${prefix}locks:{${tag}}:release`),
     readinessProbe: `${prefix}readyz`,
     sweeperLock: `${prefix}sweeper:lock`,
     orphanPassMarker: `${prefix}sweeper:orphan-pass`,

@@ -1,5 +1,6 @@
 import type { RequestRelease } from '@tus/utils';
 import { appError } from '../../errors/app-error.js';
+import { publish } from '../../redis/channels.js';
 import { holderOf } from './instance-liveness.js';
 import type { LockHost } from './lock-host.js';
 import { Lease, sleep } from './lock-lease.js';
@@ -51,7 +52,8 @@ export class RedisLock implements UploadLock {
         }
         if (Date.now() - nudgedAt >= 500) {
           nudgedAt = Date.now();
-          await redis.publish(keys.lockReleaseChannel, this.id);
+          // Classic too on a cluster: the holder may be an instance of an earlier build (a rolling upgrade).
+          await publish(redis, keys.lockRelease, this.id, this.id, { alsoClassic: true });
         }
         if (Date.now() >= deadline) throw appError('UPLOAD_LOCKED');
         await sleep(Math.min(20 * 2 ** attempt, 200, deadline - Date.now()), signal, stopping.signal);

@@ -1,5 +1,6 @@
 import type { Locker } from '@tus/utils';
 import type { Logger } from '../../log.js';
+import { listen } from '../../redis/channels.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import { InstanceLiveness } from './instance-liveness.js';
@@ -42,15 +43,11 @@ export class RedisLocker implements Locker {
       for (const lock of this.held.values()) void lock.reassert();
     });
     subscriber.on('error', (error) => logger.debug({ err: error }, 'lock release subscriber connection error'));
-    subscriber.on('message', (channel: string, id: string) => {
-      if (channel === keys.lockReleaseChannel) this.held.get(id)?.askToRelease();
-    });
   }
 
   /** Starts listening for release requests from other instances (the liveness key is written with the first lock). */
   async start(): Promise<void> {
-    if (this.subscriber.status === 'wait') await this.subscriber.connect();
-    await this.subscriber.subscribe(this.keys.lockReleaseChannel);
+    await listen(this.subscriber, this.keys.lockRelease, (id) => this.held.get(id)?.askToRelease());
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../log.js';
+import { listen, publish } from '../../redis/channels.js';
 import type { RedisClient } from '../../redis/client.js';
 import type { Keys } from '../../redis/keys.js';
 import type { UploadReader } from '../read/upload-reader.js';
@@ -21,7 +22,7 @@ const PUBLISHED: ReadonlySet<UploadEvent['type']> = new Set([
 type Published = { type: UploadEvent['type']; id: string; at: number };
 
 /**
- * Publishes each change to an upload on one Redis channel, so that a dashboard
+ * Publishes each change to an upload on Redis pub/sub, so that a dashboard
  * connected to any instance sees a PATCH that another instance is receiving.
  * The message is the event alone: the row is read by the instances that have
  * someone watching (see UploadEventFeed), not by the writer for every change.
@@ -32,9 +33,9 @@ export function publishUploadEvents(redis: RedisClient, keys: Keys, logger: Logg
   return (event: UploadEvent): void => {
     if (!PUBLISHED.has(event.type) || !('id' in event)) return;
     const message: Published = { type: event.type, id: event.id, at: Date.now() };
-    redis
-      .publish(keys.eventsChannel, JSON.stringify(message))
-      .catch((error) => logger.warn({ err: error, uploadId: event.id }, 'could not publish an upload event'));
+    publish(redis, keys.events, event.id, JSON.stringify(message)).catch((error) =>
+      logger.warn({ err: error, uploadId: event.id }, 'could not publish an upload event'),
+    );
   };
 }
 
@@ -63,16 +64,16 @@ export class UploadEventFeed {
     private readonly logger: Logger,
   ) {
     subscriber.on('error', (error) => logger.debug({ err: error }, 'upload events subscriber connection error'));
-    subscriber.on('message', (channel: string, text: string) => {
-      if (channel !== keys.eventsChannel) return;
-      let published: Published;
-      try {
-        published = JSON.parse(text) as Published;
-      } catch {
-        return;
-      }
-      this.hear(published);
-    });
+  }
+
+  private heard(text: string): void {
+    let published: Published;
+    try {
+      published = JSON.parse(text) as Published;
+    } catch {
+      return;
+    }
+    this.hear(published);
   }
 
   private hear(published: Published): void {
@@ -119,8 +120,7 @@ export class UploadEventFeed {
   }
 
   async start(): Promise<void> {
-    if (this.subscriber.status === 'wait') await this.subscriber.connect();
-    await this.subscriber.subscribe(this.keys.eventsChannel);
+    await listen(this.subscriber, this.keys.events, (text) => this.heard(text));
   }
 
   stop(): void {

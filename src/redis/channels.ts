@@ -1,0 +1,66 @@
+import type { RedisClient } from './client.js';
+
+/**
+ * Pub/sub that stays within one shard on a Redis Cluster. Classic PUBLISH is
+ * broadcast to every node over the cluster bus, so its cost grows with the
+ * cluster; SPUBLISH to a sharded channel (hashed to a slot like a key) is
+ * delivered within the shard that owns it. With one Redis, classic pub/sub.
+ */
+export type Channels = Readonly<{
+  /** The channel with one Redis, and the one instances of earlier builds use on a cluster. */
+  classic: string;
+  /** The sharded channel of an upload's bucket (see buckets.ts). */
+  shardOf(id: string): string;
+  /** Every bucket's sharded channel. */
+  shards: readonly string[];
+}>;
+
+/** A connection for listening: on a cluster, one that also holds a subscriber per master (sharded pub/sub). */
+export function subscriberOf(redis: RedisClient): RedisClient {
+  return redis.isCluster ? redis.duplicate(undefined, { shardedSubscribers: true }) : redis.duplicate();
+}
+
+/**
+ * Publishes an upload's message: SPUBLISH to its bucket's channel on a
+ * cluster, PUBLISH with one Redis. `alsoClassic`: on a cluster, PUBLISH too,
+ * for instances of an earlier build (a rare message that must reach them).
+ */
+export async function publish(
+  redis: RedisClient,
+  channels: Channels,
+  id: string,
+  message: string,
+  { alsoClassic = false } = {},
+): Promise<void> {
+  if (!redis.isCluster) {
+    await redis.publish(channels.classic, message);
+    return;
+  }
+  await Promise.all([
+    redis.spublish(channels.shardOf(id), message),
+    alsoClassic ? redis.publish(channels.classic, message) : undefined,
+  ]);
+}
+
+/**
+ * Hears every message of `channels` on `subscriber` (made by subscriberOf).
+ * On a cluster that is every bucket's sharded channel, and the classic one
+ * too: while instances of an earlier build run beside this one (a rolling
+ * upgrade), they publish there.
+ */
+export async function listen(
+  subscriber: RedisClient,
+  channels: Channels,
+  hear: (message: string) => void,
+): Promise<void> {
+  const mine = new Set([channels.classic, ...(subscriber.isCluster ? channels.shards : [])]);
+  const onMessage = (channel: string, message: string) => {
+    if (mine.has(channel)) hear(message);
+  };
+  subscriber.on('message', onMessage);
+  subscriber.on('smessage', onMessage);
+  if (subscriber.status === 'wait') await subscriber.connect();
+  await subscriber.subscribe(channels.classic);
+  // One SSUBSCRIBE per channel: the channels of one call must share a slot.
+  if (subscriber.isCluster) await Promise.all(channels.shards.map((channel) => subscriber.ssubscribe(channel)));
+}
