@@ -40,6 +40,24 @@ async function nodeOf(key: string): Promise<string> {
   return `${owner?.[2][0]}:${owner?.[2][1]}`;
 }
 
+/** Pub/sub messages the nodes sent over the cluster bus so far: classic PUBLISH broadcasts, and sharded ones. */
+async function busPublishes(): Promise<{ classic: number; sharded: number }> {
+  let classic = 0;
+  let sharded = 0;
+  for (const node of cluster.nodes) {
+    const client = new Redis(node.port, '127.0.0.1');
+    try {
+      const info = String(await client.cluster('INFO'));
+      const stat = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+      classic += stat('cluster_stats_messages_publish_sent');
+      sharded += stat('cluster_stats_messages_publishshard_sent');
+    } finally {
+      client.disconnect();
+    }
+  }
+  return { classic, sharded };
+}
+
 function uploadWith(data: Buffer, options: ConstructorParameters<typeof Upload>[1]): Promise<Upload> {
   return new Promise((resolve, reject) => {
     const u: Upload = new Upload(data, { ...options, onSuccess: () => resolve(u), onError: reject });
@@ -113,7 +131,7 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
       asks.on('message', (_channel: string, message: string) => {
         if (message === id) asked = true;
       });
-      await asks.subscribe(ctx.keys.lockReleaseChannel);
+      await asks.subscribe(ctx.keys.lockRelease.classic);
       const b = openPatch(otherBase, url, 0, 2 * CHUNK);
       await waitFor(() => asked, { what: 'the other instance to ask for the lock' }).finally(() => asks.disconnect());
       await Promise.all([a.write(Buffer.alloc(2 * CHUNK, 1)), b.write(Buffer.alloc(2 * CHUNK, 2))]);
@@ -207,6 +225,31 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
     await events.close();
     const page = await ctx.reader.listUploads({ limit: 5, status: 'completed' });
     expect(page.uploads[0]?.id).toBe(id);
+  });
+
+  it('carries live events between instances by sharded pub/sub: no message broadcast over the cluster bus', async () => {
+    const other = await createTestContext(
+      { CHUNK_SIZE_BYTES: String(CHUNK), REDIS_KEY_PREFIX: ctx.prefix, UPLOAD_DIR: ctx.dir },
+      cluster.url,
+    );
+    try {
+      const { openEvents } = await import('../helpers/sse.js');
+      const { path: url, id } = await createUpload(request(base), { size: 2 * CHUNK });
+      const events = openEvents(`${await other.listen()}/api/uploads/${id}/events`);
+      await events.waitFor((e) => e.event === 'snapshot');
+      const before = await busPublishes();
+      await patch(request(base), url, 0, randomBytes(2 * CHUNK));
+      // Written through one instance, heard through the other.
+      const done = await events.waitFor((e) => e.event === 'completed');
+      expect(done.data).toMatchObject({ id, upload: { status: 'completed' } });
+      await events.close();
+      const after = await busPublishes();
+      expect(after.classic - before.classic).toBe(0);
+      // SPUBLISH reaches the shard's replica over the bus as a sharded message: the events did travel.
+      expect(after.sharded - before.sharded).toBeGreaterThan(0);
+    } finally {
+      await other.close();
+    }
   });
 
   it('warns at start when any master may evict upload state', async () => {
