@@ -232,6 +232,17 @@ describe('uploads on Azure Blob Storage (Azurite): the block blob <prefix><id>',
     expect(sha256(await storage.bytes(`${prefix}${id}`))).toBe(sha256(data));
   });
 
+  it('an upload of several blocks in one aligned request costs a Put Block per block and one Put Block List, nothing else', async () => {
+    const { agent, prefix, calls } = await recordedAzureServer();
+    const data = randomBytes(3 * CHUNK);
+    const { id, path } = await createUpload(agent, { size: data.length });
+    const before = calls.length;
+    expect((await patch(agent, path, 0, data)).status).toBe(204);
+    // Every call the server made to Azure for it, container calls (a listing) included.
+    expect(calls.slice(before).map(operationOf)).toEqual(['PutBlock', 'PutBlock', 'PutBlock', 'PutBlockList']);
+    expect(operationsOn(calls, `${prefix}${id}`)).toHaveLength(4);
+  });
+
   it('an upload sent whole in one request is one Put Blob: no block ever staged, each byte sent once, none read back', async () => {
     const { ctx, agent, prefix, calls } = await recordedAzureServer();
     const data = randomBytes(64 * KiB);
