@@ -110,9 +110,16 @@ async function fetchOf(bytes: ByteStore, id: string, req: Request): Promise<Fetc
   };
   const fetched = await bytes.fetch(id, conditions);
   const ifRange = header('if-range');
-  if (fetched.status !== 206 || ifRange === undefined || isCurrent(ifRange, fetched.headers)) return fetched;
+  if (ifRange === undefined || (fetched.status !== 206 && fetched.status !== 416)) return fetched;
+  if (fetched.status === 206 && isCurrent(ifRange, fetched.headers)) return fetched;
   fetched.body?.destroy();
-  return bytes.fetch(id, { ...conditions, range: undefined });
+  // A 416 names no version: the whole file's answer tells whether the range applied (then the 416 stands).
+  const whole = await bytes.fetch(id, { ...conditions, range: undefined });
+  if (fetched.status === 416 && isCurrent(ifRange, whole.headers)) {
+    whole.body?.destroy();
+    return fetched;
+  }
+  return whole;
 }
 
 /** Whether an If-Range validator names the version served: a strong ETag equal to it, or its exact Last-Modified. */

@@ -12,11 +12,12 @@ import { tusUpload } from '../helpers/instances.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { type RecordedCall, startRecordingProxy } from '../helpers/recording-proxy.js';
 import { serversPerTest } from '../helpers/servers-per-test.js';
-import { createUpload, getBytes, head, patch, TUS } from '../helpers/tus.js';
+import { createUpload, downloadWithPause, getBytes, head, patch, TUS } from '../helpers/tus.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
 const KiB = 1024;
+const MiB = 1024 * KiB;
 /** The chunk grid of these tests: Azure takes blocks of any size, so a small one keeps them quick. */
 const CHUNK = 256 * KiB;
 
@@ -465,6 +466,32 @@ describe('downloads from Azure: conditional and range requests answered as RFC 9
     const other = await getBytes(agent, path, { Range: 'bytes=0-9', 'If-Range': '"another-version"' });
     expect(other.status).toBe(200);
     expect(other.body).toEqual(data);
+    // Past the end, for another version: the range is ignored before it could be unsatisfiable.
+    const beyond = await getBytes(agent, path, { Range: `bytes=${data.length}-`, 'If-Range': '"another-version"' });
+    expect(beyond.status).toBe(200);
+    expect(beyond.body).toEqual(data);
+    expect((await getBytes(agent, path, { Range: `bytes=${data.length}-`, 'If-Range': etag })).status).toBe(416);
+  });
+
+  it('a reader that pauses longer than AZURE_REQUEST_TIMEOUT_MS still gets the whole file: only Azure is timed', async () => {
+    const { ctx, agent } = await azureServer({ AZURE_REQUEST_TIMEOUT_MS: '1000', CHUNK_SIZE_BYTES: String(8 * MiB) });
+    // More than the socket and stream buffers between Azure and the reader hold, so the pause reaches Azure's side.
+    const data = randomBytes(32 * MiB);
+    const { path } = await createUpload(agent, { size: data.length });
+    expect((await patch(agent, path, 0, data)).status).toBe(204);
+    expect(sha256(await downloadWithPause(`${await ctx.listen()}${path}`, 2500))).toBe(sha256(data));
+  });
+
+  it('a container gone is Azure unavailable (503), not an upload lost: its record stays', async () => {
+    const own = await azureStorage();
+    const ctx = await openServer({ CHUNK_SIZE_BYTES: String(CHUNK), ...own.env() });
+    const { path, id } = await createUpload(request(ctx.app), { size: 100 });
+    expect((await patch(request(ctx.app), path, 0, randomBytes(100))).status).toBe(204);
+    await own.containerClient.delete();
+    const res = await getBytes(request(ctx.app), path);
+    expect(res.status).toBe(503);
+    expect(res.headers['x-error-code']).toBe('STORAGE_UNAVAILABLE');
+    expect(await ctx.reader.readRecord(id)).toMatchObject({ status: 'completed' });
   });
 });
 
@@ -523,15 +550,17 @@ describe('nothing left behind in the container', () => {
     // Left by a crash: blocks staged for an upload never recorded, a tail and a whole blob whose records are gone.
     const blockId = randomBytes(16).toString('base64');
     await blob(`${prefix}${randomUUID()}`).stageBlock(blockId, 'staged only', 11);
-    await blob(`${prefix}${randomUUID()}.tail-x`).upload('left behind', 11);
+    await blob(`${prefix}${randomUUID()}.tail-${randomUUID()}`).upload('left behind', 11);
     await blob(`${prefix}${randomUUID()}`).upload('a whole one', 11);
-    // Not the server's: another prefix in the same container.
+    // Not the server's: another prefix in the same container, and a name under this prefix it never writes.
     const elsewhere = `other-${randomUUID().slice(0, 8)}/${randomUUID()}`;
     await blob(elsewhere).upload('not ours', 8);
+    const photo = `${prefix}${randomUUID()}.jpg`;
+    await blob(photo).upload('a photo', 7);
 
     // As if the grace period (a minute: a creation may be under way) had passed.
     expect((await ctx.sweeper.sweep(Date.now() + 120_000)).orphanFiles).toBe(3);
-    expect(await storage.contents(prefix)).toEqual({ blobs: [], uncommitted: [`${prefix}${kept}`] });
+    expect(await storage.contents(prefix)).toEqual({ blobs: [photo], uncommitted: [`${prefix}${kept}`] });
     expect((await storage.contents(elsewhere)).blobs).toEqual([elsewhere]);
     // The live upload's staged block is intact: it completes.
     expect((await patch(agent, path, CHUNK, data.subarray(CHUNK))).status).toBe(204);

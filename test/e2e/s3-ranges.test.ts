@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
+import { sha256 } from '../helpers/digest.js';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
-import { createUpload, patch } from '../helpers/tus.js';
+import { createUpload, downloadWithPause, patch } from '../helpers/tus.js';
 
 let storage: S3Storage;
 let ctx: TestContext | undefined;
@@ -31,5 +32,16 @@ describe('E5: a download from S3 asked for several ranges', () => {
     expect(one.status).toBe(206);
     expect(one.headers['content-range']).toBe(`bytes 100-199/${data.length}`);
     expect(Buffer.from(one.body).equals(data.subarray(100, 200))).toBe(true);
+  });
+});
+
+describe('a slow reader of a download from S3', () => {
+  it('pausing longer than S3_REQUEST_TIMEOUT_MS still gets the whole file: only S3 is timed', async () => {
+    ctx = await createTestContext({ ...storage.env(), S3_REQUEST_TIMEOUT_MS: '1000' });
+    // More than the socket and stream buffers between S3 and the reader hold, so the pause reaches S3's side.
+    const data = randomBytes(32 * 1024 * 1024);
+    const { path: url } = await createUpload(request(ctx.app), { size: data.length });
+    expect((await patch(request(ctx.app), url, 0, data)).status).toBe(204);
+    expect(sha256(await downloadWithPause(`${await ctx.listen()}${url}`, 2500))).toBe(sha256(data));
   });
 });

@@ -70,3 +70,17 @@ export function rawRequest(
     req.end(body);
   });
 }
+
+/** GET `url` as a reader that stops reading for `pauseMs` after the first bytes (a paused browser download). */
+export async function downloadWithPause(url: string, pauseMs: number): Promise<Buffer> {
+  const reader = ((await fetch(url)).body as ReadableStream<Uint8Array>).getReader();
+  const parts: Uint8Array[] = [];
+  for (let read = await reader.read(), paused = false; !read.done; read = await reader.read()) {
+    parts.push(read.value);
+    if (!paused) {
+      paused = true;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+  return Buffer.concat(parts);
+}

@@ -80,32 +80,40 @@ export class AzureContainer {
     return `${blob.url}?${sas.toString()}`;
   }
 
+  /** A watch on one download, bounded by AZURE_REQUEST_TIMEOUT_MS of silence from Azure (see Stall). */
+  stall(): Stall {
+    return new Stall(this.settings.requestTimeoutMs);
+  }
+
   /**
-   * A blob's bytes (from `offset`, `count` of them) as they arrive, counted
-   * as read. The call is bounded until Azure answers; then each wait for
-   * more bytes is (a stalled body is cut off, not waited on forever).
+   * A download's bytes as they arrive, counted as read. The stall watch runs
+   * only while this waits for Azure, never while the reader takes its time
+   * (a paused browser download is not Azure stalling).
    */
-  async *read(name: string, offset = 0, count?: number): AsyncGenerator<Buffer> {
-    const controller = new AbortController();
-    const idleMs = this.settings.requestTimeoutMs;
-    const stall = () => controller.abort(new Error(`no bytes from Azure for ${idleMs} ms`));
-    let timer = setTimeout(stall, idleMs);
+  async *relay(body: NodeJS.ReadableStream | undefined, stall: Stall): AsyncGenerator<Buffer> {
     try {
-      let body: NodeJS.ReadableStream | undefined;
-      try {
-        body = (await this.blob(name).download(offset, count, { abortSignal: controller.signal })).readableStreamBody;
-      } catch (error) {
-        throw fromAzureError(error, 'GetBlob', this.logger);
-      }
       for await (const chunk of (body ?? []) as AsyncIterable<Buffer>) {
-        clearTimeout(timer);
-        timer = setTimeout(stall, idleMs);
+        stall.disarm();
         this.traffic('read', chunk.length);
         yield chunk;
+        stall.arm();
       }
     } finally {
-      clearTimeout(timer);
+      stall.disarm();
     }
+  }
+
+  /** A blob's bytes (from `offset`, `count` of them) as they arrive (see relay). */
+  async *read(name: string, offset = 0, count?: number): AsyncGenerator<Buffer> {
+    const stall = this.stall();
+    let body: NodeJS.ReadableStream | undefined;
+    try {
+      body = (await this.blob(name).download(offset, count, { abortSignal: stall.signal })).readableStreamBody;
+    } catch (error) {
+      stall.disarm();
+      throw fromAzureError(error, 'GetBlob', this.logger);
+    }
+    yield* this.relay(body, stall);
   }
 
   /**
@@ -154,5 +162,28 @@ export class AzureContainer {
       }
       continuationToken = page?.continuationToken || undefined;
     } while (continuationToken);
+  }
+}
+
+/** Aborts a download once Azure has sent nothing for `ms` while it was awaited (armed at once). */
+export class Stall {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ms: number) {
+    this.arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.controller.abort(new Error(`no bytes from Azure for ${this.ms} ms`)), this.ms);
+  }
+
+  disarm(): void {
+    clearTimeout(this.timer);
   }
 }

@@ -44,20 +44,17 @@ export async function fetchBlob(
   if (evaluated.answer === 412) return { status: 412, headers: { ETag: etag } };
   if (evaluated.answer === 304) return { status: 304, headers: await validatorsNow(container, id) };
   const range = rangeOf(conditions.range, size);
-  const controller = new AbortController();
-  const idleMs = container.settings.requestTimeoutMs;
-  const stall = () => controller.abort(new Error(`no bytes from Azure for ${idleMs} ms`));
-  let timer = setTimeout(stall, idleMs);
+  const stall = container.stall();
   try {
     const options = {
-      abortSignal: controller.signal,
+      abortSignal: stall.signal,
       conditions: { ifModifiedSince: evaluated.ifModifiedSince, ifUnmodifiedSince: evaluated.ifUnmodifiedSince },
     };
     const blob = container.blob(container.blobName(id));
     if (range === 'unsatisfiable') {
       // The conditions come first (RFC 9110 §13.2.2): 304 or 412 rather than 416 when they say so.
       await blob.getProperties(options);
-      clearTimeout(timer);
+      stall.disarm();
       return { status: 416, headers: { 'Content-Range': `bytes */${size}` } };
     }
     const reply = range
@@ -68,24 +65,18 @@ export async function fetchBlob(
     if (reply.contentRange) headers['Content-Range'] = reply.contentRange;
     if (reply.etag) headers.ETag = reply.etag;
     if (reply.lastModified) headers['Last-Modified'] = reply.lastModified.toUTCString();
-    async function* bytes() {
-      try {
-        for await (const chunk of (reply.readableStreamBody ?? []) as AsyncIterable<Buffer>) {
-          clearTimeout(timer);
-          timer = setTimeout(stall, idleMs);
-          container.traffic('read', chunk.length);
-          yield chunk;
-        }
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    return { status: range ? 206 : 200, headers, body: Readable.from(bytes()) };
+    return {
+      status: range ? 206 : 200,
+      headers,
+      body: Readable.from(container.relay(reply.readableStreamBody, stall)),
+    };
   } catch (error) {
-    clearTimeout(timer);
+    stall.disarm();
     const status = azureStatus(error);
     if (status === 304 || status === 412) return { status, headers: validatorsOf(error, etag) };
-    if (status === 404) return { status, headers: {} };
+    // The blob gone, not the container: a missing (or re-created) container is Azure unavailable, never an
+    // upload to forget (download.ts removes the record of one whose bytes are gone).
+    if (status === 404 && azureCode(error) === 'BlobNotFound') return { status, headers: {} };
     throw container.failed(error, 'GetBlob');
   }
 }
@@ -149,17 +140,26 @@ export async function removeUpload({ container, states }: AzureByteStoreDeps, id
   const name = container.blobName(id);
   let had = state !== undefined;
   for await (const blob of container.blobs(name)) {
-    if (blob.name !== name && !blob.name.startsWith(`${name}.`)) continue;
+    if (blob.name !== name && !TAIL.test(blob.name.slice(name.length))) continue;
     if (await container.remove(blob.name)) had = true;
   }
   return had;
 }
 
-/** Every upload with a blob (committed, or only staged blocks) under the prefix, by ID (`<prefix><id>...`). */
+/** What follows `<prefix><id>` in the name of one of its tail blobs; nothing else there is this server's. */
+const TAIL = /^\.tail-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Every upload with a blob (committed, or only staged blocks) under the
+ * prefix, by ID: blobs named exactly `<prefix><id>` or `<prefix><id>.tail-<uuid>`,
+ * the only names this server writes; another application's `<uuid>.jpg` in
+ * the same container is not an upload, and the sweeper never sees it.
+ */
 export async function* listUploads(container: AzureContainer): AsyncIterable<{ id: string; modifiedAt: number }> {
   const prefix = container.settings.blobPrefix;
   for await (const blob of container.blobs(prefix)) {
     const id = blob.name.slice(prefix.length, prefix.length + 36);
-    if (isUploadId(id)) yield { id, modifiedAt: blob.modifiedAt };
+    const rest = blob.name.slice(prefix.length + 36);
+    if (isUploadId(id) && (rest === '' || TAIL.test(rest))) yield { id, modifiedAt: blob.modifiedAt };
   }
 }

@@ -102,10 +102,11 @@ export class S3Bucket {
     async function* bytes() {
       try {
         for await (const chunk of reply.Body as AsyncIterable<Buffer>) {
+          // Only S3 is timed, not the reader: a paused download is not S3 stalling.
           clearTimeout(timer);
-          timer = setTimeout(stall, idleMs);
           traffic('read', chunk.length);
           yield chunk;
+          timer = setTimeout(stall, idleMs);
         }
       } finally {
         clearTimeout(timer);
