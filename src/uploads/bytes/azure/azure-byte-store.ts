@@ -99,7 +99,12 @@ export class AzureByteStore implements ByteStore {
           .blob(container.blobName(id), true)
           .stageBlock(blockId, body, body.length, options)
           .then(() => ({}));
-    sending.catch(() => {});
+    // Azure refusing the call (a 403, a reset) ends the body at once: no waiting for the stall watch.
+    let refused: unknown;
+    sending.catch((error: unknown) => {
+      refused = error;
+      body.abort(error as Error);
+    });
     try {
       // The tail already held is the start of this block: it goes first, from Azure back to Azure.
       if (within > 0 && state.tail) await body.feed(container.read(state.tail.key));
@@ -107,6 +112,7 @@ export class AzureByteStore implements ByteStore {
       body.finish();
     } catch (error) {
       body.abort(error as Error);
+      if (refused !== undefined && !body.endedShort) throw container.failed(refused, blobName ? 'PutBlob' : 'PutBlock');
       // Azure that stops taking bytes is Azure unavailable, whichever side noticed first.
       throw body.stalled ? appError('STORAGE_UNAVAILABLE') : error;
     }

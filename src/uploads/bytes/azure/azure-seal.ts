@@ -17,19 +17,22 @@ export async function sealUpload(deps: AzureByteStoreDeps, id: string): Promise<
   if (!state) throw appError('UPLOAD_GONE');
   if (state.sealed) return;
   const name = container.blobName(id);
+  // A copy of a tail (up to a chunk, 1 GiB at most) and a commit of thousands of blocks take Azure a while.
+  const timeoutMs = container.settings.requestTimeoutMs * 10;
   let count = state.partCount;
   if (state.tail) {
     const { key, length, part } = state.tail;
     const blockId = newBlockId();
-    await container.call('PutBlockFromURL', (abortSignal) =>
-      container.blob(name).stageBlockFromURL(blockId, container.sourceUrl(key), 0, length, { abortSignal }),
+    await container.call(
+      'PutBlockFromURL',
+      (abortSignal) =>
+        container.blob(name).stageBlockFromURL(blockId, container.sourceUrl(key), 0, length, { abortSignal }),
+      timeoutMs,
     );
     await states.recordPart(id, part, blockId, length);
     count = part;
   }
   const blocks = await states.parts(id, count);
-  // Committing thousands of blocks takes Azure a while: more time than any other call.
-  const timeoutMs = container.settings.requestTimeoutMs * 10;
   const committed = await container.call(
     'PutBlockList',
     (abortSignal) =>
@@ -40,7 +43,8 @@ export async function sealUpload(deps: AzureByteStoreDeps, id: string): Promise<
     timeoutMs,
   );
   await states.seal(id, heldBytes(state), committed.etag ?? '');
-  // The one tail the state named, now a block of the blob. Tails it replaced were deleted then; one written but
-  // never recorded (a crash in between) is the sweeper's: no listing here, a round trip on every completion.
+  // The one tail the state named, now a block of the blob. Tails it replaced were deleted then. One written but
+  // never recorded, or left by a completion cut short after its tail became a block, stays until the upload is
+  // removed (removeUpload lists every blob of it): no listing here, a round trip on every completion.
   if (state.tail) await container.removeQuietly(state.tail.key);
 }
