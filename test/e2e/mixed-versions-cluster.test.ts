@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRedisClient, type RedisClient } from '../../src/redis/client.js';
 import { offsetOn, patchOn } from '../helpers/instances.js';
 import { olderBuild } from '../helpers/old-build.js';
 import { openPatch } from '../helpers/raw-patch.js';
@@ -13,6 +14,7 @@ import {
   startServerProcess,
 } from '../helpers/server-process.js';
 import { openEvents } from '../helpers/sse.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The last build whose live events and lock-release requests are classic pub/sub on a cluster too. */
 const BEFORE_SHARDED = 'cfc0d60';
@@ -21,6 +23,7 @@ const CHUNK = 64 * 1024;
 let cluster: RedisClusterProcesses;
 let oldDir: string;
 let env: Record<string, string>;
+let redis: RedisClient;
 beforeAll(async () => {
   const root = mkdtempSync(path.join(inject('tmpRoot'), 'mixed-cluster-'));
   [cluster, oldDir] = await Promise.all([
@@ -34,14 +37,23 @@ beforeAll(async () => {
     CHUNK_SIZE_BYTES: String(CHUNK),
     LOCK_TTL_MS: '3000',
   };
+  redis = createRedisClient(cluster.url, { commandTimeoutMs: 2000 });
 }, 90_000);
 afterEach(() => killAllServerProcesses());
-afterAll(() => cluster?.stop());
+afterAll(async () => {
+  redis?.disconnect();
+  await cluster?.stop();
+});
 
-/** Upload `id`'s PATCH on `holder`, open with its first chunk written: the holder keeps the lock until asked. */
-async function holding(holder: ServerProcess, upload: { path: string }, size: number) {
+/**
+ * Upload `id`'s PATCH on `holder`, open once its first chunk is recorded (so the holder has the lock, and keeps it
+ * until asked).
+ */
+async function holding(holder: ServerProcess, upload: { path: string; id: string }, size: number) {
   const patch = openPatch(holder.url, upload.path, 0, size);
   await patch.write(randomBytes(CHUNK));
+  const record = `${env.REDIS_KEY_PREFIX}upload:{${upload.id}}`;
+  await waitFor(async () => Number(await redis.hget(record, 'offset')) >= CHUNK, { what: 'the first chunk recorded' });
   return patch;
 }
 

@@ -6,7 +6,10 @@ import { createKeys } from '../../src/redis/keys.js';
 /** How many bucket tags fall on each of `masters` masters holding equal contiguous slot ranges. */
 function perMaster(masters: number): number[] {
   const counts = new Array<number>(masters).fill(0);
-  for (const tag of BUCKET_TAGS) counts[Math.floor((calculateSlot(tag) * masters) / 16_384)] += 1;
+  for (const tag of BUCKET_TAGS) {
+    const master = Math.floor((calculateSlot(tag) * masters) / 16_384);
+    counts[master] = (counts[master] ?? 0) + 1;
+  }
   return counts;
 }
 
