@@ -4,15 +4,13 @@ import { appError } from '../../../errors/app-error.js';
 import type { ByteStore, PartialBytes, StagedBytes, WriteGate, WriteOptions } from '../byte-store.js';
 import { type ByteState, heldBytes } from '../parts/byte-state.js';
 import { PartBody } from '../parts/part-body.js';
-import { spool } from '../parts/spool.js';
+import { nothingStaged, withPiece } from '../parts/piece.js';
 import { concatenateInAzure } from './azure-concatenation.js';
 import { newBlockId } from './azure-container.js';
 import { AZURE_LIMITS } from './azure-limits.js';
 import { fetchBlob, listUploads, probeContainer, removeUpload } from './azure-objects.js';
 import { sealUpload } from './azure-seal.js';
 import type { AzureByteStoreDeps } from './azure-store-deps.js';
-
-const nothingStaged = (end: number): StagedBytes => ({ end, commit: async () => {}, discard: async () => {} });
 
 /**
  * Bytes in an Azure Blob Storage container. The chunk grid is the block
@@ -47,32 +45,13 @@ export class AzureByteStore implements ByteStore {
    * durable and the client sends those bytes again.
    */
   async stage(stream: Readable, id: string, offset: number, options: WriteOptions = {}): Promise<StagedBytes> {
-    const state = await this.deps.states.read(id);
-    if (!state || state.sealed) throw appError('UPLOAD_GONE');
-    const n = Math.floor(offset / state.partSize) + 1;
-    const within = offset - (n - 1) * state.partSize;
-    if (within > 0 && (state.tail?.part !== n || state.tail.length !== within)) {
-      throw new Error(`upload ${id} holds no tail of ${within} bytes at block ${n}`);
-    }
-    let length = options.length;
-    let source: AsyncIterable<Buffer> = stream;
-    const spooled = length === undefined ? await spool(stream, this.deps.spoolDir) : undefined;
-    try {
-      if (spooled) {
-        length = spooled.length;
-        source = spooled.bytes();
-      }
-      if (!length) return nothingStaged(offset);
-      const size = await this.deps.sizeOf(id);
-      const end = offset + length;
-      const completesBlock = within + length >= state.partSize || end === size;
+    return withPiece(this.deps, stream, id, offset, options.length, (piece) => {
+      const { state, n, within, source, length, completesPart, size } = piece;
       // The whole upload in this one request, and no block staged yet: one Put Blob of the final blob.
-      const whole = offset === 0 && end === size && state.partCount === 0 && length <= state.partSize;
-      const as = whole ? { whole } : completesBlock ? {} : { tail: this.tailName(id) };
-      return await this.send(id, state, n, within, source, length, as, options.guard);
-    } finally {
-      await spooled?.remove();
-    }
+      const whole = offset === 0 && offset + length === size && state.partCount === 0 && length <= state.partSize;
+      const as = whole ? { whole } : completesPart ? {} : { tail: this.tailName(id) };
+      return this.send(id, state, n, within, source, length, as, options.guard);
+    });
   }
 
   private async send(

@@ -10,7 +10,7 @@ import { appError } from '../../../errors/app-error.js';
 import type { ByteStore, PartialBytes, StagedBytes, WriteGate, WriteOptions } from '../byte-store.js';
 import { type ByteState, heldBytes } from '../parts/byte-state.js';
 import { PartBody } from '../parts/part-body.js';
-import { spool } from '../parts/spool.js';
+import { nothingStaged, withPiece } from '../parts/piece.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { concatenateInS3 } from './s3-concatenation.js';
 import { S3_LIMITS } from './s3-limits.js';
@@ -18,8 +18,6 @@ import { multipartOf } from './s3-multipart.js';
 import { fetchObject, listUploads, probeBucket, removeUpload } from './s3-objects.js';
 import { sealUpload } from './s3-seal.js';
 import type { S3ByteStoreDeps } from './s3-store-deps.js';
-
-const nothingStaged = (end: number): StagedBytes => ({ end, commit: async () => {}, discard: async () => {} });
 
 /**
  * Bytes in an S3 bucket. The chunk grid is the part grid: chunk i is received
@@ -59,32 +57,14 @@ export class S3ByteStore implements ByteStore {
    * is durable and the client sends those bytes again.
    */
   async stage(stream: Readable, id: string, offset: number, options: WriteOptions = {}): Promise<StagedBytes> {
-    const state = await this.deps.states.read(id);
-    if (!state || state.sealed) throw appError('UPLOAD_GONE');
-    const n = Math.floor(offset / state.partSize) + 1;
-    const within = offset - (n - 1) * state.partSize;
-    if (within > 0 && (state.tail?.part !== n || state.tail.length !== within)) {
-      throw new Error(`upload ${id} holds no tail of ${within} bytes at part ${n}`);
-    }
-    let length = options.length;
-    let source: AsyncIterable<Buffer> = stream;
-    const spooled = length === undefined ? await spool(stream, this.deps.spoolDir) : undefined;
-    try {
-      if (spooled) {
-        length = spooled.length;
-        source = spooled.bytes();
-      }
-      if (!length) return nothingStaged(offset);
-      const size = await this.deps.sizeOf(id);
-      const end = offset + length;
-      const completesPart = within + length >= state.partSize || end === size;
+    return withPiece(this.deps, stream, id, offset, options.length, (piece) => {
+      const { state, n, within, source, length, completesPart, size } = piece;
       // The whole upload in this one request, and no part sent yet: one PutObject of the final object.
-      const whole = offset === 0 && end === size && !state.uploadId && completesPart && length <= state.partSize;
+      const whole =
+        offset === 0 && offset + length === size && !state.uploadId && completesPart && length <= state.partSize;
       const as = whole ? { whole } : completesPart ? {} : { tail: this.tailKey(id) };
-      return await this.send(id, state, n, within, source, length, as, options.guard);
-    } finally {
-      await spooled?.remove();
-    }
+      return this.send(id, state, n, within, source, length, as, options.guard);
+    });
   }
 
   private async send(
