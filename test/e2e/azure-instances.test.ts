@@ -10,7 +10,7 @@ import { createKeys } from '../../src/redis/keys.js';
 import { type AzureStorage, azureStorage } from '../helpers/azure-storage.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
 import { sha256 } from '../helpers/digest.js';
-import { offsetOn, patchOn, runUntilExit, sharedEnv, tusUpload } from '../helpers/instances.js';
+import { offsetOn, patchOn, runUntilExit, sharedEnv, timedPatch, tusUpload } from '../helpers/instances.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { createUploadOn, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -110,18 +110,7 @@ describe('Azure stops answering (an Azurite of its own, SIGSTOPped)', () => {
     expect(await patchOn(server, pathname, 0, data.subarray(0, BLOCK))).toBe(204);
     await azurite.pause();
     try {
-      const started = Date.now();
-      const res = await fetch(`${server.url}${pathname}`, {
-        method: 'PATCH',
-        headers: {
-          'Tus-Resumable': '1.0.0',
-          'Upload-Offset': String(BLOCK),
-          'Content-Type': 'application/offset+octet-stream',
-        },
-        body: data.subarray(BLOCK),
-      });
-      await res.arrayBuffer();
-      const took = Date.now() - started;
+      const { res, took } = await timedPatch(server, pathname, BLOCK, data.subarray(BLOCK));
       expect(res.status).toBe(503);
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(res.headers.get('x-error-code')).toBe('STORAGE_UNAVAILABLE');

@@ -3,7 +3,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256 } from '../helpers/digest.js';
-import { offsetOn, patchOn, runUntilExit, sharedEnv, tusUpload } from '../helpers/instances.js';
+import { offsetOn, patchOn, runUntilExit, sharedEnv, timedPatch, tusUpload } from '../helpers/instances.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
 import { createUploadOn, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
@@ -92,18 +92,7 @@ describe('S3 stops answering (the Swift proxy SIGSTOPped)', () => {
     expect(await patchOn(server, pathname, 0, data.subarray(0, PART))).toBe(204);
     process.kill(proxy.pid, 'SIGSTOP');
     try {
-      const started = Date.now();
-      const res = await fetch(`${server.url}${pathname}`, {
-        method: 'PATCH',
-        headers: {
-          'Tus-Resumable': '1.0.0',
-          'Upload-Offset': String(PART),
-          'Content-Type': 'application/offset+octet-stream',
-        },
-        body: data.subarray(PART),
-      });
-      await res.arrayBuffer();
-      const took = Date.now() - started;
+      const { res, took } = await timedPatch(server, pathname, PART, data.subarray(PART));
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBeTruthy();
       expect(res.headers.get('x-error-code')).toBe('STORAGE_UNAVAILABLE');

@@ -77,3 +77,19 @@ export function tusUpload(data: Buffer, options: UploadOptions): Promise<Upload>
     upload.start();
   });
 }
+
+/** A PATCH on `server`, its answer read to the end: the response, and how long it took (ms). */
+export async function timedPatch(server: ServerProcess, pathname: string, offset: number, body: Buffer) {
+  const started = Date.now();
+  const res = await fetch(`${server.url}${pathname}`, {
+    method: 'PATCH',
+    headers: {
+      'Tus-Resumable': '1.0.0',
+      'Upload-Offset': String(offset),
+      'Content-Type': 'application/offset+octet-stream',
+    },
+    body,
+  });
+  await res.arrayBuffer();
+  return { res, took: Date.now() - started };
+}
