@@ -1,4 +1,4 @@
-import type { RedisClient } from './client.js';
+import { duplicateOf, type RedisClient } from './client.js';
 
 /**
  * Pub/sub that stays within one shard on a Redis Cluster. Classic PUBLISH is
@@ -17,7 +17,7 @@ export type Channels = Readonly<{
 
 /** A connection for listening: on a cluster, one that also holds a subscriber per master (sharded pub/sub). */
 export function subscriberOf(redis: RedisClient): RedisClient {
-  return redis.isCluster ? redis.duplicate(undefined, { shardedSubscribers: true }) : redis.duplicate();
+  return duplicateOf(redis, { shardedSubscribers: true });
 }
 
 /**

@@ -57,6 +57,9 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
     maxRetriesPerRequest: 1,
     retryStrategy,
     autoResendUnfulfilledCommands: true,
+    // ioredis 6 speaks RESP3 by default; RESP2 keeps every reply (scripts', pub/sub's) exactly as the server
+    // has always been tested with, and keeps Redis before 6 usable.
+    protocol: 2,
   };
   const cluster = clusterNodes(url);
   const redis: RedisClient = cluster
@@ -116,7 +119,7 @@ export function describeConnectionFailure(url: string, error: unknown): string {
     return `none of the cluster nodes in ${where} answers as a Redis Cluster node: start them, or correct REDIS_URL`;
   }
   const e = error as NodeJS.ErrnoException & { name?: string };
-  if (e?.name === 'ParserError' || /Protocol error/.test(e?.message ?? '')) {
+  if (e?.name === 'ParserError' || /Protocol error|Unknown RESP type/.test(e?.message ?? '')) {
     return `what answers at ${where} is not Redis (it does not speak the Redis protocol): point REDIS_URL at a Redis server`;
   }
   if (e?.code === 'ECONNREFUSED')
@@ -127,4 +130,12 @@ export function describeConnectionFailure(url: string, error: unknown): string {
   }
   if (/timed out|ETIMEDOUT/i.test(e?.message ?? e?.code ?? '')) return `Redis at ${where} did not answer in time`;
   return `cannot use Redis at ${where}: ${e?.message ?? String(error)}`;
+}
+
+/**
+ * Another connection with the same settings (for a subscriber). ioredis 6 types
+ * `duplicate` apart on Redis and Cluster, so a union cannot call it directly.
+ */
+export function duplicateOf(redis: RedisClient, clusterOptions: { shardedSubscribers?: boolean } = {}): RedisClient {
+  return redis instanceof Cluster ? redis.duplicate(undefined, clusterOptions) : redis.duplicate();
 }

@@ -7,6 +7,7 @@ import { SignJWT } from 'jose';
 import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { duplicateOf } from '../../src/redis/client.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
@@ -126,7 +127,7 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
       const { path: url, id } = await createUpload(request(base), { size: 2 * CHUNK });
       const a = openPatch(base, url, 0, 2 * CHUNK);
       await waitFor(async () => (await ctx.redis.exists(ctx.keys.lock(id))) === 1, { what: "the first one's lock" });
-      const asks = ctx.redis.duplicate();
+      const asks = duplicateOf(ctx.redis);
       let asked = false;
       asks.on('message', (_channel: string, message: string) => {
         if (message === id) asked = true;

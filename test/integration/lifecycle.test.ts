@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { duplicateOf } from '../../src/redis/client.js';
 import { startRedisServer } from '../../src/redis/local-server.js';
 import type { NewUpload } from '../../src/uploads/model/upload-record.js';
 import { createUploadsContext, type UploadsContext } from '../helpers/uploads.js';
@@ -112,7 +113,7 @@ describe('upload lifecycle (real Redis, real disk, no HTTP)', () => {
       stops.push(() => server.stop());
       const ctx = await context({ REDIS_COMMAND_TIMEOUT_MS: '200' }, server.url);
       const created = await ctx.lifecycle.create(upload(5, { status: 'assembling' }));
-      const admin = ctx.redis.duplicate();
+      const admin = duplicateOf(ctx.redis);
       await admin.call('CLIENT', 'PAUSE', '1500', 'WRITE');
       admin.disconnect();
       await expect(ctx.lifecycle.finish(created.id, 'finalization', async () => 'ab'.repeat(32))).rejects.toMatchObject(
@@ -219,7 +220,7 @@ describe('upload lifecycle (real Redis, real disk, no HTTP)', () => {
       const { ids } = await partials(ctx, [8 * 1024 * 1024]);
       const assembly = ctx.concatenation.concatenate({ partials: ids, uploadConcat: 'final;x', metadata: {} });
       assembly.catch(() => {});
-      const admin = ctx.redis.duplicate();
+      const admin = duplicateOf(ctx.redis);
       // As soon as the final has recorded some progress, Redis stops taking writes.
       await waitFor(
         async () => {

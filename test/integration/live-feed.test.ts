@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { createRedisClient, type RedisClient } from '../../src/redis/client.js';
+import { createRedisClient, duplicateOf, type RedisClient } from '../../src/redis/client.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { type LiveMessage, publishUploadEvents, UploadEventFeed } from '../../src/uploads/events/live-feed.js';
 import { UploadReader } from '../../src/uploads/read/upload-reader.js';
@@ -60,7 +60,7 @@ describe('live feed', () => {
       });
     }
     const reader = new CountingReader(redis, keys);
-    const feed = new UploadEventFeed(redis.duplicate(), keys, reader, logger);
+    const feed = new UploadEventFeed(duplicateOf(redis), keys, reader, logger);
     await feed.start();
     try {
       const heard: LiveMessage[] = [];

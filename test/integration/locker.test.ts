@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import type { RedisClient } from '../../src/redis/client.js';
-import { createRedisClient } from '../../src/redis/client.js';
+import { createRedisClient, duplicateOf } from '../../src/redis/client.js';
 import { createKeys, type Keys } from '../../src/redis/keys.js';
 import { type LockerOptions, lockerOptions } from '../../src/uploads/coordination/lock-host.js';
 import { RedisLocker } from '../../src/uploads/coordination/redis-locker.js';
@@ -24,7 +24,7 @@ async function locker(options: Partial<LockerOptions> = {}): Promise<RedisLocker
   const redis = await client();
   const l = new RedisLocker(
     redis,
-    redis.duplicate(),
+    duplicateOf(redis),
     keys,
     { ttlMs: 3000, acquireTimeoutMs: 2000, safetyMarginMs: 500, ...options },
     createLogger('silent'),
@@ -125,7 +125,7 @@ describe('RedisLocker', () => {
     const redis = await client();
     const l = new RedisLocker(
       redis,
-      redis.duplicate(),
+      duplicateOf(redis),
       keys,
       { ttlMs: 600, acquireTimeoutMs: 1000, safetyMarginMs: 200 },
       createLogger('silent'),
@@ -204,7 +204,7 @@ describe('RedisLocker, after review', () => {
     const failures: unknown[] = [];
     logger.warn = ((obj: unknown) => failures.push(obj)) as typeof logger.warn;
     // As the server runs it: renewals every 300 ms, the fence 1200 ms after the last renewal that succeeded.
-    const l = new RedisLocker(viaProxy, viaProxy.duplicate(), keys, lockerOptions(1500, 500), logger);
+    const l = new RedisLocker(viaProxy, duplicateOf(viaProxy), keys, lockerOptions(1500, 500), logger);
     lockers.push(l);
     try {
       const id = randomUUID();
@@ -231,7 +231,7 @@ describe('RedisLocker, after review', () => {
     await viaProxy.connect();
     const l = new RedisLocker(
       viaProxy,
-      viaProxy.duplicate(),
+      duplicateOf(viaProxy),
       keys,
       { ttlMs: 3000, acquireTimeoutMs: 300, safetyMarginMs: 600 },
       createLogger('silent'),
