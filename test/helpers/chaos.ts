@@ -8,7 +8,7 @@ import { createKeys } from '../../src/redis/keys.js';
 import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
 import { holderOf } from '../../src/uploads/coordination/instance-liveness.js';
 import { type Balancer, startBalancer } from './balancer.js';
-import { freePort, killAllServerProcesses, type ServerProcess, startServerProcess } from './server-process.js';
+import { killAllServerProcesses, type ServerProcess, startServerProcess } from './server-process.js';
 
 const MiB = 1024 * 1024;
 
@@ -136,10 +136,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const between = (low: number, high: number) => low + Math.floor(rand() * (high - low));
   const prefix = `chaos-${randomUUID().slice(0, 8)}:`;
   const env = () => ({ ...options.env(), REDIS_URL: options.redis.url, REDIS_KEY_PREFIX: prefix });
-  const ports = await Promise.all([0, 1, 2].map(() => freePort()));
-  const instances: ServerProcess[] = await Promise.all(
-    ports.map((port) => startServerProcess({ ...env(), PORT: String(port) })),
-  );
+  // Each picks a free port itself (and picks again if another process takes it first: chaos runs of other
+  // files start at the same moment); a restarted instance comes back on its port, which the balancer knows.
+  const instances: ServerProcess[] = await Promise.all([0, 1, 2].map(() => startServerProcess(env())));
+  const ports = instances.map((instance) => Number(new URL(instance.url).port));
   const outputs: string[] = [];
   const balancer = await startBalancer(() => ports, CLIENT_BYTES_PER_SECOND);
   const uploads: ChaosUpload[] = Array.from({ length: options.uploads }, (_, i) => ({
@@ -169,7 +169,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await killed.kill('SIGKILL');
         outputs.push(killed.output());
         await sleep(between(200, 1000));
-        instances[slot] = await startServerProcess({ ...env(), PORT: String(ports[slot]) });
+        // Restarts happen while the other instances, Redis pauses and other files' runs load the machine.
+        instances[slot] = await startServerProcess({ ...env(), PORT: String(ports[slot]) }, { readyTimeoutMs: 90_000 });
       } else if (kind < 0.7) {
         faults.instancePauses++;
         const paused = instances[slot] as ServerProcess;

@@ -32,17 +32,7 @@ export async function offsetOn(server: ServerProcess, pathname: string): Promise
 
 /** A tus PATCH of `body` at `offset`, sent whole; its status once the reply has been read. */
 export async function patchOn(server: ServerProcess, pathname: string, offset: number, body: Buffer): Promise<number> {
-  const res = await fetch(`${server.url}${pathname}`, {
-    method: 'PATCH',
-    headers: {
-      'Tus-Resumable': '1.0.0',
-      'Upload-Offset': String(offset),
-      'Content-Type': 'application/offset+octet-stream',
-    },
-    body,
-  });
-  await res.arrayBuffer();
-  return res.status;
+  return (await timedPatch(server, pathname, offset, body)).res.status;
 }
 
 /**

@@ -36,13 +36,14 @@ export async function startServerProcess(
     cwd,
     script = 'src/main.ts',
     ready = /serving tus uploads/,
-  }: { cwd?: string; script?: string; ready?: RegExp } = {},
+    readyTimeoutMs = 30_000,
+  }: { cwd?: string; script?: string; ready?: RegExp; readyTimeoutMs?: number } = {},
 ): Promise<ServerProcess> {
   for (let attempt = 1; ; attempt++) {
     const port = env.PORT ? Number(env.PORT) : await freePort();
     const server = spawnServer(port, env, cwd, script);
     try {
-      await server.waitForOutput(ready);
+      await server.waitForOutput(ready, readyTimeoutMs);
       return server;
     } catch (error) {
       // Another process took the free port between our look and its listen (test files run side by side).
