@@ -99,10 +99,12 @@ describe('RedisLocker', () => {
   });
 
   it('keeps the lock alive past its TTL while held', async () => {
-    const a = await locker({ ttlMs: 300, safetyMarginMs: 100 });
+    // A TTL short enough to pass several times in the test, long enough that a loaded machine's pause of a few
+    // hundred ms (a CI run's suite beside it) is not taken for a lost renewal.
+    const a = await locker({ ttlMs: 1000, safetyMarginMs: 300 });
     const id = randomUUID();
     await a.newLock(id).lock(never(), () => {});
-    await elapse(1000); // a fixed time: the lock must outlive its 300 ms TTL several times over
+    await elapse(3500); // a fixed time: the lock must outlive its 1 s TTL several times over
     expect(await a.redis.pttl(keys.lock(id))).toBeGreaterThan(0);
     expect(a.fence(id)?.aborted).toBe(false);
   });
