@@ -4,7 +4,7 @@ import { appError } from '../../../errors/app-error.js';
 import type { ByteStore, PartialBytes, StagedBytes, WriteGate, WriteOptions } from '../byte-store.js';
 import { type ByteState, heldBytes } from '../parts/byte-state.js';
 import { PartBody } from '../parts/part-body.js';
-import { nothingStaged, withPiece } from '../parts/piece.js';
+import { nothingStaged, stagedPiece, withPiece } from '../parts/piece.js';
 import { concatenateInAzure } from './azure-concatenation.js';
 import { newBlockId } from './azure-container.js';
 import { AZURE_LIMITS } from './azure-limits.js';
@@ -104,24 +104,11 @@ export class AzureByteStore implements ByteStore {
     } finally {
       body.settled();
     }
-    const recorded = as.whole
-      ? () => states.seal(id, body.length, etag).then(() => '')
-      : as.tail
-        ? () => states.recordTail(id, n, as.tail as string, body.length)
-        : () => states.recordPart(id, n, blockId, body.length);
-    return {
-      end: offset + length,
-      commit: async () => {
-        // A writer that may have lost its lock (paused past its liveness) must not record what it sent.
-        await guard?.();
-        const replaced = await recorded();
-        if (replaced) await container.removeQuietly(replaced);
-      },
-      discard: async () => {
-        // A staged block that is never recorded is dropped by Azure at the commit of the block list.
-        if (blobName) await container.removeQuietly(blobName);
-      },
-    };
+    // A staged block that is never recorded is dropped by Azure at the commit of the block list.
+    const sent = { n, end: offset + length, bytes: body.length, whole: !!as.whole, tail: as.tail, etag };
+    return stagedPiece(states, id, { ...sent, partId: blockId, written: blobName }, guard, (name) =>
+      container.removeQuietly(name),
+    );
   }
 
   seal(id: string): Promise<void> {

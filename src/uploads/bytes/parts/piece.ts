@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { appError } from '../../../errors/app-error.js';
-import type { StagedBytes } from '../byte-store.js';
+import type { StagedBytes, WriteGate } from '../byte-store.js';
 import type { ByteState, ByteStates } from './byte-state.js';
 import { spool } from './spool.js';
 
@@ -65,4 +65,55 @@ export async function withPiece(
   } finally {
     await spooled?.remove();
   }
+}
+
+/** A piece the store has taken (see stagedPiece). */
+type Sent = Readonly<{
+  n: number;
+  /** The upload's offset once the piece counts. */
+  end: number;
+  /** The bytes the store holds for it: the tail it continued, and its own. */
+  bytes: number;
+  /** Stored whole: the upload is its final object at once (sealed; nothing left to assemble). */
+  whole: boolean;
+  /** The key of the tail object it became, if it did not complete its part. */
+  tail: string | undefined;
+  /** What identifies part n in the store (S3: its ETag; Azure: its block ID). */
+  partId: string;
+  /** The final object's ETag, when stored whole. */
+  etag: string;
+  /** An object written apart from the parts (the whole object, a tail), removed if the piece is discarded. */
+  written: string | undefined;
+}>;
+
+/**
+ * The piece as staged bytes: `commit` records it (the upload sealed, its
+ * tail, or part n) and removes the tail it replaced; `discard` removes what it
+ * wrote apart from the parts (a part never recorded is overwritten, or
+ * dropped by the store, later).
+ */
+export function stagedPiece(
+  states: ByteStates,
+  id: string,
+  sent: Sent,
+  guard: WriteGate | undefined,
+  remove: (key: string) => Promise<void>,
+): StagedBytes {
+  const recorded = sent.whole
+    ? () => states.seal(id, sent.bytes, sent.etag).then(() => '')
+    : sent.tail
+      ? () => states.recordTail(id, sent.n, sent.tail as string, sent.bytes)
+      : () => states.recordPart(id, sent.n, sent.partId, sent.bytes);
+  return {
+    end: sent.end,
+    commit: async () => {
+      // A writer that may have lost its lock (paused past its liveness) must not record what it sent.
+      await guard?.();
+      const replaced = await recorded();
+      if (replaced) await remove(replaced);
+    },
+    discard: async () => {
+      if (sent.written) await remove(sent.written);
+    },
+  };
 }

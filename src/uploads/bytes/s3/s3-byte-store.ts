@@ -10,7 +10,7 @@ import { appError } from '../../../errors/app-error.js';
 import type { ByteStore, PartialBytes, StagedBytes, WriteGate, WriteOptions } from '../byte-store.js';
 import { type ByteState, heldBytes } from '../parts/byte-state.js';
 import { PartBody } from '../parts/part-body.js';
-import { nothingStaged, withPiece } from '../parts/piece.js';
+import { nothingStaged, stagedPiece, withPiece } from '../parts/piece.js';
 import type { S3Bucket } from './s3-bucket.js';
 import { concatenateInS3 } from './s3-concatenation.js';
 import { S3_LIMITS } from './s3-limits.js';
@@ -118,24 +118,22 @@ export class S3ByteStore implements ByteStore {
     } finally {
       body.settled();
     }
-    // Stored whole: the upload is its final object at once (sealed; nothing left to assemble).
-    const recorded = as.whole
-      ? () => states.seal(id, body.length, etag).then(() => '')
-      : tailKey
-        ? () => states.recordTail(id, n, tailKey, body.length)
-        : () => states.recordPart(id, n, etag, body.length);
-    return {
-      end: offset + length,
-      commit: async () => {
-        // A writer that may have lost its lock (paused past its liveness) must not record what it sent.
-        await guard?.();
-        const replaced = await recorded();
-        if (replaced) await bucket.deleteQuietly(replaced);
+    return stagedPiece(
+      states,
+      id,
+      {
+        n,
+        end: offset + length,
+        bytes: body.length,
+        whole: !!as.whole,
+        tail: tailKey,
+        partId: etag,
+        etag,
+        written: objectKey,
       },
-      discard: async () => {
-        if (objectKey) await bucket.deleteQuietly(objectKey);
-      },
-    };
+      guard,
+      (key) => bucket.deleteQuietly(key),
+    );
   }
 
   seal(id: string): Promise<void> {
