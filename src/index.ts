@@ -39,7 +39,7 @@ export {
 export { createHttpServer } from './http/server.js';
 export { createLogger, type Logger } from './log.js';
 export { createRedisClient, describeConnectionFailure, type RedisClient } from './redis/client.js';
-export { createKeys, type Keys } from './redis/keys.js';
+export { createKeys, type Keys, keysFor } from './redis/keys.js';
 export { findRedis } from './redis/local-server.js';
 export { RedisLocker } from './uploads/coordination/redis-locker.js';
 export type { UploadEvent, UploadEventConsumer, UploadEvents } from './uploads/events/upload-events.js';

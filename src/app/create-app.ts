@@ -20,7 +20,8 @@ import type { Logger } from '../log.js';
 import { countUploadEvents, createMetrics, type Metrics, observeRedisCommands } from '../metrics.js';
 import { subscriberOf } from '../redis/channels.js';
 import type { RedisClient } from '../redis/client.js';
-import { createKeys, type Keys } from '../redis/keys.js';
+import { type Keys, keysFor } from '../redis/keys.js';
+import { holdsLegacyLayout } from '../redis/migrate-keys.js';
 import { logCompletions } from '../uploads/events/completion-log.js';
 import { publishUploadEvents, UploadEventFeed } from '../uploads/events/live-feed.js';
 import { fanOut, type UploadEventConsumer } from '../uploads/events/upload-events.js';
@@ -80,7 +81,7 @@ export function createApp(deps: AppDeps): App {
     ]);
   }
   const metrics = createMetrics();
-  const keys = createKeys(config.redis.keyPrefix);
+  const keys = keysFor(config.redis);
   const reader = new UploadReader(redis, keys);
   const feed = new UploadEventFeed(subscriberOf(redis), keys, reader, logger);
   const webhooks = new WebhookDispatcher(redis, keys, config.webhooks, logger, (outcome) =>
@@ -187,6 +188,12 @@ export function createApp(deps: AppDeps): App {
     access,
     webhooks,
     start: async () => {
+      if (await holdsLegacyLayout(redis, keys.prefix)) {
+        // Its uploads would be out of sight: refused, before anything is served or written.
+        throw new ConfigError([
+          `REDIS_KEY_PREFIX "${keys.prefix}": Redis holds uploads in the key layout of an earlier build. Stop every instance of that build, run \`npm run migrate-redis\` with these settings, then start this one (docs/operations.md)`,
+        ]);
+      }
       stopObservingRedis = observeRedisCommands(metrics);
       await uploads.start();
       await feed.start();

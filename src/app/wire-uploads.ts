@@ -19,7 +19,7 @@ import { isUploadId } from '../uploads/model/upload-id.js';
 import type { UploadRecord } from '../uploads/model/upload-record.js';
 import type { UploadReader } from '../uploads/read/upload-reader.js';
 import { IdempotencyKeys } from '../uploads/state/idempotency-keys.js';
-import { UploadIndexes } from '../uploads/state/indexes.js';
+import { indexTtlOf, UploadIndexes } from '../uploads/state/indexes.js';
 import { OwnerSlots } from '../uploads/state/owner-slots.js';
 import { UploadTracker } from '../uploads/state/tracker.js';
 import { TrackedStore } from '../uploads/store/tracked-store.js';
@@ -100,8 +100,7 @@ export function wireUploads(deps: UploadsDeps) {
   const uploadTtlMs = config.uploads.ttlMs;
   const completedRetentionMs = config.uploads.completedRetentionMs;
   const digest = config.uploads.digest === 'sha256';
-  // The indexes and groups outlive every upload they list.
-  const indexTtlMs = 2 * Math.max(uploadTtlMs, completedRetentionMs);
+  const indexTtlMs = indexTtlOf(config.uploads);
   const indexes = new UploadIndexes(redis, keys, indexTtlMs);
   const tracker = new UploadTracker(redis, keys, { completedRetentionMs, groupTtlMs: indexTtlMs }, indexes);
   const bytes = byteStore(deps);

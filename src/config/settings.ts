@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CHUNK_SIZE_BOUNDS } from '../uploads/model/chunk-grid.js';
 import { INTEGRATION_SETTINGS } from './integration-settings.js';
+import { REDIS_SETTINGS } from './redis-settings.js';
 import {
   bytes,
   directory,
@@ -80,34 +81,7 @@ export const SETTINGS = {
       'pino log level',
     ),
   },
-  redis: {
-    url: optional(
-      'REDIS_URL',
-      text(
-        z
-          .string()
-          .trim()
-          .refine(
-            (v) => /^rediss?(\+cluster)?:\/\/.+/.test(v),
-            'must be a redis://, rediss:// or redis+cluster://host:port,host:port URL',
-          ),
-        'URL',
-      ),
-      'Redis to keep upload state in (redis+cluster://host:port,host:port for a Redis Cluster). Unset: use 127.0.0.1:6379 if it answers, else start a local redis-server',
-    ),
-    keyPrefix: required(
-      'REDIS_KEY_PREFIX',
-      text(z.string().regex(/^[^{}\s]*$/, 'must not contain braces or spaces (they would break the {id} hash tag)')),
-      '',
-      'Prefix of every Redis key this server writes',
-    ),
-    commandTimeoutMs: required(
-      'REDIS_COMMAND_TIMEOUT_MS',
-      milliseconds(50, 60_000),
-      '2000',
-      'A Redis command unanswered after this long fails the request with 503',
-    ),
-  },
+  redis: REDIS_SETTINGS,
   storage: {
     kind: required(
       'STORAGE',

@@ -6,6 +6,9 @@ export type RedisClient = Redis | Cluster;
 
 const CLUSTER_URL = /^rediss?\+cluster:\/\//;
 
+/** Whether a REDIS_URL names a Redis Cluster. */
+export const isClusterUrl = (url: string | undefined): boolean => url !== undefined && CLUSTER_URL.test(url);
+
 /**
  * The seed nodes of a `redis+cluster://[user:password@]host:port,host:port[,...]`
  * URL (`rediss+cluster://` for TLS), or undefined for a plain redis:// URL.

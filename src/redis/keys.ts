@@ -1,29 +1,53 @@
 import { createHash } from 'node:crypto';
-import { BUCKET_TAGS, bucketTagOf } from './buckets.js';
+import { type Buckets, bucketCountOf, createBuckets } from './buckets.js';
 import type { Channels } from './channels.js';
 
 /**
  * The only place Redis key names are built.
  *
- * The `{<id>}` braces are a Redis Cluster hash tag: an upload's hash and its set
- * of received chunks always hash to the same slot, so one script may touch both.
+ * The `{b<k>}` braces are a Redis Cluster hash tag, that of the upload's
+ * bucket (buckets.ts): an upload's hash, its set of received chunks, its byte
+ * state, its lock and its entries in its bucket's indexes hash to one slot, so
+ * one script records a write with everything that follows from it.
  */
 type UploadKeys = Readonly<{
   upload: string;
   chunksReceived: string;
   /** What the byte store keeps of the upload (the S3 store: its multipart upload, parts and tail). */
   bytes: string;
+  /** The indexes of the upload's bucket. */
+  indexes: IndexKeys;
 }>;
+
+/**
+ * One bucket's sorted sets that find uploads without scanning the keyspace.
+ * Scripts that move an upload take them as their last six keys, in this order
+ * (see scripts/indexes.lua).
+ */
+export type IndexKeys = Readonly<{
+  /** Upload IDs scored by the time (ms) their keys and bytes are due for removal. */
+  expiry: string;
+  /** Upload IDs scored by their latest activity (ms), for the uploads list. */
+  recent: string;
+  /** The same, for the uploads in one status. */
+  status(status: string): string;
+  /** expiry, recent, then the status indexes of uploading, assembling, completed and failed. */
+  all: readonly string[];
+}>;
+
+const INDEXED_STATUSES = ['uploading', 'assembling', 'completed', 'failed'] as const;
 
 export type Keys = Readonly<{
   prefix: string;
+  /** The buckets uploads are spread over. */
+  buckets: Buckets;
   forUpload(id: string): UploadKeys;
-  /** Sorted set of upload IDs scored by the time (ms) their keys and bytes are due for removal. */
-  expiryIndex: string;
-  /** Sorted set of upload IDs scored by their latest activity (ms), for the uploads list. */
-  recentIndex: string;
-  /** The same, for the uploads in one status. */
-  statusIndex(status: string): string;
+  /** A SCAN pattern matching every upload's keys (its hash, set and byte state). */
+  uploadPattern: string;
+  /** The upload whose hash `key` is (in this layout), else undefined. */
+  uploadIdOf(key: string): string | undefined;
+  /** Every bucket's indexes, bucket 0 first: readers of the indexes merge them. */
+  indexes: readonly IndexKeys[];
   /** Pub/sub channels on which every change to an upload is published, for live updates on any instance (see channels.ts). */
   events: Channels;
   /**
@@ -70,26 +94,56 @@ type WebhookKeys = Readonly<{
 }>;
 
 /** A classic channel and its sharded ones, one per bucket, named by `shard` from the bucket's hash tag. */
-function channels(classic: string, shard: (tag: string) => string): Channels {
+function channels(buckets: Buckets, classic: string, shard: (tag: string) => string): Channels {
   return Object.freeze({
     classic,
-    shardOf: (id: string) => shard(bucketTagOf(id)),
-    shards: Object.freeze(BUCKET_TAGS.map(shard)),
+    shardOf: (id: string) => shard(buckets.tagOf(id)),
+    shards: Object.freeze(buckets.tags.map(shard)),
   });
 }
 
-export function createKeys(prefix: string): Keys {
+function indexKeys(prefix: string, tag: string): IndexKeys {
+  const status = (s: string) => `${prefix}uploads:{${tag}}:status:${s}`;
+  const expiry = `${prefix}uploads:{${tag}}:expiry`;
+  const recent = `${prefix}uploads:{${tag}}:recent`;
+  return Object.freeze({
+    expiry,
+    recent,
+    status,
+    all: Object.freeze([expiry, recent, ...INDEXED_STATUSES.map(status)]),
+  });
+}
+
+/** The keys of a deployment configured with REDIS_KEY_PREFIX, REDIS_URL and REDIS_BUCKETS. */
+export const keysFor = (
+  redis: Readonly<{ keyPrefix: string; url?: string | undefined; buckets?: number | undefined }>,
+) => createKeys(redis.keyPrefix, bucketCountOf(redis));
+
+/** The keys of a deployment with `prefix` and `bucketCount` buckets (see bucketCountOf). */
+export function createKeys(prefix: string, bucketCount: number): Keys {
   if (/[{}]/.test(prefix)) throw new Error('a key prefix must not contain { or }');
+  const buckets = createBuckets(bucketCount);
+  const indexes = Object.freeze(buckets.tags.map((tag) => indexKeys(prefix, tag)));
   return Object.freeze({
     prefix,
+    buckets,
     forUpload(id: string): UploadKeys {
-      const upload = `${prefix}upload:{${id}}`;
-      return { upload, chunksReceived: `${upload}:chunks_received`, bytes: `${upload}:bytes` };
+      const bucket = buckets.of(id);
+      const upload = `${prefix}upload:{${buckets.tags[bucket]}}:${id}`;
+      return {
+        upload,
+        chunksReceived: `${upload}:chunks_received`,
+        bytes: `${upload}:bytes`,
+        indexes: indexes[bucket] as IndexKeys,
+      };
     },
-    expiryIndex: `${prefix}uploads:expiry`,
-    recentIndex: `${prefix}uploads:recent`,
-    statusIndex: (status: string) => `${prefix}uploads:status:${status}`,
-    events: channels(`${prefix}uploads:events`, (tag) => `${prefix}uploads:{${tag}}:events`),
+    uploadPattern: `${prefix}upload:{*}:*`,
+    uploadIdOf(key: string): string | undefined {
+      const match = /^upload:\{([^}]+)\}:([0-9a-f-]{36})$/.exec(key.slice(prefix.length));
+      return key.startsWith(prefix) && match?.[2] && match[1] === buckets.tagOf(match[2]) ? match[2] : undefined;
+    },
+    indexes,
+    events: channels(buckets, `${prefix}uploads:events`, (tag) => `${prefix}uploads:{${tag}}:events`),
     group: (group: string, owner: string | undefined) =>
       owner === undefined ? `${prefix}group:{${group}}` : `${prefix}group:{${encodeURIComponent(owner)}/${group}}`,
     concatenation: (partialsDigest: string) => `${prefix}concat:{${partialsDigest}}`,
@@ -99,9 +153,9 @@ export function createKeys(prefix: string): Keys {
         .update(`${owner === undefined ? '-' : `+${owner}`}\n${key}`)
         .digest('hex')
         .slice(0, 32)}}`,
-    lock: (id: string) => `${prefix}lock:{${id}}`,
+    lock: (id: string) => `${prefix}lock:{${buckets.tagOf(id)}}:${id}`,
     instance: (id: string) => `${prefix}instance:{${id}}`,
-    lockRelease: channels(`${prefix}locks:release`, (tag) => `${prefix}locks:{${tag}}:release`),
+    lockRelease: channels(buckets, `${prefix}locks:release`, (tag) => `${prefix}locks:{${tag}}:release`),
     readinessProbe: `${prefix}readyz`,
     sweeperLock: `${prefix}sweeper:lock`,
     orphanPassMarker: `${prefix}sweeper:orphan-pass`,
@@ -118,3 +172,51 @@ export function createKeys(prefix: string): Keys {
     ownerActive: (owner: string) => `${prefix}owner:{${encodeURIComponent(owner)}}:active`,
   });
 }
+
+/** An upload's keys as some layout names them, found by the migration. */
+export type FoundUpload = Readonly<{
+  id: string;
+  upload: string;
+  chunksReceived: string;
+  bytes: string;
+  lock: string;
+  /** The indexes that list it, in that layout. */
+  indexes: readonly string[];
+}>;
+
+/**
+ * The key names of every layout this server has used, for the migration
+ * (migrate-keys.ts) only: the one before buckets (`upload:{<id>}`, one set of
+ * global indexes) and bucket layouts of any count (`upload:{b<k>}:<id>`).
+ */
+export function earlierLayouts(prefix: string) {
+  const legacyIndexes = [
+    `${prefix}uploads:expiry`,
+    `${prefix}uploads:recent`,
+    ...INDEXED_STATUSES.map((s) => `${prefix}uploads:status:${s}`),
+  ];
+  return Object.freeze({
+    /** A SCAN pattern that matches the keys of an upload in every layout. */
+    pattern: `${prefix}upload:{*`,
+    /** The global indexes of the layout before buckets: while they exist, uploads may be kept in it. */
+    legacyIndexes,
+    /** The upload whose key `key` is (its hash, set or byte state), with its keys in the layout `key` is in. */
+    uploadOf(key: string): FoundUpload | undefined {
+      if (!key.startsWith(prefix)) return undefined;
+      const rest = key.slice(prefix.length);
+      const legacy = /^upload:\{([0-9a-f-]{36})\}(?::chunks_received|:bytes)?$/.exec(rest);
+      if (legacy?.[1]) {
+        const upload = `${prefix}upload:{${legacy[1]}}`;
+        const lock = `${prefix}lock:{${legacy[1]}}`;
+        return found(legacy[1], upload, lock, legacyIndexes);
+      }
+      const bucketed = /^upload:\{(b[0-9.]+)\}:([0-9a-f-]{36})(?::chunks_received|:bytes)?$/.exec(rest);
+      if (!bucketed?.[1] || !bucketed[2]) return undefined;
+      const [, tag, id] = bucketed;
+      return found(id, `${prefix}upload:{${tag}}:${id}`, `${prefix}lock:{${tag}}:${id}`, indexKeys(prefix, tag).all);
+    },
+  });
+}
+
+const found = (id: string, upload: string, lock: string, indexes: readonly string[]): FoundUpload =>
+  Object.freeze({ id, upload, chunksReceived: `${upload}:chunks_received`, bytes: `${upload}:bytes`, lock, indexes });

@@ -7,11 +7,11 @@ import type { Cluster, Redis, Result } from 'ioredis';
  * passed first by the caller).
  */
 const SCRIPTS = {
-  createUpload: 'create-upload-2.lua',
-  recordProgress: 'record-progress-2.lua',
-  rewindProgress: 'rewind-progress-2.lua',
+  createUpload: 'create-upload-8.lua',
+  recordProgress: 'record-progress-9.lua',
+  rewindProgress: 'rewind-progress-8.lua',
   declareLength: 'declare-length-1.lua',
-  finishAssembly: 'finish-assembly-3.lua',
+  finishAssembly: 'finish-assembly-9.lua',
   createByteState: 'create-byte-state-2.lua',
   recordPart: 'record-part-2.lua',
   recordTail: 'record-tail-2.lua',
@@ -30,6 +30,14 @@ const SCRIPTS = {
   joinGroup: 'join-group-1.lua',
 } as const;
 
+/** The scripts that move an upload: each writes its bucket's indexes too, with the functions of indexes.lua. */
+const INDEXED: ReadonlySet<keyof typeof SCRIPTS> = new Set([
+  'createUpload',
+  'recordProgress',
+  'rewindProgress',
+  'finishAssembly',
+]);
+
 /**
  * Scripts with a variable number of keys. ioredis cannot auto-pipeline them
  * correctly on a cluster: not knowing their keys, it groups them by their
@@ -41,29 +49,19 @@ export const VARIABLE_KEY_SCRIPTS = Object.entries(SCRIPTS)
   .map(([name]) => name);
 
 type Arg = string | number;
-type ProgressReply = [offset: number, receivedChunks: number, status: string, previousStatus: string] | -1 | -2;
+type ProgressReply =
+  | [offset: number, receivedChunks: number, status: string, previousStatus: string, moved: 0 | 1]
+  | -1
+  | -2;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    createUpload(
-      upload: string,
-      chunks: string,
-      expiresAt: Arg,
-      createdAt: Arg,
-      ...fields: Arg[]
-    ): Result<0 | 1, Context>;
-    recordProgress(upload: string, chunks: string, offset: Arg, now: Arg): Result<ProgressReply, Context>;
-    rewindProgress(upload: string, chunks: string, offset: Arg, now: Arg): Result<number, Context>;
+    // The keys (the bucket's indexes last), then the arguments, as each script's header lists them.
+    createUpload(...keysThenArgs: Arg[]): Result<0 | 1, Context>;
+    recordProgress(...keysThenArgs: Arg[]): Result<ProgressReply, Context>;
+    rewindProgress(...keysThenArgs: Arg[]): Result<number, Context>;
     declareLength(upload: string, size: Arg, now: Arg): Result<number, Context>;
-    finishAssembly(
-      upload: string,
-      chunks: string,
-      bytes: string,
-      status: string,
-      now: Arg,
-      expiresAt: Arg,
-      ...fields: Arg[]
-    ): Result<-1 | 0 | 1, Context>;
+    finishAssembly(...keysThenArgs: Arg[]): Result<-1 | 0 | 1, Context>;
     recordFailure(upload: string, requestId: string, now: Arg): Result<number, Context>;
     renewLock(lock: string, token: string, ttlMs: Arg): Result<0 | 1, Context>;
     releaseLock(lock: string, token: string): Result<0 | 1, Context>;
@@ -118,9 +116,11 @@ declare module 'ioredis' {
 
 /** Registers every script on a client (EVALSHA, with a fallback to EVAL when the server lacks it). */
 export function defineScripts(redis: Pick<Redis | Cluster, 'defineCommand'>): void {
+  const read = (file: string) => readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
+  const indexes = read('indexes.lua');
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const keys = /-(\d+|n)\.lua$/.exec(file)?.[1];
-    const lua = readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
+    const lua = INDEXED.has(name as keyof typeof SCRIPTS) ? `${indexes}\n${read(file)}` : read(file);
     redis.defineCommand(name, keys === 'n' ? { lua } : { numberOfKeys: Number(keys), lua });
   }
 }

@@ -19,6 +19,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../../src/redis/local-server.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 import { AZURE_KINDS, benchAzure } from './azure-bench.js';
 import type { ObjectStoreResults } from './object-store-bench.js';
 import { measureRedisCost, type RedisCost } from './redis-cost.js';
@@ -170,7 +171,7 @@ async function long(server: Running) {
   let polling = server.kind.startsWith('ours');
   const poller = (async () => {
     while (polling) {
-      const offset = await redis.hget(`${server.prefix}upload:{${id}}`, 'offset');
+      const offset = await redis.hget(keysOfUpload(server.prefix, id).upload, 'offset');
       if (offset && Number(offset) < size) seen.add(offset);
       await new Promise((r) => setTimeout(r, 50));
     }

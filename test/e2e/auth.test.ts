@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 import { createUpload, getBytes, head, patch, rawRequest, TUS } from '../helpers/tus.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 
 const SECRET = 'a-jwt-secret-of-at-least-32-characters!';
 const key = new TextEncoder().encode(SECRET);
@@ -42,7 +43,7 @@ describe('bearer tokens (JWT) and ownership', () => {
 
     const { res, path: url, id } = await createUpload(agent, { size: data.length, headers: alice });
     expect(res.status).toBe(201);
-    expect(await ctx.redis.hget(`${ctx.prefix}upload:{${id}}`, 'owner')).toBe('alice');
+    expect(await ctx.redis.hget(keysOfUpload(ctx.prefix, id).upload, 'owner')).toBe('alice');
     expect((await patch(agent, url, 0, data.subarray(0, 1000)).set(alice)).status).toBe(204);
 
     // Bob is refused everywhere, before any byte of his is stored.

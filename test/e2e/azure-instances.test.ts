@@ -6,7 +6,7 @@ import {
 } from '@azure/storage-blob';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createKeys } from '../../src/redis/keys.js';
+import { keysFor } from '../../src/redis/keys.js';
 import { type AzureStorage, azureStorage } from '../helpers/azure-storage.js';
 import { type Azurite, startAzurite } from '../helpers/azurite.js';
 import { sha256 } from '../helpers/digest.js';
@@ -32,7 +32,7 @@ afterEach(() => killAllServerProcesses());
 function instances(on: AzureStorage, extra: Record<string, string> = {}) {
   const store = on.env();
   const env = sharedEnv({ ...store, CHUNK_SIZE_BYTES: String(BLOCK) }, extra);
-  const keys = createKeys(env().REDIS_KEY_PREFIX as string);
+  const keys = keysFor({ keyPrefix: env().REDIS_KEY_PREFIX as string });
   return { env, prefix: store.AZURE_BLOB_PREFIX as string, record: (id: string) => keys.forUpload(id).upload };
 }
 

@@ -69,7 +69,7 @@ async function blockSizes(name: string, which: 'committed' | 'uncommitted' = 'co
   return ((which === 'committed' ? list.committedBlocks : list.uncommittedBlocks) ?? []).map((b) => b.size);
 }
 
-/** What Redis records of the upload's bytes (the hash `upload:{<id>}:bytes`). */
+/** What Redis records of the upload's bytes (the hash `upload:{<bucket>}:<id>:bytes`). */
 const byteState = (ctx: TestContext, id: string) => ctx.redis.hgetall(ctx.keys.forUpload(id).bytes);
 
 /** All that is left under the prefix of a completed upload: its one committed blob. */

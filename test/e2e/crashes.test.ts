@@ -9,6 +9,7 @@ import { type RedisServerProcess, startRedisServer } from '../../src/redis/local
 import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -52,8 +53,8 @@ function resume(data: Buffer, uploadUrl: string, retryDelays = [200, 500, 1000, 
 
 async function expectCountsToMatchDisk(redis: Redis, id: string) {
   const onDisk = (await stat(path.join(dir, id))).size;
-  const hash = await redis.hgetall(`${prefix}upload:{${id}}`);
-  const members = await redis.smembers(`${prefix}upload:{${id}}:chunks_received`);
+  const hash = await redis.hgetall(keysOfUpload(prefix, id).upload);
+  const members = await redis.smembers(keysOfUpload(prefix, id).chunksReceived);
   expect(Number(hash.offset)).toBe(onDisk);
   expect(Number(hash.receivedChunks)).toBe(members.length);
   return { onDisk, hash };
@@ -79,7 +80,7 @@ describe('kill -9 of the server in the middle of a PATCH', () => {
     const patch = openPatch(first.url, pathname, 0, data.length);
     await patch.write(data.subarray(0, 5 * CHUNK + 1234));
     await waitFor(async () =>
-      Number(await redis.hget(`${prefix}upload:{${id}}`, 'receivedChunks')) >= 5 ? true : undefined,
+      Number(await redis.hget(keysOfUpload(prefix, id).upload, 'receivedChunks')) >= 5 ? true : undefined,
     );
     await first.kill('SIGKILL');
     await patch.response.catch(() => {});

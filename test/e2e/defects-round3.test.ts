@@ -93,7 +93,7 @@ describe('E4: the uploads list under ties', () => {
       await ctx.redis.hset(ctx.keys.forUpload(id).upload, ...fields, 'updatedAt', String(at));
       await ctx.redis.pexpire(ctx.keys.forUpload(id).upload, 3_600_000);
       // 30 of them in the same millisecond, 10 a millisecond earlier.
-      await ctx.redis.zadd(ctx.keys.recentIndex, i < 30 ? at : at - 1, id);
+      await ctx.redis.zadd(ctx.keys.forUpload(id).indexes.recent, i < 30 ? at : at - 1, id);
     }
     for (const limit of [1, 3, 7]) {
       const seen: string[] = [];

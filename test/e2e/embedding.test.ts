@@ -24,6 +24,7 @@ import {
 } from '../../src/index.js';
 import { startServerProcess } from '../helpers/server-process.js';
 import { getBytes } from '../helpers/tus.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -128,7 +129,7 @@ describe("docs/embedding.md's example", () => {
     // Its state is in the Redis REDIS_URL names, under its prefix: the example reads the configuration it shows.
     const redis = new Redis(inject('redisUrl'));
     cleanups.push(async () => void redis.disconnect());
-    const record = await redis.hgetall(`${prefix}upload:{${id}}`);
+    const record = await redis.hgetall(keysOfUpload(prefix, id).upload);
     expect(record).toMatchObject({ owner: 'alice', status: 'completed', size: String(data.length) });
     expect(JSON.parse(record.metadata as string)).toMatchObject({ filename: 'a.png', project: 'apollo' });
 
@@ -161,7 +162,7 @@ describe('embedded in an Express app of its own', () => {
     const downloaded = await getBytes(agent, new URL(url).pathname, alice);
     expect(downloaded.status).toBe(200);
     expect(Buffer.compare(downloaded.body, data)).toBe(0);
-    const record = await host.redis.hgetall(`${host.config.redis.keyPrefix}upload:{${id}}`);
+    const record = await host.redis.hgetall(keysOfUpload(host.config.redis.keyPrefix, id).upload);
     expect(record).toMatchObject({ owner: 'alice', status: 'completed' });
     expect(JSON.parse(record.metadata as string)).toMatchObject({ filename: 'notes.txt', project: 'apollo' });
 

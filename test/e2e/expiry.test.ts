@@ -60,8 +60,8 @@ describe('expiration', () => {
     expect((await head(agent, done.path)).status).toBe(200);
     expect((await agent.get(done.path)).status).toBe(200);
     expect((await ctx.reader.readProgress(done.id))?.status).toBe('completed');
-    expect(await ctx.redis.zscore(ctx.keys.expiryIndex, done.id)).not.toBeNull();
-    expect(await ctx.redis.zscore(ctx.keys.expiryIndex, unfinished.id)).toBeNull();
+    expect(await ctx.redis.zscore(ctx.keys.forUpload(done.id).indexes.expiry, done.id)).not.toBeNull();
+    expect(await ctx.redis.zscore(ctx.keys.forUpload(unfinished.id).indexes.expiry, unfinished.id)).toBeNull();
   });
 
   it('removes a completed upload with its bytes once its retention ends', async () => {

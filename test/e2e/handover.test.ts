@@ -14,6 +14,7 @@ import {
   type ServerProcess,
   startServerProcess,
 } from '../helpers/server-process.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -44,7 +45,7 @@ async function headOn(server: ServerProcess, pathname: string) {
   return { status: res.status, offset: Number(res.headers.get('upload-offset')), ms: Date.now() - started };
 }
 
-const record = (id: string) => redis.hgetall(`${prefix}upload:{${id}}`);
+const record = (id: string) => redis.hgetall(keysOfUpload(prefix, id).upload);
 
 function resume(data: Buffer, uploadUrl: string, retryDelays?: number[]): Promise<void> {
   return new Promise((resolve, reject) =>

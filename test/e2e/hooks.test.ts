@@ -7,6 +7,7 @@ import { createTestContext, type TestContext } from '../helpers/context.js';
 import { type HookAnswer, startHookServer } from '../helpers/hook-server.js';
 import { freePort } from '../helpers/server-process.js';
 import { createUpload, getBytes, head, patch, TUS } from '../helpers/tus.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 
 let ctx: TestContext | undefined;
 const hooks: Array<Awaited<ReturnType<typeof startHookServer>>> = [];
@@ -85,7 +86,7 @@ describe('pre-create hook', () => {
     const agent = request(c.app);
     const { res, path: url, id } = await createUpload(agent, { size: 3, metadata: { filename: 'a b.txt', kind: 'x' } });
     expect(res.status).toBe(201);
-    const record = await c.redis.hget(`${c.prefix}upload:{${id}}`, 'metadata');
+    const record = await c.redis.hget(keysOfUpload(c.prefix, id).upload, 'metadata');
     expect(JSON.parse(record as string)).toEqual({ filename: 'renamed.txt', tenant: 'acme', kind: 'x' });
     const headed = await head(agent, url);
     expect(headed.headers['upload-metadata']).toContain(`tenant ${Buffer.from('acme').toString('base64')}`);
@@ -166,7 +167,7 @@ describe('pre-request hook', () => {
     const alice = { 'X-User': 'alice' };
     const { res, path: url, id } = await createUpload(agent, { size: 4, headers: alice });
     expect(res.status).toBe(201);
-    expect(await c.redis.hget(`${c.prefix}upload:{${id}}`, 'owner')).toBe('alice');
+    expect(await c.redis.hget(keysOfUpload(c.prefix, id).upload, 'owner')).toBe('alice');
     expect((await head(agent, url).set(alice)).status).toBe(200);
     expect((await patch(agent, url, 0, Buffer.from('data'), alice)).status).toBe(204);
     expect((await getBytes(agent, url, alice)).body.toString()).toBe('data');
@@ -205,7 +206,7 @@ describe('pre-request hook', () => {
     expect((await head(agent, url).set(bob)).status).toBe(403);
     expect((await patch(agent, url, 0, Buffer.from('evil'), bob)).status).toBe(403);
     expect((await agent.get(`/api/uploads/${id}/missing`).set(bob)).status).toBe(403);
-    expect(await c.redis.hget(`${c.prefix}upload:{${id}}`, 'offset')).toBe('0');
+    expect(await c.redis.hget(keysOfUpload(c.prefix, id).upload, 'offset')).toBe('0');
   });
 
   it('passes on any message the hook gives (accents, arrows, control characters) without breaking a header', async () => {

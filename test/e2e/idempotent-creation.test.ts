@@ -16,8 +16,7 @@ const app = appPerTest({ CHUNK_SIZE_BYTES: String(CHUNK), AUTH_JWT_SECRET: SECRE
 const bearer = async (sub: string) => ({
   Authorization: `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).sign(new TextEncoder().encode(SECRET))}`,
 });
-const uploadIds = async () =>
-  new Set((await app.ctx.allKeys()).flatMap((k) => /upload:\{([0-9a-f-]{36})\}$/.exec(k)?.[1] ?? []));
+const uploadIds = async () => new Set((await app.ctx.allKeys()).flatMap((k) => app.ctx.keys.uploadIdOf(k) ?? []));
 
 /**
  * Idempotency-Key on a creation (draft-ietf-httpapi-idempotency-key-header; tusd's open work #1366): a creation

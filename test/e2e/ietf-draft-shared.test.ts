@@ -10,6 +10,7 @@ import { sha256 } from '../helpers/digest.js';
 import { draftRequest, interruptedCreation } from '../helpers/draft.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 import { waitFor } from '../helpers/wait.js';
 import { startReceiver } from '../helpers/webhook-receiver.js';
 
@@ -91,7 +92,7 @@ describe('IETF draft uploads among the others', () => {
     const created = await draftRequest(a.url, 'POST', '/files', { ...V6, 'Upload-Complete': '?0' });
     const url = pathOf(created.headers.location);
     const id = url.split('/').pop() as string;
-    const key = `${env.REDIS_KEY_PREFIX}upload:{${id}}`;
+    const key = keysOfUpload(env.REDIS_KEY_PREFIX, id).upload;
     const inFlight = openPatch(a.url, url, 0, data.length, append(0, true));
     await inFlight.write(data.subarray(0, 3 * CHUNK));
     await waitFor(async () => Number(await redis.hget(key, 'offset')) > 0, { what: "A's append to store some bytes" });
@@ -118,9 +119,12 @@ describe('IETF draft uploads among the others', () => {
       data.subarray(0, 2 * CHUNK),
       data.length,
       (id) =>
-        waitFor(async () => Number(await redis.hget(`${env.REDIS_KEY_PREFIX}upload:{${id}}`, 'offset')) >= CHUNK, {
-          what: "A's creation to store a chunk",
-        }),
+        waitFor(
+          async () => Number(await redis.hget(keysOfUpload(env.REDIS_KEY_PREFIX, id).upload, 'offset')) >= CHUNK,
+          {
+            what: "A's creation to store a chunk",
+          },
+        ),
     );
     const url = pathOf(interim.headers.location);
     const id = url.split('/').pop() as string;
@@ -140,7 +144,7 @@ describe('IETF draft uploads among the others', () => {
     expect(rest.status).toBe(201);
     expect(rest.headers['upload-complete']).toBe('?1');
     expect(sha256(await readFile(path.join(env.UPLOAD_DIR, id)))).toBe(sha256(data));
-    expect(await redis.hgetall(`${env.REDIS_KEY_PREFIX}upload:{${id}}`)).toMatchObject({
+    expect(await redis.hgetall(keysOfUpload(env.REDIS_KEY_PREFIX, id).upload)).toMatchObject({
       status: 'completed',
       sha256: sha256(data),
     });

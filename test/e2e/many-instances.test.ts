@@ -13,6 +13,7 @@ import {
   type ServerProcess,
   startServerProcess,
 } from '../helpers/server-process.js';
+import { keysOfUpload, lockOfUpload } from '../helpers/upload-keys.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -48,7 +49,7 @@ describe('two server processes sharing Redis and an upload directory', () => {
 
     // Both PATCHes for offset 0 are under way (headers sent, bodies not yet) on different instances.
     const patchA = openPatch(a.url, url, 0, fromA.length);
-    await waitFor(async () => (await redis.exists(`${prefix}lock:{${id}}`)) === 1, { what: "A's lock" });
+    await waitFor(async () => (await redis.exists(lockOfUpload(prefix, id))) === 1, { what: "A's lock" });
     const asks = redis.duplicate();
     let asked = false;
     asks.on('message', (_channel, message) => {
@@ -67,7 +68,7 @@ describe('two server processes sharing Redis and an upload directory', () => {
     const file = await readFile(path.join(dir, id));
     expect(file.length).toBe(2 * CHUNK);
     expect(file.equals(fromA) || file.equals(fromB)).toBe(true);
-    const record = await redis.hgetall(`${prefix}upload:{${id}}`);
+    const record = await redis.hgetall(keysOfUpload(prefix, id).upload);
     expect(record).toMatchObject({ offset: String(2 * CHUNK), receivedChunks: '2' });
   });
 
@@ -92,7 +93,7 @@ describe('two server processes sharing Redis and an upload directory', () => {
       }).start();
     });
     expect(sha256(await readFile(path.join(dir, id)))).toBe(sha256(data));
-    const record = await redis.hgetall(`${prefix}upload:{${id}}`);
+    const record = await redis.hgetall(keysOfUpload(prefix, id).upload);
     expect(record).toMatchObject({ status: 'completed', receivedChunks: '12', sha256: sha256(data) });
   });
 });

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { createUpload, getBytes, head, patch, TUS } from '../helpers/tus.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 import { anonymous } from '../helpers/uploads.js';
 
 let ctx: TestContext;
@@ -147,7 +148,7 @@ describe('tus 1.0 conversation', () => {
     const agent = request(ctx.app);
     const { path: url, id } = await createUpload(agent, { size: 200 * 1024 });
     await patch(agent, url, 0, Buffer.alloc(100 * 1024));
-    expect(await ctx.allKeys()).toContain(`${ctx.prefix}upload:{${id}}:chunks_received`);
+    expect(await ctx.allKeys()).toContain(keysOfUpload(ctx.prefix, id).chunksReceived);
     const res = await agent.delete(url).set(TUS);
     expect(res.status).toBe(204);
     expect((await head(agent, url)).status).toBe(404);

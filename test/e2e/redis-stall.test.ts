@@ -8,6 +8,7 @@ import { type RedisServerProcess, startRedisServer } from '../../src/redis/local
 import { sha256 } from '../helpers/digest.js';
 import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 import { elapse, waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -57,7 +58,7 @@ async function streamAround(server: ServerProcess, data: Buffer, during: () => P
     }
   };
   await send(TOTAL / 4);
-  await waitFor(async () => Number(await redis.hget(`${prefix}upload:{${id}}`, 'offset')) > 0, {
+  await waitFor(async () => Number(await redis.hget(keysOfUpload(prefix, id).upload, 'offset')) > 0, {
     what: 'bytes stored before the stall',
   });
   const stalled = during();
@@ -81,7 +82,10 @@ async function resumeAndCheck(server: ServerProcess, url: string, id: string, da
     expect(rest.status).toBe(204);
   }
   expect(sha256(await readFile(path.join(dir, id)))).toBe(sha256(data));
-  expect(await redis.hgetall(`${prefix}upload:{${id}}`)).toMatchObject({ status: 'completed', sha256: sha256(data) });
+  expect(await redis.hgetall(keysOfUpload(prefix, id).upload)).toMatchObject({
+    status: 'completed',
+    sha256: sha256(data),
+  });
 }
 
 /** A stall of `ms` that begins once every one of `count` streams is under way; each stream waits on it. */

@@ -8,6 +8,7 @@ import { openPatch } from '../helpers/raw-patch.js';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
 import { createUploadOn, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
 import { type SwiftProxy, startSwiftProxy } from '../helpers/swift.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 import { waitFor } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
@@ -45,7 +46,7 @@ describe('S3 across instances (no shared disk)', () => {
     const prefix = env().S3_KEY_PREFIX as string;
     expect(await objectSha256(`${prefix}${id}`)).toBe(sha256(data));
     // Computed from a re-read, since no one instance saw every byte.
-    expect(await redis.hget(`${env().REDIS_KEY_PREFIX}upload:{${id}}`, 'sha256')).toBe(sha256(data));
+    expect(await redis.hget(keysOfUpload(env().REDIS_KEY_PREFIX as string, id).upload, 'sha256')).toBe(sha256(data));
   });
 
   it('kill -9 mid-PATCH: the other instance answers HEAD at what S3 holds and the upload resumes byte-identical', async () => {
@@ -56,7 +57,7 @@ describe('S3 across instances (no shared disk)', () => {
     const patch = openPatch(a.url, pathname, 0, data.length);
     await patch.write(data.subarray(0, PART + 2 * MiB));
     const id = pathname.split('/').pop() as string;
-    const record = `${env().REDIS_KEY_PREFIX}upload:{${id}}`;
+    const record = keysOfUpload(env().REDIS_KEY_PREFIX as string, id).upload;
     await waitFor(async () => Number(await redis.hget(record, 'offset')) >= PART, { what: 'part 1 to be recorded' });
     await a.kill();
     const head = await waitFor(

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type S3Storage, s3Storage } from '../helpers/s3-storage.js';
 import { killAllServerProcesses, type ServerProcess, startServerProcess } from '../helpers/server-process.js';
+import { keysOfUpload } from '../helpers/upload-keys.js';
 
 const MiB = 1024 * 1024;
 
@@ -93,7 +94,7 @@ async function measuredPatch(blocks: number, chunked: boolean) {
   }, 20);
   const result = await bigPatch(server, pathname, blocks, chunked).finally(() => clearInterval(sampler));
   const id = pathname.split('/').pop() as string;
-  const record = await redis.hgetall(`${env.REDIS_KEY_PREFIX}upload:{${id}}`);
+  const record = await redis.hgetall(keysOfUpload(env.REDIS_KEY_PREFIX as string, id).upload);
   const head = await storage.client.send(
     new HeadObjectCommand({ Bucket: storage.bucket, Key: `${env.S3_KEY_PREFIX}${id}` }),
   );

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { openPatch } from '../helpers/raw-patch.js';
 import { killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
+import { keysOfUpload, lockOfUpload } from '../helpers/upload-keys.js';
 import { waitFor } from '../helpers/wait.js';
 
 const CHUNK = 64 * 1024;
@@ -42,7 +43,7 @@ describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
     });
     const pathname = new URL(created.headers.get('location') as string).pathname;
     const id = pathname.split('/').pop() as string;
-    const hashKey = `${prefix}upload:{${id}}`;
+    const hashKey = keysOfUpload(prefix, id).upload;
 
     // A PATCH that has sent 3.5 chunks and then goes quiet (a slow mobile client).
     const patch = openPatch(server.url, pathname, 0, data.length);
@@ -86,7 +87,7 @@ describe('graceful shutdown (SIGTERM) in the middle of a PATCH', () => {
     expect(onDisk).toBe(3 * CHUNK + CHUNK / 2);
     expect(await redis.hget(hashKey, 'offset')).toBe(String(onDisk));
     // The lock was released, not left to expire.
-    expect(await redis.exists(`${prefix}lock:{${id}}`)).toBe(0);
+    expect(await redis.exists(lockOfUpload(prefix, id))).toBe(0);
 
     const next = await startServerProcess(env);
     const head = await fetch(`${next.url}${pathname}`, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
@@ -124,7 +125,9 @@ describe('graceful shutdown in the middle of an IETF draft append', () => {
       'Content-Type': 'application/partial-upload',
     });
     await append.write(data.subarray(0, 3 * CHUNK));
-    await waitFor(async () => (Number(await redis.hget(`${prefix}upload:{${id}}`, 'offset')) > 0 ? true : undefined));
+    await waitFor(async () =>
+      Number(await redis.hget(keysOfUpload(prefix, id).upload, 'offset')) > 0 ? true : undefined,
+    );
 
     server.child.kill('SIGTERM');
     const answered = await append.response;
@@ -133,6 +136,6 @@ describe('graceful shutdown in the middle of an IETF draft append', () => {
     expect((await server.exit).code, server.output()).toBe(0);
     const onDisk = (await stat(path.join(dir, id))).size;
     expect(onDisk).toBe(3 * CHUNK);
-    expect(await redis.hget(`${prefix}upload:{${id}}`, 'offset')).toBe(String(onDisk));
+    expect(await redis.hget(keysOfUpload(prefix, id).upload, 'offset')).toBe(String(onDisk));
   });
 });

@@ -95,10 +95,11 @@ describe('the schema', () => {
     const others = (await ctx.allKeys()).filter((key) => !key.startsWith(`${ctx.prefix}upload:`));
     expect(others).toEqual(
       [
-        ctx.keys.expiryIndex,
-        ctx.keys.recentIndex,
+        // One Redis: one bucket, whose indexes list both uploads.
+        k.indexes.expiry,
+        k.indexes.recent,
         // Both uploads completed: an empty 'uploading' set is no key at all.
-        ctx.keys.statusIndex('completed'),
+        k.indexes.status('completed'),
       ].sort(),
     );
     for (const key of others) expect(await ctx.redis.pttl(key), key).toBeGreaterThan(0);
@@ -114,7 +115,9 @@ describe('status indexes', () => {
     expect((await patch(agent, url, 0, randomBytes(CHUNK))).status).toBe(204);
     const listedIn = async () => {
       const statuses = ['uploading', 'assembling', 'completed', 'failed'] as const;
-      const scores = await Promise.all(statuses.map((s) => ctx.redis.zscore(ctx.keys.statusIndex(s), id)));
+      const scores = await Promise.all(
+        statuses.map((s) => ctx.redis.zscore(ctx.keys.forUpload(id).indexes.status(s), id)),
+      );
       return statuses.filter((_, i) => scores[i] !== null);
     };
     await waitFor(async () => (await listedIn()).includes('completed'), { what: 'the completed index to list it' });

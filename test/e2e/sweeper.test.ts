@@ -94,7 +94,7 @@ describe('the sweeper', () => {
     writeFileSync(path.join(file, 'x'), 'x');
     const report = await ctx.sweeper.sweep();
     expect(report.expired).toBe(0);
-    expect(await ctx.redis.zscore(ctx.keys.expiryIndex, id)).not.toBeNull();
+    expect(await ctx.redis.zscore(ctx.keys.forUpload(id).indexes.expiry, id)).not.toBeNull();
   });
 });
 

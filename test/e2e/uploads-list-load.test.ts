@@ -41,8 +41,8 @@ async function seedUpTo(count: number): Promise<void> {
       });
       pipeline.hset(ctx.keys.forUpload(id).upload, ...fields, 'updatedAt', String(at));
       pipeline.pexpire(ctx.keys.forUpload(id).upload, 3_600_000);
-      pipeline.zadd(ctx.keys.recentIndex, at, id);
-      pipeline.zadd(ctx.keys.statusIndex(status), at, id);
+      pipeline.zadd(ctx.keys.forUpload(id).indexes.recent, at, id);
+      pipeline.zadd(ctx.keys.forUpload(id).indexes.status(status), at, id);
     }
     await pipeline.exec();
   }

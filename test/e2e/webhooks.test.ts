@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { Upload } from 'tus-js-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createKeys, verifySignature } from '../../src/index.js';
+import { keysFor, verifySignature } from '../../src/index.js';
 import { createTestContext, type TestContext } from '../helpers/context.js';
 import { sha256 } from '../helpers/digest.js';
 import { freePort, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
@@ -463,7 +463,7 @@ describe('webhooks', () => {
     await server.kill('SIGKILL');
     hook.answerWith(() => 200);
     // A new instance with a short timeout: the dead one's lease (2 x 30 s + 1 s) is what it must wait out; shorten it.
-    const w = createKeys(env.REDIS_KEY_PREFIX).webhooks.queue(hook.url);
+    const w = keysFor({ keyPrefix: env.REDIS_KEY_PREFIX }).webhooks.queue(hook.url);
     const redis = new Redis(inject('redisUrl'));
     try {
       const [entry] = await redis.zrange(w, 0, 0);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { Upload } from 'tus-js-client';
 import { expect } from 'vitest';
-import { createKeys } from '../../src/redis/keys.js';
+import { keysFor } from '../../src/redis/keys.js';
 import { type RedisServerProcess, startRedisServer } from '../../src/redis/local-server.js';
 import { holderOf } from '../../src/uploads/coordination/instance-liveness.js';
 import { type Balancer, startBalancer } from './balancer.js';
@@ -208,7 +208,7 @@ async function checkUpload(u: ChaosUpload, report: ChaosReport, redis: Redis): P
   if (res.status !== 200) problems.push(`GET answered ${res.status}`);
   else if (!body.equals(u.data))
     problems.push(`downloaded ${body.length} bytes that differ from the ${u.data.length} sent`);
-  const keys = createKeys(report.prefix).forUpload(id);
+  const keys = keysFor({ keyPrefix: report.prefix }).forUpload(id);
   const record = await redis.hgetall(keys.upload);
   const inSet = await redis.scard(keys.chunksReceived);
   const expected: Record<string, string> = {
@@ -265,8 +265,8 @@ export async function expectNothingLost(report: ChaosReport, redis: Redis): Prom
     text,
   ).toEqual([]);
   // One creation each: the uploads in Redis are exactly the clients' uploads.
-  const keys = createKeys(report.prefix);
-  const created = (await keysMatching(redis, keys.forUpload('*').upload)).filter((k) => k.endsWith('}'));
+  const keys = keysFor({ keyPrefix: report.prefix });
+  const created = (await keysMatching(redis, keys.uploadPattern)).filter((k) => keys.uploadIdOf(k) !== undefined);
   const ids = report.uploads.map((u) => (u.url as string).split('/').pop() as string);
   expect(created.sort()).toEqual(ids.map((id) => keys.forUpload(id).upload).sort());
   // No lock left that anyone could wait for: a running instance has released all of its own. An instance killed

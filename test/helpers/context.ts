@@ -9,7 +9,7 @@ import { createHttpServer } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { RedisClient } from '../../src/redis/client.js';
 import { createRedisClient } from '../../src/redis/client.js';
-import { createKeys, type Keys } from '../../src/redis/keys.js';
+import { type Keys, keysFor } from '../../src/redis/keys.js';
 
 export type TestContext = Awaited<ReturnType<typeof createTestContext>>;
 
@@ -26,11 +26,11 @@ export async function createTestContext(
   // which fails if the folder vanishes under it); the run's tmpRoot is removed at the end.
   const dir = mkdtempSync(path.join(inject('tmpRoot'), 'uploads-'));
   const prefix = `test-${randomUUID()}:`;
-  const config: Config = loadConfig({ UPLOAD_DIR: dir, REDIS_KEY_PREFIX: prefix, ...env });
+  const config: Config = loadConfig({ UPLOAD_DIR: dir, REDIS_KEY_PREFIX: prefix, REDIS_URL: redisUrl, ...env });
   const redis: RedisClient = createRedisClient(redisUrl, { commandTimeoutMs: config.redis.commandTimeoutMs });
   redis.on('error', () => {});
   await redis.connect();
-  const keys: Keys = createKeys(config.redis.keyPrefix);
+  const keys: Keys = keysFor(config.redis);
   const built = createApp({ config, redis, logger });
   await built.start();
   const servers: Server[] = [];

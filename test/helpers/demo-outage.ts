@@ -7,6 +7,7 @@ import { expect, inject } from 'vitest';
 import { throttleUploads } from './browser.js';
 import { sha256 } from './digest.js';
 import { freePort, startServerProcess } from './server-process.js';
+import { keysOfUpload } from './upload-keys.js';
 
 /**
  * The demo in Chromium while its server is killed (kill -9) mid-upload and started again on the same address:
@@ -30,7 +31,7 @@ export async function demoThroughAnOutage(
     PROGRESS_INTERVAL_MS: '100',
   };
   const redis = new Redis(inject('redisUrl'));
-  const offsetOf = async (id: string) => Number(await redis.hget(`${prefix}upload:{${id}}`, 'offset'));
+  const offsetOf = async (id: string) => Number(await redis.hget(keysOfUpload(prefix, id).upload, 'offset'));
   let server = await startServerProcess(settings);
   const page = await browser.newPage();
   try {
@@ -60,7 +61,7 @@ export async function demoThroughAnOutage(
     await card.locator('xpath=self::*[@data-status="completed"]').waitFor({ timeout: 60_000 });
     expect(await card.locator('.notice-line').textContent()).toBe('');
     expect(sha256(await storedBytes(id))).toBe(sha256(data));
-    expect(await redis.hget(`${prefix}upload:{${id}}`, 'status')).toBe('completed');
+    expect(await redis.hget(keysOfUpload(prefix, id).upload, 'status')).toBe('completed');
     return id;
   } finally {
     await page.close();

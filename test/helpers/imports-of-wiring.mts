@@ -12,12 +12,12 @@ const { wireUploads } = await import('../../src/app/wire-uploads.js');
 const { loadConfig } = await import('../../src/config/load-config.js');
 const { createLogger } = await import('../../src/log.js');
 const { createRedisClient } = await import('../../src/redis/client.js');
-const { createKeys } = await import('../../src/redis/keys.js');
+const { keysFor } = await import('../../src/redis/keys.js');
 const { UploadReader } = await import('../../src/uploads/read/upload-reader.js');
 
 const config = loadConfig(process.env);
 const redis = createRedisClient('redis://127.0.0.1:1', { commandTimeoutMs: 200 });
-const keys = createKeys(config.redis.keyPrefix);
+const keys = keysFor(config.redis);
 const uploads = wireUploads({
   config,
   redis,

@@ -6,7 +6,7 @@ import { wireUploads } from '../../src/app/wire-uploads.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/log.js';
 import { createRedisClient, type RedisClient } from '../../src/redis/client.js';
-import { createKeys } from '../../src/redis/keys.js';
+import { keysFor } from '../../src/redis/keys.js';
 import type { UploadEvent } from '../../src/uploads/events/upload-events.js';
 import type { Caller } from '../../src/uploads/model/caller.js';
 import { UploadReader } from '../../src/uploads/read/upload-reader.js';
@@ -18,11 +18,16 @@ import { UploadReader } from '../../src/uploads/read/upload-reader.js';
  */
 export async function createUploadsContext(env: Record<string, string> = {}, redisUrl = inject('redisUrl')) {
   const dir = mkdtempSync(path.join(inject('tmpRoot'), 'uploads-'));
-  const config = loadConfig({ UPLOAD_DIR: dir, REDIS_KEY_PREFIX: `test-${randomUUID()}:`, ...env });
+  const config = loadConfig({
+    UPLOAD_DIR: dir,
+    REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+    REDIS_URL: redisUrl,
+    ...env,
+  });
   const redis: RedisClient = createRedisClient(redisUrl, { commandTimeoutMs: config.redis.commandTimeoutMs });
   redis.on('error', () => {});
   await redis.connect();
-  const keys = createKeys(config.redis.keyPrefix);
+  const keys = keysFor(config.redis);
   const reader = new UploadReader(redis, keys);
   const events: UploadEvent[] = [];
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');

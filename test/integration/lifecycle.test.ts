@@ -134,7 +134,7 @@ describe('upload lifecycle (real Redis, real disk, no HTTP)', () => {
       expect(removal).toMatchObject({ hadBytes: true, hadRecord: true });
       expect(existsSync(path.join(ctx.dir, created.id))).toBe(false);
       expect(await ctx.reader.readRecord(created.id)).toBeUndefined();
-      expect(await ctx.redis.zscore(ctx.keys.recentIndex, created.id)).toBeNull();
+      expect(await ctx.redis.zscore(ctx.keys.forUpload(created.id).indexes.recent, created.id)).toBeNull();
       expect(await ownerSlots(ctx, 'carol')).toEqual([]);
       const event = ctx.events.find((e) => e.type === 'terminated');
       expect(event).toMatchObject({ type: 'terminated', id: created.id, record: { owner: 'carol' } });

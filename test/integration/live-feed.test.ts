@@ -40,7 +40,7 @@ class CountingReader extends UploadReader {
 describe('live feed', () => {
   it('reads rows side by side, hands them out in publish order, only for uploads someone watches', async () => {
     const redis = await client();
-    const keys = createKeys(`test-${randomUUID()}:`);
+    const keys = createKeys(`test-${randomUUID()}:`, 1);
     const logger = createLogger('silent');
     const tracker = new UploadTracker(
       redis,

@@ -37,7 +37,7 @@ async function locker(options: Partial<LockerOptions> = {}): Promise<RedisLocker
 const never = () => new AbortController().signal;
 
 beforeEach(() => {
-  keys = createKeys(`test-${randomUUID()}:`);
+  keys = createKeys(`test-${randomUUID()}:`, 1);
 });
 afterEach(async () => {
   for (const l of lockers.splice(0)) await l.stop();

@@ -42,7 +42,7 @@ async function newUpload(size: number | undefined, expiresInMs = TTL_MS): Promis
 }
 
 beforeEach(async () => {
-  keys = createKeys(`test-${randomUUID()}:`);
+  keys = createKeys(`test-${randomUUID()}:`, 1);
   redis = createRedisClient(inject('redisUrl'), { commandTimeoutMs: 2000 });
   await redis.connect();
   tracker = trackerOn(redis);
@@ -86,7 +86,7 @@ describe('recording progress', () => {
     expect(setAt).toBe(hashAt);
     expect(await expectEveryKeyToExpire(redis, `${keys.prefix}upload:`, TTL_MS)).toHaveLength(2);
     // The expiry index outlives every upload it lists.
-    expect(await expectEveryKeyToExpire(redis, keys.expiryIndex, 7_200_000)).toHaveLength(1);
+    expect(await expectEveryKeyToExpire(redis, keys.forUpload(id).indexes.expiry, 7_200_000)).toHaveLength(1);
   });
 
   it('rewinds to the bytes really stored, uncounting the chunks past them', async () => {
@@ -141,7 +141,7 @@ describe('completion', () => {
     await tracker.recordProgress(id, 2000);
     expect(await tracker.complete(id, 'f'.repeat(64))).toBe(true);
     const record = await reader.readRecord(id);
-    expect(await redis.zscore(keys.expiryIndex, id)).toBe(String(record?.expiresAt));
+    expect(await redis.zscore(keys.forUpload(id).indexes.expiry, id)).toBe(String(record?.expiresAt));
     // A later, different completion does not move it again.
     expect(await tracker.complete(id, '0'.repeat(64), Date.now() + 1000)).toBe(false);
     expect(record).toMatchObject({ status: 'completed', sha256: 'f'.repeat(64) });

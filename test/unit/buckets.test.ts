@@ -21,7 +21,7 @@ describe('buckets (hash tags spread over the cluster slots)', () => {
   });
 
   it("put an upload's channels in its bucket's slot, the same bucket on every call", () => {
-    const keys = createKeys('p:');
+    const keys = createKeys('p:', 64);
     const id = '3f2c1a9e-8b7d-4c6e-9f0a-1b2c3d4e5f60';
     const tag = bucketTagOf(id);
     expect(BUCKET_TAGS).toContain(tag);

@@ -127,9 +127,13 @@ export class Sweeper {
       now - record.createdAt >= this.options.orphanGraceMs &&
       (await bytes.bytesStored(record.id)) === undefined;
     let removed = 0;
-    let cursor = (await redis.get(keys.orphanScanCursor)) ?? '0';
+    // Where the last pass stopped: a bucket and a ZSCAN cursor in its expiry index.
+    const [savedBucket, savedCursor] = ((await redis.get(keys.orphanScanCursor)) ?? '0:0').split(':');
+    let bucket = Number(savedBucket) < keys.indexes.length ? Number(savedBucket) || 0 : 0;
+    let cursor = savedCursor ?? '0';
     do {
-      const [next, flat] = await redis.zscan(keys.expiryIndex, cursor, 'COUNT', BATCH);
+      const index = keys.indexes[bucket] as (typeof keys.indexes)[number];
+      const [next, flat] = await redis.zscan(index.expiry, cursor, 'COUNT', BATCH);
       cursor = next;
       for (let i = 0; i < flat.length; i += 2) {
         const id = flat[i] as string;
@@ -146,8 +150,10 @@ export class Sweeper {
         });
         if (outcome === true) removed++;
       }
-    } while (cursor !== '0' && Date.now() < deadline);
-    await redis.set(keys.orphanScanCursor, cursor, 'PX', this.options.orphanIntervalMs * 2);
+      // This bucket walked: the next one, or the end of the pass after the last.
+      if (cursor === '0') bucket = (bucket + 1) % keys.indexes.length;
+    } while ((cursor !== '0' || bucket !== 0) && Date.now() < deadline);
+    await redis.set(keys.orphanScanCursor, `${bucket}:${cursor}`, 'PX', this.options.orphanIntervalMs * 2);
     return removed;
   }
 

@@ -6,6 +6,11 @@ import { groupView, missingView, type Part, partView, progressView, type RowView
 
 export type UploadPage = { uploads: RowView[]; next: string | null };
 
+type Entry = { id: string; score: number };
+
+/** The order of the uploads list: latest activity first, then (as ZREVRANGEBYSCORE gives ties) the higher ID. */
+const newestFirst = (a: Entry, b: Entry): number => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
 const encodeCursor = (entry: { id: string; score: number }) =>
   Buffer.from(`${entry.score}:${entry.id}`).toString('base64url');
 
@@ -72,32 +77,18 @@ export class UploadReader {
 
   /**
    * A page of uploads, newest activity first, optionally in one status, read
-   * from the activity index (never a scan of the keyspace): one range read and
-   * one read per row. `cursor` continues after the previous page.
+   * from the activity indexes (never a scan of the keyspace): one range read
+   * per bucket, merged, and one read per row. `cursor` continues after the
+   * previous page: the entries after it are those of a lower score, or of the
+   * same score and a lower ID, in every bucket alike.
    */
   async listUploads(options: { status?: UploadStatus; limit: number; cursor?: string }): Promise<UploadPage> {
     const { status, limit } = options;
-    const key = status ? this.keys.statusIndex(status) : this.keys.recentIndex;
     const after = options.cursor ? decodeCursor(options.cursor) : undefined;
-    const entries: Array<{ id: string; score: number }> = [];
-    if (after) {
-      // The rest of the uploads that share the cursor's time, however many: members of equal score come in
-      // reverse lexicographic order, so those below the cursor's ID are the ones not shown yet.
-      const ties = await this.redis.zrevrangebyscore(key, after.score, after.score);
-      for (const id of ties) if (id < after.id && entries.length <= limit) entries.push({ id, score: after.score });
-    }
-    if (entries.length <= limit) {
-      const flat = await this.redis.zrevrangebyscore(
-        key,
-        after ? `(${after.score}` : '+inf',
-        '-inf',
-        'WITHSCORES',
-        'LIMIT',
-        0,
-        limit + 1 - entries.length,
-      );
-      for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
-    }
+    const perBucket = await Promise.all(
+      this.keys.indexes.map((index) => this.newestIn(status ? index.status(status) : index.recent, limit + 1, after)),
+    );
+    const entries = perBucket.length === 1 ? (perBucket[0] ?? []) : perBucket.flat().sort(newestFirst);
     const page = entries.slice(0, limit);
     const records = await Promise.all(page.map((e) => this.readRecord(e.id)));
     const now = Date.now();
@@ -107,9 +98,45 @@ export class UploadReader {
     return { uploads, next: entries.length > limit && last ? encodeCursor(last) : null };
   }
 
-  /** Up to `limit` upload IDs whose removal time has come, oldest first. */
+  /** Up to `count` entries of one index after the cursor, newest first. */
+  private async newestIn(key: string, count: number, after?: { score: number; id: string }): Promise<Entry[]> {
+    const entries: Entry[] = [];
+    if (after) {
+      // The rest of the uploads that share the cursor's time, however many: members of equal score come in
+      // reverse lexicographic order, so those below the cursor's ID are the ones not shown yet.
+      const ties = await this.redis.zrevrangebyscore(key, after.score, after.score);
+      for (const id of ties) if (id < after.id && entries.length < count) entries.push({ id, score: after.score });
+    }
+    if (entries.length < count) {
+      const flat = await this.redis.zrevrangebyscore(
+        key,
+        after ? `(${after.score}` : '+inf',
+        '-inf',
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        count - entries.length,
+      );
+      for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
+    }
+    return entries;
+  }
+
+  /** Up to `limit` upload IDs whose removal time has come, oldest first, from every bucket's expiry index. */
   async dueForRemoval(now: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.expiryIndex, '-inf', now, 'LIMIT', 0, limit);
+    const perBucket = await Promise.all(
+      this.keys.indexes.map(async (index) => {
+        const flat = await this.redis.zrangebyscore(index.expiry, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+        const entries: Entry[] = [];
+        for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
+        return entries;
+      }),
+    );
+    return perBucket
+      .flat()
+      .sort((a, b) => a.score - b.score)
+      .slice(0, limit)
+      .map((e) => e.id);
   }
 
   /**

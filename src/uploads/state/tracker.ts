@@ -32,36 +32,47 @@ export class UploadTracker {
 
   async create(upload: NewUpload): Promise<void> {
     const k = this.keys.forUpload(upload.id);
-    // In one round trip, the expiry index first on the wire: if the record is
-    // created, the sweeper knows of it. (An entry whose creation then failed finds
-    // nothing, or only bytes, behind it, and is cleared.)
-    const [, created] = await Promise.all([
-      this.indexes.due(upload.id, upload.expiresAt),
-      this.redis.createUpload(k.upload, k.chunksReceived, upload.expiresAt, upload.createdAt, ...initialFields(upload)),
-      // A new upload is in no status index yet: nothing to remove from the others.
-      this.indexes.active(upload.id, upload.status ?? 'uploading', upload.createdAt, upload.status ?? 'uploading'),
-    ]);
+    // The record and its index entries in one script: the sweeper knows of every record.
+    const created = await this.redis.createUpload(
+      k.upload,
+      k.chunksReceived,
+      ...k.indexes.all,
+      upload.id,
+      upload.expiresAt,
+      upload.createdAt,
+      upload.status ?? 'uploading',
+      ...initialFields(upload),
+    );
+    this.indexes.written(upload.id, upload.status ?? 'uploading');
     if (created === 0) throw new Error(`upload ${upload.id} already exists`);
   }
 
   /** Records that bytes [0, offset) are stored; undefined when the upload is gone. */
   async recordProgress(id: string, offset: number, now = Date.now()): Promise<ProgressState | undefined> {
     const k = this.keys.forUpload(id);
-    const reply = await this.redis.recordProgress(k.upload, k.chunksReceived, offset, now);
+    const reply = await this.redis.recordProgress(
+      k.upload,
+      k.chunksReceived,
+      k.bytes,
+      ...k.indexes.all,
+      id,
+      offset,
+      now,
+      '',
+      0,
+    );
     if (isGone(reply)) return undefined;
-    const [stored, receivedChunks, status, previous] = checkedReply('recordProgress', reply, id);
-    // Not waited for: the indexes are advisory (readers check each entry against its record),
-    // and later commands on this connection run after it, so this instance reads its own write.
-    this.indexes.active(id, status as UploadStatus, now, previous as UploadStatus).catch(() => {});
+    const [stored, receivedChunks, status] = checkedReply('recordProgress', reply, id);
+    this.indexes.written(id, status);
     return { offset: stored, receivedChunks, status: status as UploadStatus };
   }
 
   /** Moves the recorded offset back to what is really stored; returns the chunks uncounted. */
   async rewindProgress(id: string, offset: number, now = Date.now()): Promise<number> {
     const k = this.keys.forUpload(id);
-    const removed = await this.redis.rewindProgress(k.upload, k.chunksReceived, offset, now);
+    const removed = await this.redis.rewindProgress(k.upload, k.chunksReceived, ...k.indexes.all, id, offset, now);
     if (isGone(removed)) return 0;
-    if (removed > 0) await this.indexes.active(id, 'uploading', now);
+    this.indexes.written(id, 'uploading');
     return removed;
   }
 
@@ -73,34 +84,22 @@ export class UploadTracker {
    * assembling → completed: records the SHA-256 (left out when the server
    * records no digest, UPLOAD_DIGEST=none) and keeps the upload for the
    * retention period. With `recorded`, the progress of the write that stored
-   * the last byte is recorded first, in the same round trip (it makes the
-   * upload assembling; the completion then runs after it, in order).
+   * the last byte is recorded in the same script (it makes the upload
+   * assembling, then completed).
    */
   async complete(id: string, sha256: string | undefined, now = Date.now(), recorded?: number): Promise<boolean> {
     const keepUntil = now + this.policy.completedRetentionMs;
+    const fields = ['completedAt', now, ...(sha256 === undefined ? [] : ['sha256', sha256])];
     const k = this.keys.forUpload(id);
-    const progress =
-      recorded === undefined ? undefined : this.redis.recordProgress(k.upload, k.chunksReceived, recorded, now);
-    progress?.catch(() => {});
-    // All at once (one round trip): an index entry later than the record says is harmless,
-    // the sweeper re-reads the record before it removes anything.
-    const [moved] = await Promise.all([
-      this.redis.finishAssembly(
-        k.upload,
-        k.chunksReceived,
-        k.bytes,
-        'completed',
-        now,
-        keepUntil,
-        'completedAt',
-        now,
-        ...(sha256 === undefined ? [] : ['sha256', sha256]),
-      ),
-      this.indexes.due(id, keepUntil),
-      // With `recorded`, the upload was uploading, or already assembling if a progress update recorded its last byte.
-      this.indexes.active(id, 'completed', now, recorded === undefined ? 'assembling' : ['uploading', 'assembling']),
-    ]);
-    checkedReply('recordProgress', await progress, id);
+    const keys = [k.upload, k.chunksReceived, k.bytes, ...k.indexes.all];
+    let moved: number;
+    if (recorded === undefined) {
+      moved = await this.redis.finishAssembly(...keys, id, 'completed', now, keepUntil, ...fields);
+    } else {
+      const reply = await this.redis.recordProgress(...keys, id, recorded, now, 'completed', keepUntil, ...fields);
+      moved = checkedReply('recordProgress', reply, id)[4];
+    }
+    this.indexes.written(id, 'completed');
     return moved === 1;
   }
 
@@ -111,13 +110,15 @@ export class UploadTracker {
       k.upload,
       k.chunksReceived,
       k.bytes,
+      ...k.indexes.all,
+      id,
       'failed',
       now,
       expiresAt,
       'error',
       reason,
     );
-    if (moved === 1) await this.indexes.active(id, 'failed', now, 'assembling');
+    this.indexes.written(id, 'failed');
     return moved === 1;
   }
 
