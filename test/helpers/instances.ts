@@ -36,7 +36,7 @@ export async function patchOn(server: ServerProcess, pathname: string, offset: n
 }
 
 /**
- * The server (src/main.ts) with `env` added to this process's environment,
+ * The server (src/main.ts, or another `script`) with `env` added to this process's environment,
  * run until it exits: its exit code and output. One that does not exit
  * within `timeoutMs` (it started when it should not have) is killed: its code
  * is then null.
@@ -44,11 +44,12 @@ export async function patchOn(server: ServerProcess, pathname: string, offset: n
 export function runUntilExit(
   env: Record<string, string>,
   timeoutMs = 20_000,
+  script = 'src/main.ts',
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = execFile(
       'node',
-      ['--import', 'tsx', 'src/main.ts'],
+      ['--import', 'tsx', script],
       { env: { ...process.env, ...env }, timeout: timeoutMs, killSignal: 'SIGKILL' },
       () => {},
     );
