@@ -74,13 +74,19 @@ export type Keys = Readonly<{
   orphanPassMarker: string;
   /** Where the orphan pass's walk of the expiry index stopped, so the next pass goes on from there. */
   orphanScanCursor: string;
-  /** The webhook outbox (one slot, so its scripts may touch all of it). */
-  webhooks: WebhookKeys;
+  /** The webhook outbox of the upload's bucket (all of one outbox is in one slot, so its scripts may touch all of it). */
+  webhooksOf(id: string): WebhookKeys;
+  /**
+   * Every outbox the dispatcher takes deliveries from: each bucket's, then
+   * that of the builds before buckets (`webhooks:{outbox}`), drained and never
+   * appended to.
+   */
+  outboxes: readonly WebhookKeys[];
   /** Sorted set of one owner's unfinished uploads, scored by when each stops counting (its expiry). */
   ownerActive(owner: string): string;
 }>;
 
-type WebhookKeys = Readonly<{
+export type WebhookKeys = Readonly<{
   /** Stream of deliveries not yet made: url, key, type, body. */
   outbox: string;
   /** Set of the names of the queues below that may hold deliveries. */
@@ -114,6 +120,17 @@ function indexKeys(prefix: string, tag: string): IndexKeys {
   });
 }
 
+/** The keys of one webhook outbox, all named after its stream (so all in its slot). */
+function webhookKeys(outbox: string): WebhookKeys {
+  return Object.freeze({
+    outbox,
+    queues: `${outbox}:queues`,
+    queue: (url: string) => `${outbox}:due:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`,
+    attempts: `${outbox}:attempts`,
+    dead: `${outbox}:dead`,
+  });
+}
+
 /** The keys of a deployment configured with REDIS_KEY_PREFIX, REDIS_URL and REDIS_BUCKETS. */
 export const keysFor = (
   redis: Readonly<{ keyPrefix: string; url?: string | undefined; buckets?: number | undefined }>,
@@ -124,6 +141,10 @@ export function createKeys(prefix: string, bucketCount: number): Keys {
   if (/[{}]/.test(prefix)) throw new Error('a key prefix must not contain { or }');
   const buckets = createBuckets(bucketCount);
   const indexes = Object.freeze(buckets.tags.map((tag) => indexKeys(prefix, tag)));
+  const outboxes = Object.freeze([
+    ...buckets.tags.map((tag) => webhookKeys(`${prefix}webhooks:{${tag}}:outbox`)),
+    webhookKeys(`${prefix}webhooks:{outbox}`),
+  ]);
   return Object.freeze({
     prefix,
     buckets,
@@ -160,14 +181,8 @@ export function createKeys(prefix: string, bucketCount: number): Keys {
     sweeperLock: `${prefix}sweeper:lock`,
     orphanPassMarker: `${prefix}sweeper:orphan-pass`,
     orphanScanCursor: `${prefix}sweeper:orphan-cursor`,
-    webhooks: Object.freeze({
-      outbox: `${prefix}webhooks:{outbox}`,
-      queues: `${prefix}webhooks:{outbox}:queues`,
-      queue: (url: string) =>
-        `${prefix}webhooks:{outbox}:due:${createHash('sha256').update(url).digest('hex').slice(0, 16)}`,
-      attempts: `${prefix}webhooks:{outbox}:attempts`,
-      dead: `${prefix}webhooks:{outbox}:dead`,
-    }),
+    webhooksOf: (id: string) => outboxes[buckets.of(id)] as WebhookKeys,
+    outboxes,
     // Owners are names chosen elsewhere (a token's sub): encoded, so no brace or space of theirs shapes the key.
     ownerActive: (owner: string) => `${prefix}owner:{${encodeURIComponent(owner)}}:active`,
   });

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { WebhookConfig } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
-import type { Keys } from '../redis/keys.js';
+import type { Keys, WebhookKeys } from '../redis/keys.js';
 import { wentToDeadLetters } from '../redis/script-replies.js';
 import { signatureHeader } from './signature.js';
 
@@ -16,7 +16,9 @@ const DEAD_LETTERS_KEPT = 10_000;
 type Delivery = Readonly<{
   entryId: string;
   attempt: number;
-  /** The URL's queue in Redis (see enqueue-webhooks-n.lua). */
+  /** The outbox it is in. */
+  outbox: WebhookKeys;
+  /** The URL's queue in that outbox (see enqueue-webhooks-n.lua). */
   queue: string;
   url: string;
   key: string;
@@ -113,44 +115,55 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Leases up to `most` due deliveries, taking from each URL's queue no more
-   * than its share of IN_FLIGHT_PER_URL leaves room for, and starts each.
+   * Leases up to `most` due deliveries from the outboxes (one per bucket),
+   * taking from each URL no more than its share of IN_FLIGHT_PER_URL leaves
+   * room for, and starts each. The queue sets of every outbox are read at once
+   * (batched per master); only outboxes with queues are claimed from.
    */
   private async takeDue(most: number): Promise<void> {
-    const w = this.keys.webhooks;
-    // In a random order, so that no queue always goes first when the total is short.
-    const queues = shuffled(await this.redis.smembers(w.queues))
-      .map((queue) => ({ queue, room: IN_FLIGHT_PER_URL - (this.inFlightTo.get(queue) ?? 0) }))
-      .filter(({ room }) => room > 0);
-    if (queues.length === 0) return;
-    const leased = await this.redis.claimWebhooks(
-      3 + queues.length,
-      w.outbox,
-      w.attempts,
-      w.queues,
-      ...queues.map(({ queue }) => queue),
-      Date.now(),
-      this.leaseMs,
-      most,
-      ...queues.map(({ room }) => room),
-    );
-    for (const [entryId, attempts, flat, queue] of leased) {
-      this.inFlightTo.set(queue, (this.inFlightTo.get(queue) ?? 0) + 1);
-      const delivery = this.deliver(toDelivery(entryId, attempts, flat, queue)).finally(() => {
-        this.inFlight.delete(delivery);
-        const left = (this.inFlightTo.get(queue) ?? 1) - 1;
-        if (left === 0) this.inFlightTo.delete(queue);
-        else this.inFlightTo.set(queue, left);
-        this.wake();
-      });
-      this.inFlight.add(delivery);
+    const outboxes = this.keys.outboxes;
+    const queueSets = await Promise.all(outboxes.map((w) => this.redis.smembers(w.queues)));
+    let left = most;
+    // In a random order, so that no outbox (and no queue in one) always goes first when the total is short.
+    for (const at of shuffled(outboxes.map((_, i) => i))) {
+      const w = outboxes[at] as WebhookKeys;
+      const queues = shuffled(queueSets[at] ?? [])
+        .map((queue) => ({ queue, room: IN_FLIGHT_PER_URL - (this.inFlightTo.get(urlOf(queue)) ?? 0) }))
+        .filter(({ room }) => room > 0);
+      if (queues.length === 0 || left <= 0) continue;
+      const leased = await this.redis.claimWebhooks(
+        3 + queues.length,
+        w.outbox,
+        w.attempts,
+        w.queues,
+        ...queues.map(({ queue }) => queue),
+        Date.now(),
+        this.leaseMs,
+        left,
+        ...queues.map(({ room }) => room),
+      );
+      left -= leased.length;
+      for (const [entryId, attempts, flat, queue] of leased) this.launch(toDelivery(entryId, attempts, flat, w, queue));
     }
+  }
+
+  private launch(delivery: Delivery): void {
+    const url = urlOf(delivery.queue);
+    this.inFlightTo.set(url, (this.inFlightTo.get(url) ?? 0) + 1);
+    const running = this.deliver(delivery).finally(() => {
+      this.inFlight.delete(running);
+      const left = (this.inFlightTo.get(url) ?? 1) - 1;
+      if (left === 0) this.inFlightTo.delete(url);
+      else this.inFlightTo.set(url, left);
+      this.wake();
+    });
+    this.inFlight.add(running);
   }
 
   private async deliver(delivery: Delivery): Promise<void> {
     const problem = await this.post(delivery);
     if (this.stopped) return;
-    const w = this.keys.webhooks;
+    const w = delivery.outbox;
     const log = { url: delivery.url, key: delivery.key, event: delivery.type, attempt: delivery.attempt };
     try {
       if (problem === undefined) {
@@ -213,12 +226,16 @@ export class WebhookDispatcher {
   }
 }
 
-function toDelivery(entryId: string, attempt: number, flat: string[], queue: string): Delivery {
+/** A URL's queues are named after it alike in every outbox (keys.ts): the name's end says which URL. */
+const urlOf = (queue: string): string => queue.slice(queue.lastIndexOf(':due:'));
+
+function toDelivery(entryId: string, attempt: number, flat: string[], outbox: WebhookKeys, queue: string): Delivery {
   const fields = new Map<string, string>();
   for (let i = 0; i < flat.length; i += 2) fields.set(flat[i] as string, flat[i + 1] as string);
   return {
     entryId,
     attempt,
+    outbox,
     queue,
     url: fields.get('url') ?? '',
     key: fields.get('key') ?? '',

@@ -27,7 +27,7 @@ export type WebhookOutbox = Readonly<{
   /**
    * Puts in the outbox the final status of an upload that should have been
    * announced and was not: the change of status and its append are two writes
-   * (they are in different hash slots), and a crash, or a failed append, can
+   * (two scripts), and a crash, or a failed append, can
    * come between them. The sweeper calls this for every record now and then.
    */
   revisit: (record: UploadRecord, now: number) => Promise<void>;
@@ -120,7 +120,8 @@ async function append(deps: OutboxDeps, type: WebhookEventType, event: UploadEve
   };
   if (event.type === 'failed') payload.reason = event.reason;
   if (event.type === 'expired') payload.bytesRemoved = event.bytes;
-  const w = keys.webhooks;
+  // In the outbox of the upload's bucket: on a cluster, the outboxes are spread like the uploads.
+  const w = keys.webhooksOf(event.id);
   const queues = config.urls.map((url) => w.queue(url));
   await redis.enqueueWebhooks(
     2 + queues.length,

@@ -8,6 +8,7 @@ import { offsetOn, patchOn, runUntilExit } from '../helpers/instances.js';
 import { olderBuild } from '../helpers/old-build.js';
 import { type RedisClusterProcesses, startRedisCluster } from '../helpers/redis-cluster.js';
 import { createUploadOn, killAllServerProcesses, startServerProcess } from '../helpers/server-process.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 
 /** The last build that keeps uploads in the layout before buckets (`upload:{<id>}`, global indexes). */
 const BEFORE_BUCKETS = '68ca91c';
@@ -60,16 +61,27 @@ for (const topology of ['one Redis', 'a 3-master cluster'] as const) {
     it('refuses to start on the old layout, migrate-redis moves every upload, and the clients resume byte-identical', async () => {
       const redisUrl = topology === 'one Redis' ? inject('redisUrl') : cluster.url;
       const prefix = `test-${randomUUID()}:`;
+      // A receiver that refuses while the old build runs: its deliveries wait in the old outbox.
+      const hook = await startReceiver();
+      hook.answerWith(() => 503);
       const env = {
         REDIS_URL: redisUrl,
         REDIS_KEY_PREFIX: prefix,
         UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'migrate-uploads-')),
         CHUNK_SIZE_BYTES: String(CHUNK),
         DASHBOARD_TOKEN: TOKEN,
+        WEBHOOK_URLS: hook.url,
+        WEBHOOK_EVENTS: 'upload.completed',
+        WEBHOOK_RETRY_BASE_MS: '50',
+        WEBHOOK_RETRY_MAX_MS: '400',
+        // A delivery leased by the old build when it stopped is taken again once its lease (2 x this + 1 s) runs out.
+        WEBHOOK_TIMEOUT_MS: '1000',
       };
       const { data, uploads } = await uploadsOnTheOldBuild(env);
       const redis = createRedisClient(redisUrl, { commandTimeoutMs: 5000 });
       try {
+        expect(hook.of('upload.completed', uploads.done.id).every((d) => d.answered === 503)).toBe(true);
+        hook.answerWith(() => 200);
         const earlier = earlierLayouts(prefix);
         expect(await redis.exists(`${prefix}upload:{${uploads.half.id}}`)).toBe(1);
 
@@ -92,12 +104,17 @@ for (const topology of ['one Redis', 'a 3-master cluster'] as const) {
           expect(await redis.zscore(keys.forUpload(id).indexes.expiry, id)).not.toBeNull();
         }
         for (const index of earlier.legacyIndexes) expect(all).not.toContain(index);
-        for (const key of all) expect(await redis.pttl(key), key).toBeGreaterThan(0);
+        // (The webhook outbox keeps no TTL: an undelivered event must not vanish.)
+        for (const key of all.filter((k) => !k.startsWith(`${prefix}webhooks:`))) {
+          expect(await redis.pttl(key), key).toBeGreaterThan(0);
+        }
         expect(await redis.smembers(keys.forUpload(uploads.half.id).chunksReceived)).toEqual(
           expect.arrayContaining(['0', '1']),
         );
 
         const server = await startServerProcess(env);
+        // The old outbox is drained by this build: the completion made on the old build is delivered.
+        await hook.waitFor(() => hook.of('upload.completed', uploads.done.id).some((d) => d.answered === 200));
         expect(await offsetOn(server, uploads.half.path)).toEqual({ status: 200, offset: 2 * CHUNK });
         expect(await offsetOn(server, uploads.cut.path)).toEqual({ status: 200, offset: CHUNK + 1000 });
         expect(await patchOn(server, uploads.half.path, 2 * CHUNK, data.half.subarray(2 * CHUNK))).toBe(204);
@@ -124,6 +141,7 @@ for (const topology of ['one Redis', 'a 3-master cluster'] as const) {
         expect(again.stdout).toContain('0 upload(s) moved');
       } finally {
         redis.disconnect();
+        await hook.close();
       }
     }, 120_000);
   });

@@ -64,12 +64,13 @@ function successesPerKey(deliveries: Array<{ body: { id: string }; answered: num
  * records a delivery before its 2xx reaches the dispatcher, which removes the entry only then.
  */
 async function outboxIsEmpty(ctx: TestContext): Promise<boolean> {
-  const w = ctx.keys.webhooks;
-  const empty = async () => {
+  const emptyOne = async (w: (typeof ctx.keys.outboxes)[number]) => {
     const queues = await ctx.redis.smembers(w.queues);
     const due = await Promise.all(queues.map((queue) => ctx.redis.zcard(queue)));
     return (await ctx.redis.xlen(w.outbox)) === 0 && due.every((n) => n === 0);
   };
+  // Every outbox (one per bucket, and that of earlier builds).
+  const empty = async () => (await Promise.all(ctx.keys.outboxes.map(emptyOne))).every(Boolean);
   return waitFor(empty, { timeoutMs: 5000, what: 'the outbox and the delivery queues to empty' });
 }
 
@@ -151,7 +152,7 @@ describe('webhooks', () => {
     const agent = request(ctx.app);
     const { id, path: url } = await createUpload(agent, { size: 5 });
     const entries = async () =>
-      (await ctx.redis.xrange(ctx.keys.webhooks.outbox, '-', '+')).map(
+      (await ctx.redis.xrange(ctx.keys.webhooksOf(id).outbox, '-', '+')).map(
         ([, fields]) => fields[fields.indexOf('key') + 1],
       );
     expect(await entries()).toContain(`${id}.created`);
@@ -188,7 +189,7 @@ describe('webhooks', () => {
     // Failed attempts of the delivery that has had the fewest, once all three (created, progress, completed) have
     // failed at least once: the receiver comes up only when every one of them has failed three times.
     const fewestAttempts = async () => {
-      const counts = (await ctx.redis.hvals(ctx.keys.webhooks.attempts)).map(Number);
+      const counts = (await ctx.redis.hvals(ctx.keys.webhooksOf(id).attempts)).map(Number);
       return counts.length === 3 ? Math.min(...counts) : 0;
     };
     await waitFor(async () => (await fewestAttempts()) >= 3, { what: 'three attempts of each delivery' });
@@ -240,7 +241,8 @@ describe('webhooks', () => {
     expect(await outboxIsEmpty(ctx)).toBe(true);
     // The next appends fail, as after a failover between the two writes (or a crash: the record is the same);
     // for the second upload, both its creation's and its completion's.
-    const w = ctx.keys.webhooks;
+    // One Redis: one bucket, so the outbox of both uploads.
+    const w = ctx.keys.webhooksOf(id);
     await ctx.redis.set(w.outbox, 'not a stream');
     const other = await createUpload(agent, { size: 2 });
     expect(other.res.status).toBe(201);
@@ -327,8 +329,8 @@ describe('webhooks', () => {
       ...FAST_RETRIES,
     });
     const { id } = await createUpload(request(ctx.app), { size: 3 });
-    await waitFor(async () => (await ctx.redis.xlen(ctx.keys.webhooks.dead)) > 0, { what: 'a dead letter' });
-    const [[, flat] = ['', []]] = await ctx.redis.xrange(ctx.keys.webhooks.dead, '-', '+');
+    await waitFor(async () => (await ctx.redis.xlen(ctx.keys.webhooksOf(id).dead)) > 0, { what: 'a dead letter' });
+    const [[, flat] = ['', []]] = await ctx.redis.xrange(ctx.keys.webhooksOf(id).dead, '-', '+');
     const dead = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
     expect(dead).toMatchObject({
       url: hook.url,
@@ -463,7 +465,7 @@ describe('webhooks', () => {
     await server.kill('SIGKILL');
     hook.answerWith(() => 200);
     // A new instance with a short timeout: the dead one's lease (2 x 30 s + 1 s) is what it must wait out; shorten it.
-    const w = keysFor({ keyPrefix: env.REDIS_KEY_PREFIX }).webhooks.queue(hook.url);
+    const w = keysFor({ keyPrefix: env.REDIS_KEY_PREFIX }).webhooksOf(id).queue(hook.url);
     const redis = new Redis(inject('redisUrl'));
     try {
       const [entry] = await redis.zrange(w, 0, 0);
