@@ -7,12 +7,17 @@
 //     less the INFO calls of this measurement), and each master's share: the busiest master's ÷ the mean.
 // A small upload is a POST and one PATCH of 4 KiB that completes it, the benchmark's small workload; they run 16
 // at a time after a warm-up. The numbers are counts, not times: the machine's load does not move them.
+// --webhooks: with a webhook receiver (answering 200) for upload.created and upload.completed, so the outbox's
+// work is counted too. --build <commit>: measure that commit of this repository (its src/, run with tsx) instead
+// of dist/, for a before-and-after in one run.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { olderBuild } from '../helpers/old-build.js';
 import { startRedisCluster } from '../helpers/redis-cluster.js';
+import { startReceiver } from '../helpers/webhook-receiver.js';
 import { spawnServer } from './servers.js';
 import { pool, TusLoad } from './tus-load.js';
 
@@ -21,6 +26,8 @@ const arg = (name: string) => {
   return at > 0 ? process.argv[at + 1] : undefined;
 };
 const UPLOADS = Number(arg('--uploads') ?? 500);
+const WEBHOOKS = process.argv.includes('--webhooks');
+const BUILD = arg('--build');
 const WARM_UP = 20;
 const SMALL = randomBytes(4096);
 
@@ -48,10 +55,15 @@ async function countersOf(url: string): Promise<NodeCounters> {
 async function measure(masters: number) {
   const dir = mkdtempSync(path.join(tmpdir(), `bench-cluster-${masters}-`));
   const cluster = await startRedisCluster(dir, masters, 0);
-  const server = await spawnServer('ours', ['dist/main.js'], {
+  const hook = WEBHOOKS ? await startReceiver() : undefined;
+  const main = BUILD
+    ? ['--import', 'tsx', path.join(await olderBuild(BUILD, path.join(dir, 'src-tree')), 'src/main.ts')]
+    : ['dist/main.js'];
+  const server = await spawnServer('ours', main, {
     UPLOAD_DIR: path.join(dir, 'uploads'),
     REDIS_URL: cluster.url,
     REDIS_KEY_PREFIX: 'bench:',
+    ...(hook ? { WEBHOOK_URLS: hook.url, WEBHOOK_EVENTS: 'upload.created,upload.completed' } : {}),
   });
   const load = new TusLoad(server.url, 16);
   const one = async () => {
@@ -59,12 +71,18 @@ async function measure(masters: number) {
     await load.patch(url, 0, SMALL);
   };
   try {
+    // With webhooks: every upload's two deliveries made before counting starts or stops.
+    const delivered = async (uploads: number) => {
+      await hook?.waitFor(() => (hook?.deliveries.length ?? 0) >= 2 * uploads, 60_000);
+    };
     await pool(WARM_UP, 16, one);
+    await delivered(WARM_UP);
     // Let the warm-up's background work (index writes, events) settle before counting.
     await new Promise((r) => setTimeout(r, 500));
     const urls = cluster.nodes.map((n) => n.url);
     const before = await Promise.all(urls.map(countersOf));
     await pool(UPLOADS, 16, one);
+    await delivered(WARM_UP + UPLOADS);
     await new Promise((r) => setTimeout(r, 500));
     const after = await Promise.all(urls.map(countersOf));
     // Each countersOf call is two commands (CLUSTER INFO, INFO): those of the "after" read land in neither sum,
@@ -76,6 +94,8 @@ async function measure(masters: number) {
     return {
       masters,
       uploads: UPLOADS,
+      webhooks: WEBHOOKS,
+      build: BUILD ?? 'dist',
       busPublishPerUpload: sum((c) => c.publish) / UPLOADS,
       busPublishShardPerUpload: sum((c) => c.publishShard) / UPLOADS,
       commandsPerUpload: calls.reduce((a, b) => a + b, 0) / UPLOADS,
@@ -84,6 +104,7 @@ async function measure(masters: number) {
     };
   } finally {
     load.close();
+    await hook?.close();
     await server.stop();
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
