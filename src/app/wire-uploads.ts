@@ -102,7 +102,12 @@ export function wireUploads(deps: UploadsDeps) {
   const digest = config.uploads.digest === 'sha256';
   const indexTtlMs = indexTtlOf(config.uploads);
   const indexes = new UploadIndexes(redis, keys, indexTtlMs);
-  const tracker = new UploadTracker(redis, keys, { completedRetentionMs, groupTtlMs: indexTtlMs }, indexes);
+  const tracker = new UploadTracker(
+    redis,
+    keys,
+    { completedRetentionMs, groupTtlMs: indexTtlMs, byteState: config.storage.kind !== 'file' },
+    indexes,
+  );
   const bytes = byteStore(deps);
   const slots = new OwnerSlots(redis, keys, uploadTtlMs);
   const lifecycle = new UploadLifecycle({ bytes, tracker, reader, events, slots });

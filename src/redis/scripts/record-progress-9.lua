@@ -16,7 +16,8 @@
   KEYS[4..9] the bucket's indexes
   ARGV[1] upload ID   ARGV[2] offset (bytes stored)   ARGV[3] now (ms since epoch)
   ARGV[4] final status, or '' to record only   ARGV[5] its expiresAt (ms)
-  ARGV[6..] further field, value pairs of the final status (sha256, completedAt)
+  ARGV[6] '1' if the byte store keeps state in KEYS[3], else '0'
+  ARGV[7..] further field, value pairs of the final status (sha256, completedAt)
   Returns: {offset, receivedChunks, status, previous status, moved (1: it took the final status now or before)};
            -1 the upload is gone; -2 the offset is beyond the upload's size
 ]]
@@ -73,7 +74,7 @@ if final ~= '' and status == 'assembling' then
   moved = 1
   fields[#fields + 1] = 'expiresAt'
   fields[#fields + 1] = expiresAt
-  for i = 6, #ARGV do
+  for i = 7, #ARGV do
     fields[#fields + 1] = ARGV[i]
   end
 end
@@ -101,7 +102,9 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 if moved == 1 then
   redis.call('PEXPIREAT', KEYS[1], expiresAt)
-  redis.call('PEXPIREAT', KEYS[3], expiresAt)
+  if ARGV[6] == '1' then
+    redis.call('PEXPIREAT', KEYS[3], expiresAt)
+  end
   indexDue(id, expiresAt)
 end
 if added > 0 or moved == 1 then

@@ -15,6 +15,8 @@ export type TrackerPolicy = Readonly<{
   completedRetentionMs: number;
   /** TTL of a group's set, renewed as members join: longer than any member lives. */
   groupTtlMs: number;
+  /** Whether the byte store keeps state of its own in Redis (`upload:…:bytes`: S3, Azure); unset: it may. */
+  byteState?: boolean;
 }>;
 
 /**
@@ -29,6 +31,11 @@ export class UploadTracker {
     private readonly policy: TrackerPolicy,
     readonly indexes: UploadIndexes,
   ) {}
+
+  /** A script's flag: '0' when the byte store keeps nothing in Redis, so no call touches its missing key. */
+  private get byteStateFlag(): string {
+    return this.policy.byteState === false ? '0' : '1';
+  }
 
   async create(upload: NewUpload): Promise<void> {
     const k = this.keys.forUpload(upload.id);
@@ -60,6 +67,7 @@ export class UploadTracker {
       now,
       '',
       0,
+      this.byteStateFlag,
     );
     if (isGone(reply)) return undefined;
     const [stored, receivedChunks, status] = checkedReply('recordProgress', reply, id);
@@ -94,9 +102,18 @@ export class UploadTracker {
     const keys = [k.upload, k.chunksReceived, k.bytes, ...k.indexes.all];
     let moved: number;
     if (recorded === undefined) {
-      moved = await this.redis.finishAssembly(...keys, id, 'completed', now, keepUntil, ...fields);
+      moved = await this.redis.finishAssembly(...keys, id, 'completed', now, keepUntil, this.byteStateFlag, ...fields);
     } else {
-      const reply = await this.redis.recordProgress(...keys, id, recorded, now, 'completed', keepUntil, ...fields);
+      const reply = await this.redis.recordProgress(
+        ...keys,
+        id,
+        recorded,
+        now,
+        'completed',
+        keepUntil,
+        this.byteStateFlag,
+        ...fields,
+      );
       moved = checkedReply('recordProgress', reply, id)[4];
     }
     this.indexes.written(id, 'completed');
@@ -115,6 +132,7 @@ export class UploadTracker {
       'failed',
       now,
       expiresAt,
+      this.byteStateFlag,
       'error',
       reason,
     );
