@@ -7,7 +7,7 @@ import { duplicateOf, type RedisClient } from './client.js';
  * delivered within the shard that owns it. With one Redis, classic pub/sub.
  */
 export type Channels = Readonly<{
-  /** The channel with one Redis, and the one instances of earlier builds use on a cluster. */
+  /** The channel with one Redis. */
   classic: string;
   /** The sharded channel of an upload's bucket (see buckets.ts). */
   shardOf(id: string): string;
@@ -20,47 +20,29 @@ export function subscriberOf(redis: RedisClient): RedisClient {
   return duplicateOf(redis, { shardedSubscribers: true });
 }
 
-/**
- * Publishes an upload's message: SPUBLISH to its bucket's channel on a
- * cluster, PUBLISH with one Redis. `alsoClassic`: on a cluster, PUBLISH too,
- * for instances of an earlier build (a rare message that must reach them).
- */
-export async function publish(
-  redis: RedisClient,
-  channels: Channels,
-  id: string,
-  message: string,
-  { alsoClassic = false } = {},
-): Promise<void> {
-  if (!redis.isCluster) {
-    await redis.publish(channels.classic, message);
-    return;
-  }
-  await Promise.all([
-    redis.spublish(channels.shardOf(id), message),
-    alsoClassic ? redis.publish(channels.classic, message) : undefined,
-  ]);
+/** Publishes an upload's message: SPUBLISH to its bucket's channel on a cluster, PUBLISH with one Redis. */
+export async function publish(redis: RedisClient, channels: Channels, id: string, message: string): Promise<void> {
+  if (redis.isCluster) await redis.spublish(channels.shardOf(id), message);
+  else await redis.publish(channels.classic, message);
 }
 
 /**
- * Hears every message of `channels` on `subscriber` (made by subscriberOf).
- * On a cluster that is every bucket's sharded channel, and the classic one
- * too: while instances of an earlier build run beside this one (a rolling
- * upgrade), they publish there.
+ * Hears every message of `channels` on `subscriber` (made by subscriberOf):
+ * every bucket's sharded channel on a cluster, the classic one with one Redis.
  */
 export async function listen(
   subscriber: RedisClient,
   channels: Channels,
   hear: (message: string) => void,
 ): Promise<void> {
-  const mine = new Set([channels.classic, ...(subscriber.isCluster ? channels.shards : [])]);
+  const mine = new Set(subscriber.isCluster ? channels.shards : [channels.classic]);
   const onMessage = (channel: string, message: string) => {
     if (mine.has(channel)) hear(message);
   };
   subscriber.on('message', onMessage);
   subscriber.on('smessage', onMessage);
   if (subscriber.status === 'wait') await subscriber.connect();
-  await subscriber.subscribe(channels.classic);
   // One SSUBSCRIBE per channel: the channels of one call must share a slot.
   if (subscriber.isCluster) await Promise.all(channels.shards.map((channel) => subscriber.ssubscribe(channel)));
+  else await subscriber.subscribe(channels.classic);
 }

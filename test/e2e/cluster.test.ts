@@ -127,12 +127,13 @@ describe('on a real Redis Cluster (3 masters, 3 replicas)', () => {
       const { path: url, id } = await createUpload(request(base), { size: 2 * CHUNK });
       const a = openPatch(base, url, 0, 2 * CHUNK);
       await waitFor(async () => (await ctx.redis.exists(ctx.keys.lock(id))) === 1, { what: "the first one's lock" });
-      const asks = duplicateOf(ctx.redis);
+      // Heard where the instances hear it: the sharded channel of the upload's bucket.
+      const asks = duplicateOf(ctx.redis, { shardedSubscribers: true });
       let asked = false;
-      asks.on('message', (_channel: string, message: string) => {
+      asks.on('smessage', (_channel: string, message: string) => {
         if (message === id) asked = true;
       });
-      await asks.subscribe(ctx.keys.lockRelease.classic);
+      await asks.ssubscribe(ctx.keys.lockRelease.shardOf(id));
       const b = openPatch(otherBase, url, 0, 2 * CHUNK);
       await waitFor(() => asked, { what: 'the other instance to ask for the lock' }).finally(() => asks.disconnect());
       await Promise.all([a.write(Buffer.alloc(2 * CHUNK, 1)), b.write(Buffer.alloc(2 * CHUNK, 2))]);

@@ -52,8 +52,7 @@ export class RedisLock implements UploadLock {
         }
         if (Date.now() - nudgedAt >= 500) {
           nudgedAt = Date.now();
-          // Classic too on a cluster: the holder may be an instance of an earlier build (a rolling upgrade).
-          await publish(redis, keys.lockRelease, this.id, this.id, { alsoClassic: true });
+          await publish(redis, keys.lockRelease, this.id, this.id);
         }
         if (Date.now() >= deadline) throw appError('UPLOAD_LOCKED');
         await sleep(Math.min(20 * 2 ** attempt, 200, deadline - Date.now()), signal, stopping.signal);
