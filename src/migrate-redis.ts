@@ -39,12 +39,13 @@ async function main(): Promise<number> {
     const report = await migrateKeys(redis, keys, indexTtlOf(config.uploads));
     console.log(
       `migrate-redis: ${report.moved} upload(s) moved to the layout of ${keys.buckets.tags.length} bucket(s), ` +
-        `${report.current} already in it`,
+        `${report.current} already in it` +
+        (report.expiredEntries > 0 ? `; ${report.expiredEntries} expired upload(s) handed to the sweeper` : ''),
     );
-    if (report.locked.length === 0) return 0;
+    if (report.left.length === 0) return 0;
     console.error(
-      `migrate-redis: ${report.locked.length} upload(s) left where they were, locked by a running instance of ` +
-        `another layout (${report.locked.slice(0, 5).join(', ')}${report.locked.length > 5 ? ', …' : ''}): ` +
+      `migrate-redis: ${report.left.length} upload(s) left in an earlier layout, locked or made during this run by ` +
+        `a running instance of it (${report.left.slice(0, 5).join(', ')}${report.left.length > 5 ? ', …' : ''}): ` +
         'stop every instance of the earlier build, then run this again',
     );
     return 1;

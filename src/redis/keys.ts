@@ -201,8 +201,10 @@ export type FoundUpload = Readonly<{
 
 /**
  * The key names of every layout this server has used, for the migration
- * (migrate-keys.ts) only: the one before buckets (`upload:{<id>}`, one set of
- * global indexes) and bucket layouts of any count (`upload:{b<k>}:<id>`).
+ * (migrate-keys.ts) and the webhook dispatcher's drain of old outboxes: the
+ * one before buckets (`upload:{<id>}`, one set of global indexes, one outbox
+ * `webhooks:{outbox}`) and bucket layouts of any count (`upload:{b<k>}:<id>`).
+ * A layout is named by its bucket's tag, or null for the one before buckets.
  */
 export function earlierLayouts(prefix: string) {
   const legacyIndexes = [
@@ -210,26 +212,38 @@ export function earlierLayouts(prefix: string) {
     `${prefix}uploads:recent`,
     ...INDEXED_STATUSES.map((s) => `${prefix}uploads:status:${s}`),
   ];
+  /** Upload `id`'s keys in the layout of bucket tag `tag` (null: before buckets). */
+  const uploadIn = (tag: string | null, id: string): FoundUpload =>
+    tag === null
+      ? found(id, `${prefix}upload:{${id}}`, `${prefix}lock:{${id}}`, legacyIndexes)
+      : found(id, `${prefix}upload:{${tag}}:${id}`, `${prefix}lock:{${tag}}:${id}`, indexKeys(prefix, tag).all);
   return Object.freeze({
     /** A SCAN pattern that matches the keys of an upload in every layout. */
     pattern: `${prefix}upload:{*`,
+    /** A SCAN pattern that matches the indexes of every layout. */
+    indexPattern: `${prefix}uploads:*`,
+    /** A SCAN pattern that matches the outbox streams of every bucket layout. */
+    outboxPattern: `${prefix}webhooks:{*}:outbox`,
     /** The global indexes of the layout before buckets: while they exist, uploads may be kept in it. */
     legacyIndexes,
+    uploadIn,
     /** The upload whose key `key` is (its hash, set or byte state), with its keys in the layout `key` is in. */
     uploadOf(key: string): FoundUpload | undefined {
       if (!key.startsWith(prefix)) return undefined;
       const rest = key.slice(prefix.length);
       const legacy = /^upload:\{([0-9a-f-]{36})\}(?::chunks_received|:bytes)?$/.exec(rest);
-      if (legacy?.[1]) {
-        const upload = `${prefix}upload:{${legacy[1]}}`;
-        const lock = `${prefix}lock:{${legacy[1]}}`;
-        return found(legacy[1], upload, lock, legacyIndexes);
-      }
+      if (legacy?.[1]) return uploadIn(null, legacy[1]);
       const bucketed = /^upload:\{(b[0-9.]+)\}:([0-9a-f-]{36})(?::chunks_received|:bytes)?$/.exec(rest);
-      if (!bucketed?.[1] || !bucketed[2]) return undefined;
-      const [, tag, id] = bucketed;
-      return found(id, `${prefix}upload:{${tag}}:${id}`, `${prefix}lock:{${tag}}:${id}`, indexKeys(prefix, tag).all);
+      return bucketed?.[1] && bucketed[2] ? uploadIn(bucketed[1], bucketed[2]) : undefined;
     },
+    /** The layout (tag, or null) and kind of the index `key` is, if it is one. */
+    indexOf(key: string): { tag: string | null; expiry: boolean } | undefined {
+      if (!key.startsWith(prefix)) return undefined;
+      const match = /^uploads:(?:\{(b[0-9.]+)\}:)?(expiry|recent|status:[a-z]+)$/.exec(key.slice(prefix.length));
+      return match ? { tag: match[1] ?? null, expiry: match[2] === 'expiry' } : undefined;
+    },
+    /** The keys of the outbox whose stream is `stream` (found with outboxPattern). */
+    outboxOf: (stream: string): WebhookKeys => webhookKeys(stream),
   });
 }
 

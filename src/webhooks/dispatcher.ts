@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import type { WebhookConfig } from '../config/load-config.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../redis/client.js';
-import type { Keys, WebhookKeys } from '../redis/keys.js';
+import { earlierLayouts, type Keys, type WebhookKeys } from '../redis/keys.js';
+import { scanAll } from '../redis/scan.js';
 import { wentToDeadLetters } from '../redis/script-replies.js';
 import { signatureHeader } from './signature.js';
 
@@ -46,6 +47,8 @@ export class WebhookDispatcher {
   /** A wake-up that came while the loop was busy: its next idle returns at once. */
   private woken = false;
   private readonly leaseMs: number;
+  /** The outboxes taken from: every bucket's, then those of earlier layouts (see findEarlierOutboxes). */
+  private outboxes: readonly WebhookKeys[];
 
   constructor(
     private readonly redis: RedisClient,
@@ -56,11 +59,31 @@ export class WebhookDispatcher {
   ) {
     // Long enough for one attempt and the writes around it.
     this.leaseMs = config.timeoutMs * 2 + 1000;
+    this.outboxes = keys.outboxes;
   }
 
   start(): void {
     if (this.config.urls.length === 0 || this.running) return;
     this.running = this.loop();
+    void this.findEarlierOutboxes().catch((error) =>
+      this.logger.warn({ err: error }, 'could not look for the webhook outboxes of another bucket count'),
+    );
+  }
+
+  /**
+   * Outboxes of another bucket count (REDIS_BUCKETS changed, or one Redis
+   * moved to a cluster) hold deliveries nothing else would send: found once
+   * at start, in the background, and drained with the others.
+   */
+  private async findEarlierOutboxes(): Promise<void> {
+    const earlier = earlierLayouts(this.keys.prefix);
+    const known = new Set(this.outboxes.map((w) => w.outbox));
+    const found: WebhookKeys[] = [];
+    for await (const stream of scanAll(this.redis, earlier.outboxPattern)) {
+      if (!known.has(stream)) found.push(earlier.outboxOf(stream));
+      known.add(stream);
+    }
+    if (found.length > 0) this.outboxes = [...this.outboxes, ...found];
   }
 
   /** Looks at the outbox now rather than at the next poll (deliveries were just appended, or one ended). */
@@ -121,7 +144,7 @@ export class WebhookDispatcher {
    * (batched per master); only outboxes with queues are claimed from.
    */
   private async takeDue(most: number): Promise<void> {
-    const outboxes = this.keys.outboxes;
+    const outboxes = this.outboxes;
     const queueSets = await Promise.all(outboxes.map((w) => this.redis.smembers(w.queues)));
     let left = most;
     // In a random order, so that no outbox (and no queue in one) always goes first when the total is short.

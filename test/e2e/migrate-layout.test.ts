@@ -148,7 +148,7 @@ for (const topology of ['one Redis', 'a 3-master cluster'] as const) {
 }
 
 describe('migrate-redis beside a running instance of the old layout', () => {
-  it('leaves an upload whose old lock is held, says so (exit 1), and the server still refuses to start', async () => {
+  it('leaves an upload whose old lock is held, says so (exit 1), and the server still refuses to start; an expired one goes to the sweeper', async () => {
     const prefix = `test-${randomUUID()}:`;
     const env = {
       REDIS_URL: inject('redisUrl'),
@@ -161,9 +161,15 @@ describe('migrate-redis beside a running instance of the old layout', () => {
     try {
       // As a running old instance holding the upload mid-PATCH would have it.
       await redis.set(`${prefix}lock:{${uploads.half.id}}`, 'held', 'PX', 60_000);
+      // As if its keys had expired: only its entry in the old expiry index is left (its bytes are still on disk).
+      const expiredAt = Number(await redis.zscore(`${prefix}uploads:expiry`, uploads.cut.id));
+      await redis.del(`${prefix}upload:{${uploads.cut.id}}`, `${prefix}upload:{${uploads.cut.id}}:chunks_received`);
       const migrated = await runUntilExit(env, 30_000, 'src/migrate-redis.ts');
       expect(migrated.code).toBe(1);
-      expect(migrated.stdout).toContain('2 upload(s) moved');
+      expect(migrated.stdout).toContain('1 upload(s) moved');
+      expect(migrated.stdout).toContain('1 expired upload(s) handed to the sweeper');
+      const expiry = keysFor({ keyPrefix: prefix }).forUpload(uploads.cut.id).indexes.expiry;
+      expect(Number(await redis.zscore(expiry, uploads.cut.id))).toBe(expiredAt);
       expect(migrated.stderr).toContain(uploads.half.id);
       expect(await redis.exists(`${prefix}upload:{${uploads.half.id}}`)).toBe(1);
       expect((await runUntilExit(env)).code).toBe(2);
@@ -171,9 +177,50 @@ describe('migrate-redis beside a running instance of the old layout', () => {
       await redis.del(`${prefix}lock:{${uploads.half.id}}`);
       const after = await runUntilExit(env, 30_000, 'src/migrate-redis.ts');
       expect(after.code).toBe(0);
-      expect(after.stdout).toMatch(/1 upload\(s\) moved .*, 2 already in it/);
+      expect(after.stdout).toMatch(/1 upload\(s\) moved .*, 1 already in it/);
     } finally {
       redis.disconnect();
+    }
+  }, 120_000);
+});
+
+describe('migrate-redis when REDIS_BUCKETS changes', () => {
+  it('moves uploads to their new buckets, and the webhooks waiting in the old outboxes are still delivered', async () => {
+    const hook = await startReceiver();
+    hook.answerWith(() => 503);
+    const base = {
+      REDIS_URL: inject('redisUrl'),
+      REDIS_KEY_PREFIX: `test-${randomUUID()}:`,
+      UPLOAD_DIR: mkdtempSync(path.join(inject('tmpRoot'), 'migrate-uploads-')),
+      CHUNK_SIZE_BYTES: String(CHUNK),
+      WEBHOOK_URLS: hook.url,
+      WEBHOOK_EVENTS: 'upload.completed',
+      WEBHOOK_RETRY_BASE_MS: '50',
+      WEBHOOK_RETRY_MAX_MS: '400',
+      WEBHOOK_TIMEOUT_MS: '1000',
+    };
+    try {
+      const one = await startServerProcess({ ...base, REDIS_BUCKETS: '1' });
+      const data = randomBytes(CHUNK + 5);
+      const done = await createUploadOn(one, data.length);
+      const half = await createUploadOn(one, 2 * CHUNK);
+      expect(await patchOn(one, done.path, 0, data)).toBe(204);
+      expect(await patchOn(one, half.path, 0, data.subarray(0, CHUNK))).toBe(204);
+      await hook.waitFor(() => hook.of('upload.completed', done.id).length > 0);
+      await one.kill('SIGTERM');
+
+      const env = { ...base, REDIS_BUCKETS: '8' };
+      const migrated = await runUntilExit(env, 30_000, 'src/migrate-redis.ts');
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(migrated.stdout).toContain('2 upload(s) moved to the layout of 8 bucket(s)');
+      hook.answerWith(() => 200);
+      const eight = await startServerProcess(env);
+      await hook.waitFor(() => hook.of('upload.completed', done.id).some((d) => d.answered === 200));
+      expect(await offsetOn(eight, half.path)).toEqual({ status: 200, offset: CHUNK });
+      const res = await fetch(`${eight.url}${done.path}`);
+      expect(Buffer.from(await res.arrayBuffer()).equals(data)).toBe(true);
+    } finally {
+      await hook.close();
     }
   }, 120_000);
 });
