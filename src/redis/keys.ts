@@ -22,7 +22,7 @@ type UploadKeys = Readonly<{
 /**
  * One bucket's sorted sets that find uploads without scanning the keyspace.
  * Scripts that move an upload take them as their last six keys, in this order
- * (see scripts/indexes.lua).
+ * (see scripts/prelude.lua).
  */
 export type IndexKeys = Readonly<{
   /** Upload IDs scored by the time (ms) their keys and bytes are due for removal. */

@@ -30,8 +30,8 @@ const SCRIPTS = {
   joinGroup: 'join-group-1.lua',
 } as const;
 
-/** The scripts that move an upload: each writes its bucket's indexes too, with the functions of indexes.lua. */
-const INDEXED: ReadonlySet<keyof typeof SCRIPTS> = new Set([
+/** The scripts that move an upload: each writes its bucket's indexes too, with the functions of prelude.lua. */
+const PRELUDED: ReadonlySet<keyof typeof SCRIPTS> = new Set([
   'createUpload',
   'recordProgress',
   'rewindProgress',
@@ -117,10 +117,10 @@ declare module 'ioredis' {
 /** Registers every script on a client (EVALSHA, with a fallback to EVAL when the server lacks it). */
 export function defineScripts(redis: Pick<Redis | Cluster, 'defineCommand'>): void {
   const read = (file: string) => readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
-  const indexes = read('indexes.lua');
+  const prelude = read('prelude.lua');
   for (const [name, file] of Object.entries(SCRIPTS)) {
     const keys = /-(\d+|n)\.lua$/.exec(file)?.[1];
-    const lua = INDEXED.has(name as keyof typeof SCRIPTS) ? `${indexes}\n${read(file)}` : read(file);
+    const lua = PRELUDED.has(name as keyof typeof SCRIPTS) ? `${prelude}\n${read(file)}` : read(file);
     redis.defineCommand(name, keys === 'n' ? { lua } : { numberOfKeys: Number(keys), lua });
   }
 }

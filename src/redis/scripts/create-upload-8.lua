@@ -3,7 +3,7 @@
   enter it in its bucket's indexes.
   A resent call (ioredis resends a command whose reply was lost) finds the
   record it created itself, recognised by its creation time, and succeeds again.
-  KEYS[1] upload hash   KEYS[2] received-chunks set   KEYS[3..8] the bucket's indexes (indexes.lua)
+  KEYS[1] upload hash   KEYS[2] received-chunks set   KEYS[3..8] the bucket's indexes (prelude.lua)
   ARGV[1] upload ID   ARGV[2] expiresAt (ms since epoch)   ARGV[3] createdAt (ms since epoch)
   ARGV[4] status   ARGV[5..] field, value, field, value, ... (the whole record, createdAt included)
   Returns: 1 created; 0 another record with this ID already exists

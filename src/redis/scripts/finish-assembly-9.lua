@@ -1,7 +1,7 @@
 --[[
   End an upload's assembly: 'completed' (with its SHA-256) or 'failed' (with a
   reason). Only an upload that is 'assembling' moves; all its keys take the
-  new expiry, and its bucket's indexes follow (indexes.lua). A resent call
+  new expiry, and its bucket's indexes follow (prelude.lua). A resent call
   finds the status and expiry it set itself and succeeds again.
   KEYS[1] upload hash   KEYS[2] received-chunks set   KEYS[3] byte-store state (if any)
   KEYS[4..9] the bucket's indexes

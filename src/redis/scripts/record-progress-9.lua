@@ -11,7 +11,7 @@
   a final status given, an 'assembling' upload then moves on to it at once,
   with the new expiry on all its keys, as finish-assembly does.
   The upload's speed is the bytes stored per second since a sample taken at
-  least a second before. Its bucket's indexes follow (indexes.lua).
+  least a second before. Its bucket's indexes follow (prelude.lua).
   KEYS[1] upload hash   KEYS[2] received-chunks set   KEYS[3] byte-store state (if any)
   KEYS[4..9] the bucket's indexes
   ARGV[1] upload ID   ARGV[2] offset (bytes stored)   ARGV[3] now (ms since epoch)
@@ -52,14 +52,7 @@ if size and offset == size then
 end
 local added = 0
 if complete > received then
-  local batch = {}
-  for i = received, complete - 1 do
-    batch[#batch + 1] = i
-    if #batch == 1000 or i == complete - 1 then
-      added = added + redis.call('SADD', KEYS[2], unpack(batch))
-      batch = {}
-    end
-  end
+  added = forChunks('SADD', KEYS[2], received, complete - 1)
   received = received + added
   fields[#fields + 1] = 'receivedChunks'
   fields[#fields + 1] = received

@@ -11,6 +11,13 @@ type Entry = { id: string; score: number };
 /** The order of the uploads list: latest activity first, then (as ZREVRANGEBYSCORE gives ties) the higher ID. */
 const newestFirst = (a: Entry, b: Entry): number => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
+/** The entries of a reply WITHSCORES (member, score, member, score, …). */
+function entriesOf(flat: string[]): Entry[] {
+  const entries: Entry[] = [];
+  for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
+  return entries;
+}
+
 const encodeCursor = (entry: { id: string; score: number }) =>
   Buffer.from(`${entry.score}:${entry.id}`).toString('base64url');
 
@@ -117,7 +124,7 @@ export class UploadReader {
         0,
         count - entries.length,
       );
-      for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
+      entries.push(...entriesOf(flat));
     }
     return entries;
   }
@@ -125,12 +132,9 @@ export class UploadReader {
   /** Up to `limit` upload IDs whose removal time has come, oldest first, from every bucket's expiry index. */
   async dueForRemoval(now: number, limit: number): Promise<string[]> {
     const perBucket = await Promise.all(
-      this.keys.indexes.map(async (index) => {
-        const flat = await this.redis.zrangebyscore(index.expiry, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
-        const entries: Entry[] = [];
-        for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i] as string, score: Number(flat[i + 1]) });
-        return entries;
-      }),
+      this.keys.indexes.map(async (index) =>
+        entriesOf(await this.redis.zrangebyscore(index.expiry, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)),
+      ),
     );
     return perBucket
       .flat()

@@ -11,7 +11,7 @@ export const indexTtlOf = (uploads: Readonly<{ ttlMs: number; completedRetention
  * The sorted sets that find uploads without scanning the keyspace, one set of
  * them per bucket (keys.ts): by when uploads are due for removal (the
  * sweeper), and by their latest activity, all and per status (the uploads
- * list). The scripts that move an upload write its entries (indexes.lua);
+ * list). The scripts that move an upload write its entries (prelude.lua);
  * this keeps their TTLs, longer than any upload they list lives, renewed at
  * most once a minute, and writes what no script does.
  */
